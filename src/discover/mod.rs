@@ -1,0 +1,1 @@
+//! Finding the files to watch: roots, filters, ignore files, directory listings.

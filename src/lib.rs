@@ -1,0 +1,10 @@
+//! stator: an autoreloader that sees changes only by polling `stat`.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod change;
+pub mod config;
+pub mod discover;
+pub mod fingerprint;
+pub mod supervisor;
+pub mod time;
+pub mod vfs;

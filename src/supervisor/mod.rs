@@ -1,0 +1,1 @@
+//! The child process: spawn, stop, restart.

@@ -1,0 +1,89 @@
+//! The seam between stator's logic and the outside world: the clock, `stat`, `read_dir`, content hashing and
+//! filesystem identification.
+//!
+//! Everything that decides *whether* something changed goes through the [`Vfs`] trait, so that unit tests can
+//! run the same code over a simulated filesystem ([`sim::SimFs`]) with a clock they control: HFS+ with whole
+//! seconds, FAT rounding into the future, NTFS stamped from a coarse tick, a server clock an hour off. The real
+//! implementation is [`real::RealFs`].
+
+pub mod real;
+pub mod sim;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+
+use filetime::FileTime;
+
+/// What kind of object a path names, after following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (only ever reported by [`Vfs::read_dir`]: [`Vfs::stat`] follows links).
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+/// The result of one `stat`: the fields stator fingerprints, and the device for per-filesystem bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// File, directory or other.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time, at the full precision the filesystem reports.
+    pub mtime: FileTime,
+    /// Last status change, where the platform has one (Unix); `None` elsewhere.
+    pub ctime: Option<FileTime>,
+    /// File identity (inode number) where the platform has one.
+    pub ino: Option<u64>,
+    /// Device the file lives on: groups files by filesystem. Never part of a fingerprint, because it is not
+    /// stable across network remounts.
+    pub dev: u64,
+}
+
+/// One name in a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The file name (not UTF-8 necessarily).
+    pub name: OsString,
+    /// The kind the listing reports without following symlinks, when it reports one (`d_type`).
+    pub kind: Option<FileKind>,
+}
+
+/// What stator knows about the filesystem a path lives on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsInfo {
+    /// A short name for the filesystem type (`ext4`, `nfs`, `fuse`, `smb`...), or `unknown`.
+    pub name: String,
+    /// A network or FUSE filesystem: inode numbers may be invented and ctime may mirror mtime, so identity and
+    /// ctime are advisory there (a difference in them alone never fires), and the racy window is widened.
+    pub remote: bool,
+}
+
+impl FsInfo {
+    /// Information for a filesystem stator could not identify: treated as local.
+    pub fn unknown() -> FsInfo {
+        FsInfo { name: "unknown".into(), remote: false }
+    }
+}
+
+/// Everything stator asks of the world. Implementations must be usable from several threads at once.
+pub trait Vfs: Sync {
+    /// The current wall-clock time, in the same epoch as file timestamps.
+    fn now(&self) -> FileTime;
+    /// `stat` following symlinks.
+    fn stat(&self, path: &Path) -> io::Result<Stat>;
+    /// The names in a directory, without `.` and `..`, in no particular order.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>>;
+    /// A hash of the file's content, for the racy window (see [`crate::compare`]).
+    fn hash(&self, path: &Path) -> io::Result<u64>;
+    /// A small file's whole content (ignore files); larger files are an error.
+    fn read_small(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The type of filesystem `path` lives on.
+    fn fs_info(&self, path: &Path) -> io::Result<FsInfo>;
+}

@@ -1,0 +1,136 @@
+//! The real filesystem and clock.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use filetime::FileTime;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{DirEntry, FileKind, FsInfo, Stat, Vfs};
+
+/// Ignore files and similar are read whole; anything larger is refused rather than loaded.
+const SMALL_FILE_LIMIT: u64 = 4 << 20;
+
+/// The operating system's filesystem and wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+impl Vfs for RealFs {
+    fn now(&self) -> FileTime {
+        FileTime::now()
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<Stat> {
+        fs::metadata(path).map(|m| stat_from_metadata(&m))
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(path)? {
+            let entry = entry?;
+            let kind = entry.file_type().ok().map(|t| kind_of(&t));
+            out.push(DirEntry { name: entry.file_name(), kind });
+        }
+        Ok(out)
+    }
+
+    fn hash(&self, path: &Path) -> io::Result<u64> {
+        let mut file = fs::File::open(path)?;
+        let mut hasher = Xxh3::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => return Ok(hasher.digest()),
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let file = fs::File::open(path)?;
+        let mut out = Vec::new();
+        file.take(SMALL_FILE_LIMIT + 1).read_to_end(&mut out)?;
+        if out.len() as u64 > SMALL_FILE_LIMIT {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
+        }
+        Ok(out)
+    }
+
+    fn fs_info(&self, path: &Path) -> io::Result<FsInfo> {
+        fs_info_of(path)
+    }
+}
+
+fn kind_of(t: &fs::FileType) -> FileKind {
+    if t.is_file() {
+        FileKind::File
+    } else if t.is_dir() {
+        FileKind::Dir
+    } else if t.is_symlink() {
+        FileKind::Symlink
+    } else {
+        FileKind::Other
+    }
+}
+
+/// Turns `std` metadata into a [`Stat`].
+pub fn stat_from_metadata(m: &fs::Metadata) -> Stat {
+    let mtime = FileTime::from_last_modification_time(m);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            kind: kind_of(&m.file_type()),
+            size: m.len(),
+            mtime,
+            ctime: Some(FileTime::from_unix_time(m.ctime(), m.ctime_nsec() as u32)),
+            ino: Some(m.ino()),
+            dev: m.dev(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Stat { kind: kind_of(&m.file_type()), size: m.len(), mtime, ctime: None, ino: None, dev: 0 }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn fs_info_of(path: &Path) -> io::Result<FsInfo> {
+    let st = rustix::fs::statfs(path)?;
+    Ok(classify_magic(st.f_type as i64 as u64 & 0xffff_ffff))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn fs_info_of(_path: &Path) -> io::Result<FsInfo> {
+    Ok(FsInfo::unknown())
+}
+
+/// Names a Linux filesystem from its `statfs` magic number, and says whether it is network or FUSE.
+pub fn classify_magic(magic: u64) -> FsInfo {
+    let (name, remote) = match magic {
+        0x6969 => ("nfs", true),
+        0x517b => ("smb", true),
+        0xff53_4d42 => ("cifs", true),
+        0xfe53_4d42 => ("smb2", true),
+        0x6573_5546 => ("fuse", true),
+        0x0102_1997 => ("9p", true),
+        0x7375_7245 => ("coda", true),
+        0x5346_414f => ("afs", true),
+        0x00c3_6400 => ("ceph", true),
+        0xef53 => ("ext4", false),
+        0x5846_5342 => ("xfs", false),
+        0x9123_683e => ("btrfs", false),
+        0x0102_1994 => ("tmpfs", false),
+        0x794c_7630 => ("overlay", false),
+        0x4d44 => ("vfat", false),
+        0x2011_bab0 => ("exfat", false),
+        0x5346_544e => ("ntfs", false),
+        0x2fc1_2fc1 => ("zfs", false),
+        0xf2f5_2010 => ("f2fs", false),
+        _ => ("unknown", false),
+    };
+    FsInfo { name: name.into(), remote }
+}

@@ -1,0 +1,351 @@
+//! A simulated filesystem with a controllable clock, for tests of the detection rules on filesystems that cannot
+//! be mounted here (HFS+, FAT rounding, NTFS ticks, skewed server clocks).
+//!
+//! Timestamps are stamped the way the profile says: the writer's clock (this machine's clock plus the profile's
+//! skew) is cut to a tick, rounded down or up, and expressed in the filesystem's unit.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stator::vfs::{Vfs, sim::{Profile, SimFs}};
+//!
+//! let fs = SimFs::new(Profile::hfs_plus());
+//! fs.write("/p/a.txt", b"one");
+//! fs.advance(Duration::from_millis(300));
+//! fs.write("/p/a.txt", b"two");
+//! // Both writes fell in the same second: HFS+ cannot tell them apart by mtime.
+//! assert_eq!(fs.stat("/p/a.txt".as_ref()).unwrap().mtime.nanoseconds(), 0);
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use filetime::FileTime;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::{DirEntry, FileKind, FsInfo, Stat, Vfs};
+use crate::time::{from_nanos, nanos};
+
+/// How a simulated filesystem stamps times.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The filesystem's reported type.
+    pub info: FsInfo,
+    /// The clock tick the writer stamps from (1 ns for a fine clock, 1 s for HFS+).
+    pub tick: Duration,
+    /// Where tick boundaries fall, relative to the epoch (NTFS ticks are not aligned to round numbers).
+    pub phase: Duration,
+    /// Whether a time is rounded up to the next tick (FAT) instead of down.
+    pub round_up: bool,
+    /// The writer's clock minus this machine's clock, in nanoseconds (a server an hour ahead: `3600e9`).
+    pub skew_ns: i128,
+    /// Whether the filesystem keeps a ctime distinct from mtime (FAT does not).
+    pub has_ctime: bool,
+}
+
+impl Profile {
+    /// A local filesystem with nanosecond timestamps (ext4, APFS).
+    pub fn fine() -> Profile {
+        Profile {
+            info: FsInfo { name: "ext4".into(), remote: false },
+            tick: Duration::from_nanos(1),
+            phase: Duration::ZERO,
+            round_up: false,
+            skew_ns: 0,
+            has_ctime: true,
+        }
+    }
+
+    /// HFS+: whole seconds, rounded down.
+    pub fn hfs_plus() -> Profile {
+        Profile { info: FsInfo { name: "hfs".into(), remote: false }, tick: Duration::from_secs(1), ..Profile::fine() }
+    }
+
+    /// FAT: two-second steps, rounded *up*, so a fresh file is dated up to 2 s in the future; no ctime.
+    pub fn fat() -> Profile {
+        Profile {
+            info: FsInfo { name: "vfat".into(), remote: false },
+            tick: Duration::from_secs(2),
+            round_up: true,
+            has_ctime: false,
+            ..Profile::fine()
+        }
+    }
+
+    /// NTFS: 100 ns units, but stamped from a 15.625 ms system tick whose boundaries are not round numbers, and
+    /// rounded up, so a fresh mtime is slightly ahead of this machine's clock.
+    pub fn ntfs() -> Profile {
+        Profile {
+            info: FsInfo { name: "ntfs".into(), remote: false },
+            tick: Duration::from_micros(15_625),
+            phase: Duration::from_nanos(3_700),
+            round_up: true,
+            ..Profile::fine()
+        }
+    }
+
+    /// A network share whose server clock is `skew_secs` ahead of (or, negative, behind) this machine, stamping
+    /// whole seconds like SFTP v3, with identity and ctime that mean little.
+    pub fn skewed_server(skew_secs: i64) -> Profile {
+        Profile {
+            info: FsInfo { name: "nfs".into(), remote: true },
+            tick: Duration::from_secs(1),
+            skew_ns: i128::from(skew_secs) * 1_000_000_000,
+            ..Profile::fine()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    kind: FileKind,
+    data: Vec<u8>,
+    mtime: i128,
+    ctime: i128,
+    ino: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// How often each operation was called: lets tests assert that ignored trees cost nothing and that only racy
+/// files are hashed.
+pub struct Counters {
+    /// Calls to `stat`.
+    pub stats: u64,
+    /// Calls to `read_dir`.
+    pub read_dirs: u64,
+    /// Calls to `hash`.
+    pub hashes: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    clock: i128,
+    nodes: BTreeMap<PathBuf, Node>,
+    errors: HashMap<PathBuf, io::ErrorKind>,
+    next_ino: u64,
+    counters: Counters,
+}
+
+/// A simulated filesystem; see the module documentation.
+#[derive(Debug)]
+pub struct SimFs {
+    profile: Profile,
+    state: Mutex<State>,
+}
+
+/// A start time for simulations: 2026-01-01T00:00:00.25Z, deliberately not on a second boundary.
+const START: i128 = 1_767_225_600_250_000_000;
+
+impl SimFs {
+    /// An empty filesystem (just `/`) whose clock starts at a fixed date.
+    pub fn new(profile: Profile) -> SimFs {
+        let fs = SimFs {
+            profile,
+            state: Mutex::new(State {
+                clock: START,
+                nodes: BTreeMap::new(),
+                errors: HashMap::new(),
+                next_ino: 2,
+                counters: Counters::default(),
+            }),
+        };
+        let mut st = fs.lock();
+        let stamp = fs.stamp(st.clock);
+        st.nodes.insert(
+            PathBuf::from("/"),
+            Node { kind: FileKind::Dir, data: Vec::new(), mtime: stamp, ctime: stamp, ino: 1 },
+        );
+        drop(st);
+        fs
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has already failed; keep going with its state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The timestamp the filesystem would give a write happening at `clock` (this machine's time).
+    fn stamp(&self, clock: i128) -> i128 {
+        let p = &self.profile;
+        let t = clock + p.skew_ns;
+        let tick = p.tick.as_nanos() as i128;
+        let phase = p.phase.as_nanos() as i128;
+        let k = (t - phase).div_euclid(tick);
+        let down = phase + k * tick;
+        if p.round_up && down != t { down + tick } else { down }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.lock().clock += by.as_nanos() as i128;
+    }
+
+    /// How often each call was made so far.
+    pub fn counters(&self) -> Counters {
+        self.lock().counters
+    }
+
+    /// Makes every call on `path` fail with `kind` (e.g. `PermissionDenied`), or succeed again with `None`.
+    pub fn set_error(&self, path: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+        let mut st = self.lock();
+        match kind {
+            Some(k) => st.errors.insert(path.as_ref().to_path_buf(), k),
+            None => st.errors.remove(path.as_ref()),
+        };
+    }
+
+    fn touch_parent(&self, st: &mut State, path: &Path) {
+        let stamp = self.stamp(st.clock);
+        if let Some(parent) = path.parent().and_then(|p| st.nodes.get_mut(p)) {
+            parent.mtime = stamp;
+            parent.ctime = stamp;
+        }
+    }
+
+    fn ensure_parents(&self, st: &mut State, path: &Path) {
+        let missing: Vec<PathBuf> =
+            path.ancestors().skip(1).filter(|a| !st.nodes.contains_key(*a)).map(Path::to_path_buf).collect();
+        for dir in missing.into_iter().rev() {
+            self.insert(st, &dir, FileKind::Dir, Vec::new());
+        }
+    }
+
+    fn insert(&self, st: &mut State, path: &Path, kind: FileKind, data: Vec<u8>) {
+        let stamp = self.stamp(st.clock);
+        let ino = st.next_ino;
+        st.next_ino += 1;
+        st.nodes.insert(path.to_path_buf(), Node { kind, data, mtime: stamp, ctime: stamp, ino });
+        self.touch_parent(st, path);
+    }
+
+    /// Creates a directory and any missing parents.
+    pub fn mkdir(&self, path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        let mut st = self.lock();
+        self.ensure_parents(&mut st, path);
+        if !st.nodes.contains_key(path) {
+            self.insert(&mut st, path, FileKind::Dir, Vec::new());
+        }
+    }
+
+    /// Writes a file in place (creating it and its parents if needed), stamping mtime and ctime now.
+    pub fn write(&self, path: impl AsRef<Path>, data: &[u8]) {
+        let path = path.as_ref();
+        let mut st = self.lock();
+        self.ensure_parents(&mut st, path);
+        let stamp = self.stamp(st.clock);
+        match st.nodes.get_mut(path) {
+            Some(node) => {
+                node.data = data.to_vec();
+                node.mtime = stamp;
+                node.ctime = stamp;
+            }
+            None => self.insert(&mut st, path, FileKind::File, data.to_vec()),
+        }
+    }
+
+    /// Sets a file's mtime, as `touch -d` or `cp -p` do; ctime becomes now.
+    pub fn set_mtime(&self, path: impl AsRef<Path>, mtime: FileTime) {
+        let mut st = self.lock();
+        let stamp = self.stamp(st.clock);
+        if let Some(node) = st.nodes.get_mut(path.as_ref()) {
+            node.mtime = nanos(mtime);
+            node.ctime = stamp;
+        }
+    }
+
+    /// Removes a file or a whole directory tree.
+    pub fn remove(&self, path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        let mut st = self.lock();
+        st.nodes.retain(|p, _| !p.starts_with(path));
+        self.touch_parent(&mut st, path);
+    }
+
+    /// Renames a file or directory tree over `to` (replacing it), keeping mtimes and identities, as `rename(2)`.
+    pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        let mut st = self.lock();
+        self.ensure_parents(&mut st, to);
+        st.nodes.retain(|p, _| !p.starts_with(to));
+        let moved: Vec<PathBuf> = st.nodes.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        let stamp = self.stamp(st.clock);
+        for old in moved {
+            if let Some(mut node) = st.nodes.remove(&old) {
+                if old == from {
+                    node.ctime = stamp;
+                }
+                let rest = old.strip_prefix(from).map(Path::to_path_buf).unwrap_or_default();
+                st.nodes.insert(if rest.as_os_str().is_empty() { to.to_path_buf() } else { to.join(rest) }, node);
+            }
+        }
+        self.touch_parent(&mut st, from);
+        self.touch_parent(&mut st, to);
+    }
+
+    fn check(&self, st: &State, path: &Path) -> io::Result<()> {
+        match st.errors.get(path) {
+            Some(kind) => Err(io::Error::from(*kind)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Vfs for SimFs {
+    fn now(&self) -> FileTime {
+        from_nanos(self.lock().clock)
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<Stat> {
+        let mut st = self.lock();
+        st.counters.stats += 1;
+        self.check(&st, path)?;
+        let node = st.nodes.get(path).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        Ok(Stat {
+            kind: node.kind,
+            size: node.data.len() as u64,
+            mtime: from_nanos(node.mtime),
+            ctime: self.profile.has_ctime.then(|| from_nanos(node.ctime)),
+            ino: Some(node.ino),
+            dev: 1,
+        })
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let mut st = self.lock();
+        st.counters.read_dirs += 1;
+        self.check(&st, path)?;
+        match st.nodes.get(path) {
+            Some(n) if n.kind == FileKind::Dir => {}
+            Some(_) => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
+            None => return Err(io::Error::from(io::ErrorKind::NotFound)),
+        }
+        Ok(st
+            .nodes
+            .range(path.to_path_buf()..)
+            .skip(1)
+            .take_while(|(p, _)| p.starts_with(path))
+            .filter(|(p, _)| p.parent() == Some(path))
+            .filter_map(|(p, n)| p.file_name().map(|name| DirEntry { name: name.to_owned(), kind: Some(n.kind) }))
+            .collect())
+    }
+
+    fn hash(&self, path: &Path) -> io::Result<u64> {
+        let mut st = self.lock();
+        st.counters.hashes += 1;
+        self.check(&st, path)?;
+        st.nodes.get(path).map(|n| xxh3_64(&n.data)).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let st = self.lock();
+        self.check(&st, path)?;
+        st.nodes.get(path).map(|n| n.data.clone()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn fs_info(&self, _path: &Path) -> io::Result<FsInfo> {
+        Ok(self.profile.info.clone())
+    }
+}
