@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod change;
+pub mod compare;
 pub mod config;
 pub mod discover;
 pub mod fingerprint;
