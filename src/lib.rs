@@ -6,6 +6,7 @@ pub mod compare;
 pub mod config;
 pub mod discover;
 pub mod fingerprint;
+pub mod poll;
 pub mod supervisor;
 pub mod time;
 pub mod vfs;

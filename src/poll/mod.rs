@@ -1,0 +1,11 @@
+//! When to look, and looking: the parallel sweep and [`Poller::tick`], the fixed-rate schedule, and settling a
+//! burst of changes into one change set.
+
+mod poller;
+#[cfg(test)]
+mod scenarios;
+mod tree;
+mod warning;
+
+pub use poller::{FsSummary, Poller, Tick, normalize};
+pub use warning::Warning;

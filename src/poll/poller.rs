@@ -1,0 +1,488 @@
+//! The poller: one [`Poller::tick`] stats every tracked path in parallel, applies the rules of
+//! [`crate::compare`], re-lists the directories that need it, and returns what changed.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use filetime::FileTime;
+use ignore::gitignore::Gitignore;
+use rayon::prelude::*;
+
+use super::tree::{DirId, NodeId, Tree};
+use super::warning::Warning;
+use crate::change::Change;
+use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
+use crate::config::Config;
+use crate::discover::{Filter, IgnoreScope, PatternError};
+use crate::fingerprint::{COARSE, Fields, Granularity, racy_window};
+use crate::time::{diff, dur};
+use crate::vfs::{DirEntry, FileKind, FsInfo, Stat, Vfs, real::RealFs};
+
+/// What one tick found.
+#[derive(Debug, Default)]
+pub struct Tick {
+    /// Paths that changed since the previous tick (empty on the first, which only takes the baseline).
+    pub changes: Vec<Change>,
+    /// Notices for the user, each reported once per episode.
+    pub warnings: Vec<Warning>,
+    /// Some path was missing and will be confirmed removed (or not) at the next tick: look again soon.
+    pub pending: bool,
+    /// How many `stat` calls the sweep made.
+    pub stats: usize,
+    /// How many directories were listed.
+    pub listings: usize,
+}
+
+/// What stator learned about one filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsSummary {
+    /// Device number.
+    pub dev: u64,
+    /// Filesystem type and whether it is remote.
+    pub info: FsInfo,
+    /// Timestamp granularity in use (learned, or the override).
+    pub granularity: Duration,
+    /// How many timestamps it was learned from.
+    pub samples: u32,
+    /// The racy window in use.
+    pub window: Duration,
+}
+
+#[derive(Debug)]
+struct FsState {
+    info: FsInfo,
+    granularity: Granularity,
+    skew_warned: bool,
+}
+
+/// One interesting observation from the parallel sweep.
+struct Event {
+    id: NodeId,
+    before: State,
+    out: Outcome,
+    stat: Option<Stat>,
+}
+
+/// The polling engine. Drive it with [`Poller::tick`]: the first call takes the baseline, every later call
+/// returns what changed since the one before.
+pub struct Poller<V: Vfs = RealFs> {
+    vfs: V,
+    cfg: Config,
+    filter: Filter,
+    global: Option<Gitignore>,
+    tree: Tree,
+    roots: Vec<NodeId>,
+    fs: HashMap<u64, FsState>,
+    prev_scan: Option<FileTime>,
+    last_rescan: FileTime,
+    ignore_warned: HashSet<String>,
+}
+
+impl<V: Vfs> Poller<V> {
+    /// A poller for `cfg` over `vfs`. Fails only on bad patterns; nothing is read until the first tick.
+    pub fn new(cfg: Config, vfs: V) -> Result<Poller<V>, PatternError> {
+        let filter = Filter::new(&cfg.filter)?;
+        Ok(Poller {
+            vfs,
+            cfg,
+            filter,
+            global: None,
+            tree: Tree::default(),
+            roots: Vec::new(),
+            fs: HashMap::new(),
+            prev_scan: None,
+            last_rescan: FileTime::zero(),
+            ignore_warned: HashSet::new(),
+        })
+    }
+
+    /// Also apply git's global excludes file (core.excludesFile), as git does.
+    pub fn with_global_excludes(mut self, global: Option<Gitignore>) -> Self {
+        self.global = global;
+        self
+    }
+
+    /// The filesystem and clock this poller uses.
+    pub fn vfs(&self) -> &V {
+        &self.vfs
+    }
+
+    /// The tracked regular files that exist, sorted.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .tree
+            .nodes
+            .ids()
+            .filter(|&id| {
+                self.tree.nodes.get(id).is_some_and(
+                    |n| matches!(n.state, State::Present(k) | State::Vanishing(k) if k.fp.kind == FileKind::File),
+                )
+            })
+            .map(|id| self.tree.path(id))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// How many paths are tracked, and how many directories are listed.
+    pub fn counts(&self) -> (usize, usize) {
+        let listed = self.tree.dirs.ids().filter(|&d| self.tree.dirs.get(d).is_some_and(|d| d.listed)).count();
+        (self.tree.nodes.len(), listed)
+    }
+
+    /// What was learned about each filesystem seen so far.
+    pub fn filesystems(&self) -> Vec<FsSummary> {
+        let mut out: Vec<FsSummary> = self
+            .fs
+            .iter()
+            .map(|(&dev, st)| {
+                let granularity = self.cfg.granularity.unwrap_or(st.granularity.estimate());
+                FsSummary {
+                    dev,
+                    info: st.info.clone(),
+                    granularity,
+                    samples: st.granularity.samples(),
+                    window: racy_window(granularity, st.info.remote),
+                }
+            })
+            .collect();
+        out.sort_by_key(|s| s.dev);
+        out
+    }
+
+    /// Looks once: the first call records the baseline and reports nothing; each later call reports the
+    /// changes since the previous one.
+    pub fn tick(&mut self) -> Tick {
+        let scan = self.vfs.now();
+        let first = self.prev_scan.is_none();
+        if first {
+            self.plant_roots();
+        }
+        let ignore = if self.cfg.trust_ctime { Fields::empty() } else { Fields::CTIME };
+        let ctx = Ctx { scan, prev_scan: self.prev_scan, ignore, hash_limit: self.cfg.hash_limit };
+        let mut tick = Tick::default();
+        let mut to_list = Vec::new();
+
+        let events = self.sweep(&ctx, false, &mut tick);
+        self.apply(events, &mut tick, &mut to_list);
+        let rescan_due = !first && diff(scan, self.last_rescan) >= dur(self.cfg.rescan);
+        if rescan_due {
+            // The safety net: network filesystems cache directory attributes, some FUSE filesystems never
+            // update a directory's mtime; every listing is read again now and then whatever the mtime says.
+            to_list.extend(self.tree.dirs.ids().filter(|&d| self.tree.dirs.get(d).is_some_and(|d| d.node.is_some())));
+        }
+        if first || rescan_due {
+            self.last_rescan = scan;
+        }
+        while !to_list.is_empty() {
+            self.list_dirs(std::mem::take(&mut to_list), first, &mut tick);
+            let events = self.sweep(&ctx, true, &mut tick);
+            self.apply(events, &mut tick, &mut to_list);
+        }
+        self.prev_scan = Some(scan);
+        tick
+    }
+
+    fn plant_roots(&mut self) {
+        for root in self.cfg.roots.clone() {
+            let root = normalize(&root);
+            let (parent, name) = match (root.parent(), root.file_name()) {
+                (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_owned()),
+                _ => (PathBuf::new(), root.clone().into_os_string()),
+            };
+            let holder = self.tree.holder(&parent);
+            let id = self.tree.add_node(holder, name, State::Unseen(Join::Baseline), true);
+            if !self.roots.contains(&id) {
+                self.roots.push(id);
+            }
+        }
+    }
+
+    fn params(&self) -> HashMap<u64, FsParams> {
+        self.fs
+            .iter()
+            .map(|(&dev, st)| {
+                let g = self.cfg.granularity.unwrap_or(st.granularity.estimate());
+                (dev, FsParams { window: racy_window(g, st.info.remote), advisory: st.info.remote })
+            })
+            .collect()
+    }
+
+    /// Stats every node (or only the unseen ones) in parallel and applies the rules; returns the nodes with
+    /// something to act on.
+    fn sweep(&mut self, ctx: &Ctx, only_unseen: bool, tick: &mut Tick) -> Vec<Event> {
+        let params = self.params();
+        let default = FsParams { window: racy_window(COARSE, false), advisory: false };
+        let vfs = &self.vfs;
+        let tree = &mut self.tree;
+        let dirs = &tree.dirs;
+        let events: Vec<Option<Event>> = tree
+            .nodes
+            .items
+            .par_iter_mut()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
+            .filter(|(_, n)| !only_unseen || matches!(n.state, State::Unseen(_)))
+            .map_init(PathBuf::new, |buf, (id, node)| {
+                buf.clear();
+                if let Some(d) = dirs.get(node.parent) {
+                    buf.push(&d.path);
+                }
+                buf.push(&node.name);
+                let seen = vfs.stat(buf).map_err(|e| e.kind());
+                let fs = seen.as_ref().ok().and_then(|s| params.get(&s.dev)).copied().unwrap_or(default);
+                let before = node.state;
+                let mut out =
+                    compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, ctx, &mut || vfs.hash(buf).ok());
+                node.state = out.state;
+                match out.error {
+                    Some(_) if node.failing => out.error = None,
+                    Some(_) => node.failing = true,
+                    None => node.failing = false,
+                }
+                let stat = seen.ok();
+                let first_sight = matches!(before, State::Unseen(_) | State::Absent);
+                let new_dev = stat.is_some_and(|s| !params.contains_key(&s.dev));
+                let interesting = out.change.is_some()
+                    || out.relist
+                    || out.error.is_some()
+                    || out.ahead.is_some()
+                    || first_sight
+                    || new_dev
+                    || matches!(out.state, State::Gone | State::Vanishing(_))
+                    || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
+                interesting.then_some(Event { id, before, out, stat })
+            })
+            .collect();
+        tick.stats += events.len();
+        events.into_iter().flatten().collect()
+    }
+
+    fn apply(&mut self, events: Vec<Event>, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+        // Removals wait until every event is reported: a removed directory's files are reported too.
+        let mut gone = Vec::new();
+        for ev in events {
+            let path = self.tree.path(ev.id);
+            if let Some(stat) = ev.stat {
+                self.learn(&path, &stat, &ev, tick);
+            }
+            if let Some(error) = ev.out.error {
+                tick.warnings.push(Warning::Unreadable { path: path.clone(), error });
+            }
+            let Some(node) = self.tree.nodes.get(ev.id) else { continue };
+            let (pinned, parent, dir) = (node.pinned, node.parent, node.dir);
+            if let Some((kind, reason)) = ev.out.change {
+                if is_ignore_file(&path) {
+                    self.tree.subtree_dirs(parent, to_list);
+                }
+                tick.changes.push(Change { path: path.clone(), kind, reason });
+            }
+            match ev.out.state {
+                State::Gone if pinned => {
+                    if matches!(ev.before, State::Unseen(_)) {
+                        tick.warnings.push(Warning::Missing { path });
+                    }
+                    if let Some(n) = self.tree.nodes.get_mut(ev.id) {
+                        n.state = State::Absent;
+                    }
+                    if let Some(d) = dir {
+                        self.tree.detach_dir(d);
+                    }
+                }
+                State::Gone => gone.push(ev.id),
+                State::Vanishing(_) => tick.pending = true,
+                State::Present(k) if k.fp.kind == FileKind::Dir => {
+                    if let (Some(d), true) = (dir, ev.out.relist) {
+                        to_list.push(d);
+                    } else if let (None, Some(stat)) = (dir, ev.stat.filter(|_| ev.out.relist)) {
+                        self.descend(ev.id, path, &stat, tick, to_list);
+                    }
+                }
+                State::Present(_) => {
+                    if let Some(d) = dir {
+                        self.tree.detach_dir(d);
+                    }
+                }
+                State::Unseen(_) | State::Absent => {}
+            }
+        }
+        for id in gone {
+            self.tree.remove_node(id);
+        }
+    }
+
+    /// Per-filesystem bookkeeping for one successful stat: identify new filesystems, learn granularity from
+    /// fresh timestamps, warn once about clock skew.
+    fn learn(&mut self, path: &Path, stat: &Stat, ev: &Event, tick: &mut Tick) {
+        let vfs = &self.vfs;
+        let fs = self.fs.entry(stat.dev).or_insert_with(|| FsState {
+            info: vfs.fs_info(path).unwrap_or_else(|_| FsInfo::unknown()),
+            granularity: Granularity::default(),
+            skew_warned: false,
+        });
+        let first_sight = matches!(ev.before, State::Unseen(_) | State::Absent);
+        if stat.kind == FileKind::File && (first_sight || ev.out.change.is_some()) {
+            fs.granularity.observe(stat.mtime);
+        }
+        if let Some(ahead) = ev.out.ahead {
+            if !fs.skew_warned {
+                fs.skew_warned = true;
+                let ahead = Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX));
+                tick.warnings.push(Warning::Skew { path: path.to_path_buf(), fs: fs.info.name.clone(), ahead });
+            }
+        }
+    }
+
+    /// Starts watching inside directory node `id`, unless that directory is already watched (a symlink loop
+    /// or an overlapping root) or the node is not somewhere stator descends.
+    fn descend(&mut self, id: NodeId, path: PathBuf, stat: &Stat, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+        let Some(node) = self.tree.nodes.get(id) else { return };
+        let Some(parent) = self.tree.dirs.get(node.parent) else { return };
+        if !node.pinned && !parent.listed {
+            return;
+        }
+        let ident = (stat.dev, stat.ino.unwrap_or(u64::from(id)));
+        if let Some(first) = self.tree.by_ident.get(&ident).and_then(|&d| self.tree.dirs.get(d)) {
+            if path.starts_with(&first.path) {
+                tick.warnings.push(Warning::Loop { path, first: first.path.clone() });
+            }
+            return;
+        }
+        let (root, is_root) = if node.pinned { (path, true) } else { (parent.root.clone().unwrap_or_default(), false) };
+        let did = self.tree.attach_dir(id, root, is_root, IgnoreScope::empty(), ident);
+        to_list.push(did);
+    }
+
+    /// Reads the listings of `dirs` (in parallel) and applies them in order, parents before children.
+    fn list_dirs(&mut self, mut dirs: Vec<DirId>, first: bool, tick: &mut Tick) {
+        let depth = |t: &Tree, d: DirId| t.dirs.get(d).map_or(0, |d| d.path.components().count());
+        dirs.sort_unstable();
+        dirs.dedup();
+        dirs.sort_by_key(|&d| depth(&self.tree, d));
+        let vfs = &self.vfs;
+        let tree = &self.tree;
+        let listings: Vec<(DirId, io::Result<Vec<DirEntry>>)> =
+            dirs.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, vfs.read_dir(&dir.path)))).collect();
+        tick.listings += listings.len();
+        for (d, listing) in listings {
+            self.apply_listing(d, listing, first, tick);
+        }
+    }
+
+    fn apply_listing(&mut self, d: DirId, listing: io::Result<Vec<DirEntry>>, first: bool, tick: &mut Tick) {
+        let Some(dir) = self.tree.dirs.get_mut(d) else { return };
+        let entries = match listing {
+            Ok(entries) => entries,
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound && !dir.failing {
+                    dir.failing = true;
+                    tick.warnings.push(Warning::CannotList { path: dir.path.clone(), error: e.kind() });
+                }
+                return;
+            }
+        };
+        dir.failing = false;
+        let join = if first {
+            Join::Baseline
+        } else if dir.listed {
+            Join::Listed
+        } else {
+            Join::Unlisted
+        };
+        let path = dir.path.clone();
+        let root = dir.root.clone().unwrap_or_else(|| path.clone());
+        let scope = self.scope_for(d, &path, &entries, tick);
+        let mut present: HashSet<&OsStr> = HashSet::with_capacity(entries.len());
+        for entry in &entries {
+            present.insert(&entry.name);
+            let abs = path.join(&entry.name);
+            let is_dir = match entry.kind {
+                Some(FileKind::Dir) => true,
+                Some(FileKind::File | FileKind::Other) => false,
+                Some(FileKind::Symlink) | None => self.vfs.stat(&abs).is_ok_and(|s| s.kind == FileKind::Dir),
+            };
+            let rel = abs.strip_prefix(&root).unwrap_or(Path::new(&entry.name));
+            let admitted = self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
+            let existing = self.tree.dirs.get(d).and_then(|dir| dir.children.get(&entry.name)).copied();
+            match (admitted, existing) {
+                (true, None) => {
+                    self.tree.add_node(d, entry.name.clone(), State::Unseen(join), false);
+                }
+                (false, Some(id)) if self.tree.nodes.get(id).is_some_and(|n| !n.pinned) => {
+                    self.tree.remove_node(id);
+                }
+                _ => {}
+            }
+        }
+        let Some(dir) = self.tree.dirs.get_mut(d) else { return };
+        dir.scope = scope;
+        dir.listed = true;
+        let gone: Vec<NodeId> =
+            dir.children.iter().filter(|(name, _)| !present.contains(name.as_os_str())).map(|(_, &id)| id).collect();
+        for id in gone {
+            let Some(node) = self.tree.nodes.get_mut(id) else { continue };
+            match node.state {
+                State::Present(k) => {
+                    node.state = State::Vanishing(k);
+                    tick.pending = true;
+                }
+                State::Unseen(_) if !node.pinned => self.tree.remove_node(id),
+                _ => {}
+            }
+        }
+    }
+
+    /// The ignore rules inside directory `d`, given its listing.
+    fn scope_for(
+        &mut self,
+        d: DirId,
+        path: &Path,
+        entries: &[DirEntry],
+        tick: &mut Tick,
+    ) -> std::sync::Arc<IgnoreScope> {
+        if !self.cfg.filter.vcs_ignores {
+            return IgnoreScope::empty();
+        }
+        let Some(dir) = self.tree.dirs.get(d) else { return IgnoreScope::empty() };
+        let (scope, warnings) = if dir.is_root {
+            IgnoreScope::for_root(&self.vfs, path, self.global.as_ref())
+        } else {
+            let parent = dir
+                .node
+                .and_then(|id| self.tree.nodes.get(id))
+                .and_then(|n| self.tree.dirs.get(n.parent))
+                .map(|p| p.scope.clone())
+                .unwrap_or_else(IgnoreScope::empty);
+            IgnoreScope::child(&parent, &self.vfs, path, entries)
+        };
+        for w in warnings {
+            if self.ignore_warned.insert(w.clone()) {
+                tick.warnings.push(Warning::IgnoreFile(w));
+            }
+        }
+        scope
+    }
+}
+
+fn is_ignore_file(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == ".gitignore" || n == ".ignore")
+}
+
+/// An absolute path with `.` and `..` resolved lexically, so that `./src` and `src/../src` are one root.
+pub fn normalize(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,367 @@
+//! The engine's behaviour scenarios, run through the simulated filesystem on every profile we cannot mount
+//! here: a fine local filesystem, HFS+ (1 s), FAT (2 s, rounding into the future), NTFS (coarse tick, ahead of
+//! the clock) and network servers an hour ahead of and behind this machine.
+
+use std::time::Duration;
+
+use filetime::FileTime;
+
+use super::Poller;
+use crate::change::{ChangeKind, ChangeSet, Reason};
+use crate::config::Config;
+use crate::fingerprint::Fields;
+use crate::time::{from_nanos, nanos};
+use crate::vfs::Vfs;
+use crate::vfs::sim::{Profile, SimFs};
+
+fn profiles() -> Vec<(&'static str, Profile)> {
+    vec![
+        ("fine", Profile::fine()),
+        ("hfs+", Profile::hfs_plus()),
+        ("fat", Profile::fat()),
+        ("ntfs", Profile::ntfs()),
+        ("server +1h", Profile::skewed_server(3600)),
+        ("server -1h", Profile::skewed_server(-3600)),
+    ]
+}
+
+const TICK: Duration = Duration::from_millis(500);
+
+fn config(roots: &[&str]) -> Config {
+    Config { roots: roots.iter().map(Into::into).collect(), ..Config::default() }
+}
+
+/// A poller over `fs` with a baseline taken after `setup` has aged for a while.
+fn start(fs: SimFs, roots: &[&str], setup: impl FnOnce(&SimFs)) -> Poller<SimFs> {
+    fs.mkdir("/w");
+    setup(&fs);
+    fs.advance(Duration::from_secs(30));
+    let mut p = Poller::new(config(roots), fs).unwrap();
+    let base = p.tick();
+    assert!(base.changes.is_empty(), "baseline reported {:?}", base.changes);
+    p
+}
+
+/// Ticks `n` times, `TICK` apart, folding the changes.
+fn ticks(p: &mut Poller<SimFs>, n: usize) -> ChangeSet {
+    let mut set = ChangeSet::new();
+    for _ in 0..n {
+        p.vfs().advance(TICK);
+        set.extend(p.tick().changes);
+    }
+    set
+}
+
+fn kinds(set: &ChangeSet) -> Vec<(String, ChangeKind)> {
+    set.iter().map(|(p, k, _)| (p.display().to_string(), k)).collect()
+}
+
+fn expect(set: &ChangeSet, want: &[(&str, ChangeKind)], profile: &str, scenario: &str) {
+    let want: Vec<(String, ChangeKind)> = want.iter().map(|(p, k)| (p.to_string(), *k)).collect();
+    assert_eq!(kinds(set), want, "{scenario} on {profile}");
+}
+
+type Step = fn(&SimFs);
+type Scenario = (&'static str, Step, Step, Vec<(&'static str, ChangeKind)>);
+
+/// Scenarios whose outcome is the same on every filesystem: (name, setup, action, expected net changes).
+fn scenarios() -> Vec<Scenario> {
+    use ChangeKind::*;
+    vec![
+        (
+            "content edit",
+            |fs| fs.write("/w/a.rs", b"one"),
+            |fs| fs.write("/w/a.rs", b"three"),
+            vec![("/w/a.rs", Modified)],
+        ),
+        (
+            "mtime set backwards (cp -p, touch -d)",
+            |fs| fs.write("/w/a.rs", b"one"),
+            |fs| fs.set_mtime("/w/a.rs", FileTime::from_unix_time(1_000_000_000, 0)),
+            vec![("/w/a.rs", Modified)],
+        ),
+        (
+            "an old file moved in",
+            |fs| fs.write("/elsewhere/old.rs", b"old"),
+            |fs| fs.rename("/elsewhere/old.rs", "/w/old.rs"),
+            vec![("/w/old.rs", Created)],
+        ),
+        ("a new file", |_| {}, |fs| fs.write("/w/new.rs", b"x"), vec![("/w/new.rs", Created)]),
+        ("deletion", |fs| fs.write("/w/a.rs", b"one"), |fs| fs.remove("/w/a.rs"), vec![("/w/a.rs", Removed)]),
+        (
+            "atomic save: write a temporary, rename it over",
+            |fs| fs.write("/w/a.rs", b"one"),
+            |fs| {
+                fs.write("/w/.a.rs.tmp", b"two");
+                fs.rename("/w/.a.rs.tmp", "/w/a.rs");
+            },
+            vec![("/w/a.rs", Modified)],
+        ),
+        (
+            "delete then recreate (a non-atomic save)",
+            |fs| fs.write("/w/a.rs", b"one"),
+            |fs| {
+                fs.remove("/w/a.rs");
+                fs.write("/w/a.rs", b"two");
+            },
+            vec![("/w/a.rs", Modified)],
+        ),
+        (
+            "new nested directory with a file",
+            |_| {},
+            |fs| fs.write("/w/d/e/f.rs", b"x"),
+            vec![("/w/d", Created), ("/w/d/e", Created), ("/w/d/e/f.rs", Created)],
+        ),
+        (
+            "directory renamed",
+            |fs| fs.write("/w/d1/f.rs", b"x"),
+            |fs| fs.rename("/w/d1", "/w/d2"),
+            vec![("/w/d1", Removed), ("/w/d1/f.rs", Removed), ("/w/d2", Created)],
+        ),
+        (
+            "a change under .git is nothing",
+            |fs| fs.write("/w/.git/HEAD", b"ref: a"),
+            |fs| fs.write("/w/.git/HEAD", b"ref: b"),
+            vec![],
+        ),
+        ("an idle tree stays quiet", |fs| fs.write("/w/a.rs", b"one"), |_| {}, vec![]),
+    ]
+}
+
+#[test]
+fn every_scenario_on_every_filesystem() {
+    for (profile_name, profile) in profiles() {
+        for (name, setup, act, want) in scenarios() {
+            let mut p = start(SimFs::new(profile.clone()), &["/w"], setup);
+            act(p.vfs());
+            let mut set = ticks(&mut p, 3);
+            if profile_name == "server +1h" {
+                // The first listing of a new directory applies the "newer than the last loop" rule, and a file
+                // from a server an hour ahead is newer than anything here: an extra report, never a lost one.
+                set = set.into_changes().into_iter().filter(|c| c.path.parent() != Some("/w/d2".as_ref())).fold(
+                    ChangeSet::new(),
+                    |mut s, c| {
+                        s.add(c);
+                        s
+                    },
+                );
+            }
+            expect(&set, &want, profile_name, name);
+        }
+    }
+}
+
+#[test]
+fn same_size_rewrite_inside_one_timestamp_tick_is_caught() {
+    for (profile_name, profile) in profiles() {
+        let mut p = start(SimFs::new(profile), &["/w"], |fs| fs.write("/w/a.rs", b"aaaa"));
+        // First write: seen by its fingerprint.
+        p.vfs().write("/w/a.rs", b"bbbb");
+        p.vfs().advance(Duration::from_millis(100));
+        let first = p.tick().changes;
+        assert_eq!(first.len(), 1, "{profile_name}");
+        // Second write 300 ms later, same size: on a coarse filesystem the same mtime; only the hash tells.
+        p.vfs().advance(Duration::from_millis(300));
+        p.vfs().write("/w/a.rs", b"cccc");
+        let set = ticks(&mut p, 1);
+        expect(&set, &[("/w/a.rs", ChangeKind::Modified)], profile_name, "second same-size write");
+    }
+}
+
+#[test]
+fn two_edits_300ms_apart_are_never_zero_changes() {
+    for (profile_name, profile) in profiles() {
+        let mut p = start(SimFs::new(profile), &["/w"], |fs| fs.write("/w/a.rs", b"aaaa"));
+        p.vfs().write("/w/a.rs", b"bbbb");
+        p.vfs().advance(Duration::from_millis(300));
+        p.vfs().write("/w/a.rs", b"cccc");
+        let set = ticks(&mut p, 2);
+        expect(&set, &[("/w/a.rs", ChangeKind::Modified)], profile_name, "two edits");
+    }
+}
+
+#[test]
+fn future_dated_new_file_and_editing_it_back_to_now() {
+    for (profile_name, profile) in profiles() {
+        let mut p = start(SimFs::new(profile), &["/w"], |_| {});
+        let now = nanos(p.vfs().now());
+        p.vfs().write("/w/f.rs", b"x");
+        p.vfs().set_mtime("/w/f.rs", from_nanos(now + 3_600_000_000_000));
+        let set = ticks(&mut p, 2);
+        expect(&set, &[("/w/f.rs", ChangeKind::Created)], profile_name, "future-dated new file");
+        let mut later = ticks(&mut p, 2);
+        assert!(later.is_empty(), "{profile_name}: a future-dated file must not keep firing: {later:?}");
+        p.vfs().write("/w/f.rs", b"y");
+        later = ticks(&mut p, 2);
+        expect(&later, &[("/w/f.rs", ChangeKind::Modified)], profile_name, "edited back to now");
+    }
+}
+
+#[test]
+fn two_hundred_files_at_once_are_one_change_set() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |_| {});
+    for i in 0..200 {
+        p.vfs().write(format!("/w/gen/f{i}.rs"), b"x");
+    }
+    let set = ticks(&mut p, 2);
+    assert_eq!(set.len(), 201);
+    assert!(set.iter().all(|(_, k, _)| k == ChangeKind::Created));
+}
+
+#[test]
+fn a_watched_path_that_does_not_exist_yet() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w", "/later/conf.toml", "/later-dir"], |_| {});
+    let set = ticks(&mut p, 1);
+    assert!(set.is_empty());
+    p.vfs().write("/later/conf.toml", b"x");
+    p.vfs().write("/later-dir/sub/a.rs", b"x");
+    let set = ticks(&mut p, 2);
+    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
+    assert!(paths.contains(&"/later/conf.toml".to_string()), "{paths:?}");
+    assert!(paths.contains(&"/later-dir".to_string()), "{paths:?}");
+    // Once there, changes inside the new root are watched like any other.
+    p.vfs().write("/later-dir/sub/a.rs", b"changed");
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/later-dir/sub/a.rs", ChangeKind::Modified)], "fine", "inside a late root");
+}
+
+#[test]
+fn a_missing_root_is_reported_once_and_the_rest_is_watched() {
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/a.rs", b"x");
+    let mut p = Poller::new(config(&["/nope", "/w"]), fs).unwrap();
+    let base = p.tick();
+    assert_eq!(base.warnings.len(), 1, "{:?}", base.warnings);
+    assert!(base.warnings[0].to_string().contains("/nope does not exist"));
+    p.vfs().write("/w/a.rs", b"yy");
+    let next = ticks(&mut p, 2);
+    assert_eq!(next.len(), 1);
+}
+
+#[test]
+fn overlapping_roots_report_a_file_once() {
+    let mut p =
+        start(SimFs::new(Profile::fine()), &["/w", "/w/src", "/w/src/a.rs"], |fs| fs.write("/w/src/a.rs", b"x"));
+    p.vfs().write("/w/src/a.rs", b"yy");
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/w/src/a.rs", ChangeKind::Modified)], "fine", "overlapping roots");
+}
+
+#[test]
+fn granularity_is_learned_per_filesystem() {
+    let cases = [
+        (Profile::fine(), Duration::from_nanos(1)),
+        (Profile::hfs_plus(), Duration::from_secs(1)),
+        (Profile::fat(), Duration::from_secs(2)),
+        (Profile::ntfs(), Duration::from_nanos(100)),
+    ];
+    for (profile, want) in cases {
+        let name = profile.info.name.clone();
+        let mut p = start(SimFs::new(profile), &["/w"], |fs| {
+            for i in 0..12 {
+                fs.write(format!("/w/f{i}"), b"x");
+                fs.advance(Duration::from_nanos(1_234_567_891));
+            }
+        });
+        p.tick();
+        let learned = p.filesystems();
+        assert_eq!(learned.len(), 1);
+        assert_eq!(learned[0].granularity, want, "{name}");
+    }
+}
+
+#[test]
+fn only_racy_files_are_hashed_and_ignored_trees_cost_nothing() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        for i in 0..50 {
+            fs.write(format!("/w/f{i}"), b"x");
+            fs.write(format!("/w/.git/objects/o{i}"), b"x");
+        }
+    });
+    let before = p.vfs().counters();
+    ticks(&mut p, 4);
+    let after = p.vfs().counters();
+    assert_eq!(after.hashes, before.hashes, "an idle, old tree is never hashed");
+    assert_eq!(after.read_dirs, before.read_dirs, "an idle tree is not re-listed before the safety rescan");
+    // 51 nodes: the root /w and its 50 files; .git is never descended.
+    assert_eq!(after.stats - before.stats, 4 * 51);
+}
+
+#[test]
+fn the_safety_rescan_finds_names_a_stale_directory_mtime_hides() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| fs.write("/w/a", b"x"));
+    let dir_mtime = p.vfs().stat("/w".as_ref()).unwrap().mtime;
+    p.vfs().write("/w/b", b"x");
+    // A FUSE filesystem that never updates directory mtimes.
+    p.vfs().set_mtime("/w", dir_mtime);
+    let quick = ticks(&mut p, 2);
+    // ctime still moved on this profile; make the point with ctime ignored too.
+    let _ = quick;
+    let mut q = Poller::new(Config { trust_ctime: false, ..config(&["/w"]) }, SimFs::new(Profile::fine())).unwrap();
+    q.vfs().write("/w/a", b"x");
+    q.vfs().advance(Duration::from_secs(30));
+    q.tick();
+    let m = q.vfs().stat("/w".as_ref()).unwrap().mtime;
+    q.vfs().write("/w/b", b"x");
+    q.vfs().set_mtime("/w", m);
+    assert!(ticks(&mut q, 2).is_empty(), "nothing can see it before the rescan");
+    let set = ticks(&mut q, 20);
+    expect(&set, &[("/w/b", ChangeKind::Created)], "fine", "safety rescan");
+}
+
+#[test]
+fn an_unreadable_directory_warns_once_and_recovers() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| fs.write("/w/d/a", b"x"));
+    p.vfs().set_error("/w/d", Some(std::io::ErrorKind::PermissionDenied));
+    p.vfs().advance(TICK);
+    let t = p.tick();
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+    assert!(t.changes.is_empty());
+    p.vfs().advance(TICK);
+    assert!(p.tick().warnings.is_empty(), "warned once only");
+    p.vfs().set_error("/w/d", None);
+    p.vfs().write("/w/d/b", b"new");
+    let set = ticks(&mut p, 2);
+    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
+    assert!(paths.contains(&"/w/d/b".to_string()), "{paths:?}");
+    assert!(!paths.contains(&"/w/d/a".to_string()), "the old file is not new: {paths:?}");
+}
+
+#[test]
+fn a_file_that_vanishes_between_listing_and_stat_is_nothing() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| fs.write("/w/a", b"x"));
+    p.vfs().write("/w/ghost", b"x");
+    p.vfs().set_error("/w/ghost", Some(std::io::ErrorKind::NotFound));
+    let set = ticks(&mut p, 3);
+    assert!(set.is_empty(), "{set:?}");
+}
+
+#[test]
+fn clock_skew_is_warned_once_per_filesystem() {
+    let fs = SimFs::new(Profile::skewed_server(3600));
+    fs.write("/w/a", b"x");
+    let mut p = Poller::new(config(&["/w"]), fs).unwrap();
+    let mut warnings = p.tick().warnings;
+    p.vfs().write("/w/b", b"x");
+    p.vfs().write("/w/c", b"x");
+    for _ in 0..3 {
+        p.vfs().advance(TICK);
+        warnings.extend(p.tick().warnings);
+    }
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].to_string().contains("in the future"), "{}", warnings[0]);
+}
+
+#[test]
+fn content_change_reason_names_the_hash() {
+    let mut p = start(SimFs::new(Profile::hfs_plus()), &["/w"], |fs| fs.write("/w/a", b"aaaa"));
+    p.vfs().write("/w/a", b"bbbb");
+    p.vfs().advance(Duration::from_millis(100));
+    p.tick();
+    p.vfs().advance(Duration::from_millis(100));
+    p.vfs().write("/w/a", b"cccc");
+    p.vfs().advance(Duration::from_millis(100));
+    let t = p.tick();
+    assert_eq!(t.changes.len(), 1);
+    assert_eq!(t.changes[0].reason, Reason::Fields(Fields::CONTENT));
+}
