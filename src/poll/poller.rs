@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::tree::{DirId, NodeId, Tree};
 use super::warning::Warning;
-use crate::change::Change;
+use crate::change::{Change, ChangeKind};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
 use crate::config::Config;
 use crate::discover::{Filter, IgnoreScope, PatternError};
@@ -297,8 +297,8 @@ impl<V: Vfs> Poller<V> {
                 State::Present(k) if k.fp.kind == FileKind::Dir => {
                     if let (Some(d), true) = (dir, ev.out.relist) {
                         to_list.push(d);
-                    } else if let (None, Some(stat)) = (dir, ev.stat.filter(|_| ev.out.relist)) {
-                        self.descend(ev.id, path, &stat, tick, to_list);
+                    } else if dir.is_none() && ev.out.relist {
+                        self.descend(ev.id, path, &ev, tick, to_list);
                     }
                 }
                 State::Present(_) => {
@@ -338,7 +338,9 @@ impl<V: Vfs> Poller<V> {
 
     /// Starts watching inside directory node `id`, unless that directory is already watched (a symlink loop
     /// or an overlapping root) or the node is not somewhere stator descends.
-    fn descend(&mut self, id: NodeId, path: PathBuf, stat: &Stat, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+    fn descend(&mut self, id: NodeId, path: PathBuf, ev: &Event, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+        let Some(stat) = ev.stat else { return };
+        let fresh = matches!(ev.out.change, Some((ChangeKind::Created, _)));
         let Some(node) = self.tree.nodes.get(id) else { return };
         let Some(parent) = self.tree.dirs.get(node.parent) else { return };
         if !node.pinned && !parent.listed {
@@ -348,11 +350,18 @@ impl<V: Vfs> Poller<V> {
         if let Some(first) = self.tree.by_ident.get(&ident).and_then(|&d| self.tree.dirs.get(d)) {
             if path.starts_with(&first.path) {
                 tick.warnings.push(Warning::Loop { path, first: first.path.clone() });
+                return;
             }
-            return;
+            // Already watched through another root or link: once is enough. But a directory that was just
+            // renamed still has its old name on record, about to be confirmed gone: the new name takes over.
+            let live =
+                first.node.and_then(|n| self.tree.nodes.get(n)).is_some_and(|n| matches!(n.state, State::Present(_)));
+            if live {
+                return;
+            }
         }
         let (root, is_root) = if node.pinned { (path, true) } else { (parent.root.clone().unwrap_or_default(), false) };
-        let did = self.tree.attach_dir(id, root, is_root, IgnoreScope::empty(), ident);
+        let did = self.tree.attach_dir(id, root, is_root, fresh, ident);
         to_list.push(did);
     }
 
@@ -387,7 +396,7 @@ impl<V: Vfs> Poller<V> {
         dir.failing = false;
         let join = if first {
             Join::Baseline
-        } else if dir.listed {
+        } else if dir.listed || dir.fresh {
             Join::Listed
         } else {
             Join::Unlisted

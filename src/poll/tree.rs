@@ -83,6 +83,9 @@ pub struct DirNode {
     pub children: HashMap<OsString, NodeId>,
     /// Its listing has been read at least once. A holder (the parent of an explicit path) is never listed.
     pub listed: bool,
+    /// The directory itself was just created: its previous listing is the empty one, so everything in its
+    /// first listing is new.
+    pub fresh: bool,
     /// The node standing for this directory in its parent; `None` for holders.
     pub node: Option<NodeId>,
     /// `(dev, ino)`, for symlink loops and overlapping roots.
@@ -128,6 +131,7 @@ impl Tree {
             scope: IgnoreScope::empty(),
             children: HashMap::new(),
             listed: false,
+            fresh: false,
             node: None,
             ident: None,
             failing: false,
@@ -170,22 +174,16 @@ impl Tree {
     }
 
     /// Makes node `id` a descended directory.
-    pub fn attach_dir(
-        &mut self,
-        id: NodeId,
-        root: PathBuf,
-        is_root: bool,
-        scope: Arc<IgnoreScope>,
-        ident: (u64, u64),
-    ) -> DirId {
+    pub fn attach_dir(&mut self, id: NodeId, root: PathBuf, is_root: bool, fresh: bool, ident: (u64, u64)) -> DirId {
         let path = self.path(id);
         let did = self.dirs.insert(DirNode {
             path,
             root: Some(root),
             is_root,
-            scope,
+            scope: IgnoreScope::empty(),
             children: HashMap::new(),
             listed: false,
+            fresh,
             node: Some(id),
             ident: Some(ident),
             failing: false,
