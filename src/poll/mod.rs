@@ -4,8 +4,12 @@
 mod poller;
 #[cfg(test)]
 mod scenarios;
+mod schedule;
+mod settle;
 mod tree;
 mod warning;
 
 pub use poller::{FsSummary, Poller, Tick, normalize};
+pub use schedule::{BackOff, Schedule};
+pub use settle::Settle;
 pub use warning::Warning;

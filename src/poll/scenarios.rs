@@ -354,3 +354,41 @@ fn content_change_reason_names_the_hash() {
     assert_eq!(t.changes.len(), 1);
     assert_eq!(t.changes[0].reason, Reason::Fields(Fields::CONTENT));
 }
+
+#[test]
+fn a_gitignored_directory_is_never_listed_and_never_fires() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.mkdir("/w/.git");
+        fs.write("/w/.gitignore", b"target/\n*.log\n");
+        fs.write("/w/target/debug/app", b"bin");
+        fs.write("/w/src/main.rs", b"fn main() {}");
+    });
+    assert_eq!(p.files(), vec![std::path::PathBuf::from("/w/.gitignore"), "/w/src/main.rs".into()]);
+    let before = p.vfs().counters();
+    p.vfs().write("/w/target/debug/app", b"bin2");
+    p.vfs().write("/w/target/new", b"x");
+    p.vfs().write("/w/server.log", b"x");
+    let set = ticks(&mut p, 3);
+    assert!(set.is_empty(), "{set:?}");
+    let after = p.vfs().counters();
+    assert_eq!(
+        after.read_dirs - before.read_dirs,
+        3,
+        "only /w itself is re-listed (its mtime changed; again while racy)"
+    );
+}
+
+#[test]
+fn editing_gitignore_applies_at_once() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/w/.gitignore", b"gen/\n");
+        fs.write("/w/gen/a.rs", b"x");
+    });
+    p.vfs().write("/w/.gitignore", b"# nothing ignored\n");
+    let set = ticks(&mut p, 2);
+    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
+    assert!(paths.contains(&"/w/gen".to_string()), "{paths:?}");
+    p.vfs().write("/w/gen/a.rs", b"now watched");
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/w/gen/a.rs", ChangeKind::Modified)], "fine", "un-ignored file");
+}
