@@ -1,0 +1,325 @@
+//! The command line: argh flags, turned into a [`Config`] and the options of the other parts. No I/O.
+
+mod duration;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+pub use duration::parse_duration;
+
+use crate::config::{Config, FilterConfig};
+
+/// Exit code for a bad command line.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(FromArgs, Debug)]
+/// Run COMMAND, and restart it whenever a watched file changes. stator sees changes only by polling stat(2),
+/// so it behaves the same on local disks, NFS and SMB mounts, Docker bind mounts, WSL's /mnt/c and CI
+/// containers, where file-event watchers go deaf.
+#[argh(
+    example = "Restart a Rust server when src/ changes:\n  $ {command_name} -w src -e rs -- cargo run",
+    example = "Re-run a Python test suite, exit with its status:\n  $ {command_name} -e py --on-exit exit -- pytest -x",
+    example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
+    example = "List what would be watched:\n  $ {command_name} -w src --list",
+    note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
+            match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
+            git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
+            ignored. The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
+            changed paths, one per line).",
+    error_code(2, "bad command line or pattern"),
+    error_code(126, "the command could not be executed"),
+    error_code(127, "the command was not found"),
+    error_code(130, "stopped by Ctrl-C (SIGINT)"),
+    error_code(143, "stopped by SIGTERM (129 for SIGHUP)")
+)]
+struct Args {
+    /// file or directory to watch, recursively; repeatable; need not exist yet (default: .)
+    #[argh(option, short = 'w')]
+    watch: Vec<PathBuf>,
+
+    /// only watch files with these extensions, comma-separated (e.g. rs,toml)
+    #[argh(option, short = 'e')]
+    exts: Vec<String>,
+
+    /// only watch files matching this glob; repeatable
+    #[argh(option, short = 'f')]
+    filter: Vec<String>,
+
+    /// ignore files and directories matching this glob (directories are not descended); repeatable
+    #[argh(option, short = 'i')]
+    ignore: Vec<String>,
+
+    /// do not read .gitignore, .ignore, .git/info/exclude or git's global excludes
+    #[argh(switch)]
+    no_vcs_ignore: bool,
+
+    /// do not ignore VCS directories and editor droppings by default
+    #[argh(switch)]
+    no_default_ignore: bool,
+
+    /// time from one scan's start to the next (default: 500ms)
+    #[argh(option, from_str_fn(parse_duration))]
+    interval: Option<Duration>,
+
+    /// re-list every directory at least this often, whatever its mtime says (default: 10s)
+    #[argh(option, from_str_fn(parse_duration))]
+    rescan: Option<Duration>,
+
+    /// a burst of changes is over after this long without another (default: 200ms)
+    #[argh(option, from_str_fn(parse_duration))]
+    settle: Option<Duration>,
+
+    /// restart anyway once a burst has lasted this long (default: 5s)
+    #[argh(option, from_str_fn(parse_duration))]
+    max_wait: Option<Duration>,
+
+    /// assume this timestamp granularity everywhere instead of learning it per filesystem (e.g. 2s)
+    #[argh(option, from_str_fn(parse_duration))]
+    granularity: Option<Duration>,
+
+    /// do not count ctime-only changes (chmod, chown, hard links) as changes
+    #[argh(switch)]
+    no_ctime: bool,
+
+    /// print the watched files, one per line, and exit
+    #[argh(switch)]
+    list: bool,
+
+    /// print only errors
+    #[argh(switch, short = 'q')]
+    quiet: bool,
+
+    /// print more: every changed path with the fingerprint field that changed, scan times
+    #[argh(switch, short = 'v')]
+    verbose: bool,
+
+    /// print events as JSON lines on stderr instead of text
+    #[argh(switch)]
+    json: bool,
+
+    /// the command to run, and its arguments (put them after --)
+    #[argh(positional, greedy)]
+    command: Vec<String>,
+}
+
+/// How much stator says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// One line per event.
+    Normal,
+    /// Also each changed path's reason and scan costs.
+    Verbose,
+}
+
+/// Everything the command line asked for.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The engine's configuration.
+    pub config: Config,
+    /// The command and its arguments, exactly as given (not necessarily UTF-8).
+    pub command: Vec<OsString>,
+    /// Print the watched files and exit.
+    pub list: bool,
+    /// How much to say.
+    pub verbosity: Verbosity,
+    /// Say it as JSON lines.
+    pub json: bool,
+}
+
+/// What parsing decided.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(Box<Invocation>),
+    /// Print `output` (help on stdout when `code` is 0, an error on stderr otherwise) and exit with `code`.
+    Exit {
+        /// Text to print.
+        output: String,
+        /// Exit code.
+        code: i32,
+    },
+}
+
+fn usage(msg: impl Into<String>) -> Parsed {
+    Parsed::Exit { output: format!("stator: {}\nRun stator --help for usage.", msg.into()), code: EXIT_USAGE }
+}
+
+/// Parses `args` (the program name first). Everything after the first `--` is the command, passed through
+/// untouched (it may be any bytes); the flags before it must be UTF-8.
+pub fn parse(args: &[OsString]) -> Parsed {
+    let name = args.first().and_then(|a| a.to_str()).map_or("stator", |n| n.rsplit('/').next().unwrap_or(n));
+    let rest = args.get(1..).unwrap_or_default();
+    let (flags, command) = match rest.iter().position(|a| a == "--") {
+        Some(i) => (&rest[..i], Some(rest[i + 1..].to_vec())),
+        None => (rest, None),
+    };
+    let mut strs = Vec::with_capacity(flags.len());
+    for flag in flags {
+        match flag.to_str() {
+            Some(s) => strs.push(s),
+            None => return usage(format!("{} is not valid UTF-8; non-UTF-8 arguments go after --", flag.display())),
+        }
+    }
+    let parsed = match Args::from_args(&[name], &strs) {
+        Ok(parsed) => parsed,
+        Err(exit) => {
+            let code = if exit.status.is_ok() { 0 } else { EXIT_USAGE };
+            return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
+        }
+    };
+    let command = command.unwrap_or_else(|| parsed.command.iter().map(OsString::from).collect());
+    match invocation(parsed, command) {
+        Ok(inv) => Parsed::Run(Box::new(inv)),
+        Err(msg) => usage(msg),
+    }
+}
+
+fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
+    if command.is_empty() && !a.list {
+        return Err("no command given; for example: stator -w src -- cargo run".into());
+    }
+    if a.quiet && a.verbose {
+        return Err("-q and -v contradict each other".into());
+    }
+    let defaults = Config::default();
+    let interval = a.interval.unwrap_or(defaults.interval);
+    if interval.is_zero() {
+        return Err("--interval must be longer than 0".into());
+    }
+    let config = Config {
+        roots: if a.watch.is_empty() { defaults.roots } else { a.watch },
+        filter: FilterConfig {
+            extensions: a.exts,
+            include: a.filter,
+            exclude: a.ignore,
+            default_ignores: !a.no_default_ignore,
+            vcs_ignores: !a.no_vcs_ignore,
+        },
+        interval,
+        rescan: a.rescan.unwrap_or(defaults.rescan),
+        settle: a.settle.unwrap_or(defaults.settle),
+        max_wait: a.max_wait.unwrap_or(defaults.max_wait),
+        granularity: a.granularity,
+        trust_ctime: !a.no_ctime,
+        hash_limit: defaults.hash_limit,
+    };
+    let verbosity = match (a.quiet, a.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    Ok(Invocation { config, command, list: a.list, verbosity, json: a.json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Parsed {
+        let args: Vec<OsString> = std::iter::once("stator").chain(args.iter().copied()).map(OsString::from).collect();
+        parse(&args)
+    }
+
+    fn ok(args: &[&str]) -> Invocation {
+        match run(args) {
+            Parsed::Run(inv) => *inv,
+            Parsed::Exit { output, code } => panic!("{args:?}: exit {code}: {output}"),
+        }
+    }
+
+    fn exit_code(args: &[&str]) -> (i32, String) {
+        match run(args) {
+            Parsed::Exit { output, code } => (code, output),
+            Parsed::Run(inv) => panic!("{args:?} parsed: {inv:?}"),
+        }
+    }
+
+    #[test]
+    fn the_issue_synopsis_parses() {
+        let inv = ok(&[
+            "-w",
+            "src",
+            "-w",
+            "Cargo.toml",
+            "-e",
+            "rs,toml",
+            "-i",
+            "*.tmp",
+            "--interval",
+            "2s",
+            "--",
+            "cargo",
+            "run",
+            "--release",
+        ]);
+        assert_eq!(inv.config.roots, vec![PathBuf::from("src"), PathBuf::from("Cargo.toml")]);
+        assert_eq!(inv.config.filter.extensions, vec!["rs,toml"]);
+        assert_eq!(inv.config.filter.exclude, vec!["*.tmp"]);
+        assert_eq!(inv.config.interval, Duration::from_secs(2));
+        assert_eq!(inv.command, vec![OsString::from("cargo"), "run".into(), "--release".into()]);
+    }
+
+    #[test]
+    fn defaults_watch_the_current_directory() {
+        let inv = ok(&["--", "make"]);
+        assert_eq!(inv.config.roots, vec![PathBuf::from(".")]);
+        assert_eq!(inv.config, Config { roots: vec![".".into()], ..Config::default() });
+        assert_eq!(inv.verbosity, Verbosity::Normal);
+    }
+
+    #[test]
+    fn command_without_double_dash_is_taken_greedily() {
+        let inv = ok(&["-w", "src", "make", "test"]);
+        assert_eq!(inv.command, vec![OsString::from("make"), "test".into()]);
+    }
+
+    #[test]
+    fn list_needs_no_command() {
+        assert!(ok(&["--list"]).list);
+    }
+
+    #[test]
+    fn usage_errors_exit_2_with_one_clear_line() {
+        for args in [
+            &["--interval", "2", "--", "x"][..],
+            &["--interval", "0s", "--", "x"],
+            &["--bogus", "--", "x"],
+            &[],
+            &["-q", "-v", "--", "x"],
+        ] {
+            let (code, out) = exit_code(args);
+            assert_eq!(code, EXIT_USAGE, "{args:?}");
+            assert!(!out.is_empty());
+        }
+        assert!(exit_code(&[]).1.contains("no command given"));
+    }
+
+    #[test]
+    fn help_exits_0_and_lists_every_flag_with_examples() {
+        let (code, out) = exit_code(&["--help"]);
+        assert_eq!(code, 0);
+        for flag in ["--watch", "--exts", "--filter", "--ignore", "--interval", "--list", "--no-vcs-ignore", "Examples"]
+        {
+            assert!(out.contains(flag), "help lacks {flag}:\n{out}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_command_arguments_pass_through_after_double_dash() {
+        use std::os::unix::ffi::OsStringExt;
+        let weird = OsString::from_vec(b"caf\xe9.txt".to_vec());
+        let args = vec![OsString::from("stator"), "--".into(), "cat".into(), weird.clone()];
+        match parse(&args) {
+            Parsed::Run(inv) => assert_eq!(inv.command[1], weird),
+            Parsed::Exit { output, .. } => panic!("{output}"),
+        }
+        let args = vec![OsString::from("stator"), "-w".into(), weird, "--".into(), "x".into()];
+        assert!(matches!(parse(&args), Parsed::Exit { code: EXIT_USAGE, .. }));
+    }
+}
