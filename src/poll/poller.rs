@@ -327,12 +327,12 @@ impl<V: Vfs> Poller<V> {
         if stat.kind == FileKind::File && (first_sight || ev.out.change.is_some()) {
             fs.granularity.observe(stat.mtime);
         }
-        if let Some(ahead) = ev.out.ahead {
-            if !fs.skew_warned {
-                fs.skew_warned = true;
-                let ahead = Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX));
-                tick.warnings.push(Warning::Skew { path: path.to_path_buf(), fs: fs.info.name.clone(), ahead });
-            }
+        if let Some(ahead) = ev.out.ahead
+            && !fs.skew_warned
+        {
+            fs.skew_warned = true;
+            let ahead = Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX));
+            tick.warnings.push(Warning::Skew { path: path.to_path_buf(), fs: fs.info.name.clone(), ahead });
         }
     }
 

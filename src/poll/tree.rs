@@ -198,10 +198,10 @@ impl Tree {
     /// Stops descending into directory `did`: forgets it and everything below it.
     pub fn detach_dir(&mut self, did: DirId) {
         let Some(dir) = self.dirs.remove(did) else { return };
-        if let Some(ident) = dir.ident {
-            if self.by_ident.get(&ident) == Some(&did) {
-                self.by_ident.remove(&ident);
-            }
+        if let Some(ident) = dir.ident
+            && self.by_ident.get(&ident) == Some(&did)
+        {
+            self.by_ident.remove(&ident);
         }
         if let Some(n) = dir.node.and_then(|id| self.nodes.get_mut(id)) {
             n.dir = None;
@@ -222,10 +222,10 @@ impl Tree {
     }
 
     fn forget_node(&mut self, id: NodeId) {
-        if let Some(n) = self.nodes.remove(id) {
-            if let Some(did) = n.dir {
-                self.detach_dir(did);
-            }
+        if let Some(n) = self.nodes.remove(id)
+            && let Some(did) = n.dir
+        {
+            self.detach_dir(did);
         }
     }
 
