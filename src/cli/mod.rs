@@ -11,6 +11,7 @@ use argh::FromArgs;
 pub use duration::parse_duration;
 
 use crate::config::{Config, FilterConfig};
+use crate::supervisor::{OnBusy, OnExit, Options, Signal};
 
 /// Exit code for a bad command line.
 pub const EXIT_USAGE: i32 = 2;
@@ -72,7 +73,7 @@ struct Args {
     #[argh(option, from_str_fn(parse_duration))]
     settle: Option<Duration>,
 
-    /// restart anyway once a burst has lasted this long (default: 5s)
+    /// restart anyway once a burst has lasted this long (default: 10s)
     #[argh(option, from_str_fn(parse_duration))]
     max_wait: Option<Duration>,
 
@@ -100,6 +101,40 @@ struct Args {
     #[argh(switch)]
     json: bool,
 
+    /// signal that stops the command's process group: TERM, INT, HUP, QUIT, KILL, USR1, USR2 (default: TERM)
+    #[argh(option)]
+    signal: Option<Signal>,
+
+    /// how long the command gets to stop before it is killed with SIGKILL (default: 10s)
+    #[argh(option, from_str_fn(parse_duration))]
+    stop_timeout: Option<Duration>,
+
+    /// what a change does while the command runs: restart, queue (rerun when it ends) or signal (send --signal
+    /// only, for programs that reload on SIGHUP) (default: restart)
+    #[argh(option)]
+    on_busy: Option<OnBusy>,
+
+    /// what happens when the command ends by itself: wait (for the next change), restart (with a growing delay),
+    /// exit (with the command's exit code) (default: wait)
+    #[argh(option)]
+    on_exit: Option<OnExit>,
+
+    /// restart at once, without a change, when the command exits with this code (Django's protocol uses 3)
+    #[argh(option)]
+    reload_code: Option<i32>,
+
+    /// wait for the first change before running the command
+    #[argh(switch)]
+    postpone: bool,
+
+    /// clear the screen before each run
+    #[argh(switch, short = 'c')]
+    clear: bool,
+
+    /// run the command through `sh -c` (default: executed directly, so file names never reach a shell)
+    #[argh(switch)]
+    shell: bool,
+
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -121,14 +156,18 @@ pub enum Verbosity {
 pub struct Invocation {
     /// The engine's configuration.
     pub config: Config,
-    /// The command and its arguments, exactly as given (not necessarily UTF-8).
-    pub command: Vec<OsString>,
     /// Print the watched files and exit.
     pub list: bool,
     /// How much to say.
     pub verbosity: Verbosity,
     /// Say it as JSON lines.
     pub json: bool,
+    /// How to run and restart the command.
+    pub supervisor: Options,
+    /// Wait for the first change before the first run.
+    pub postpone: bool,
+    /// Clear the screen before each run.
+    pub clear: bool,
 }
 
 /// What parsing decided.
@@ -213,7 +252,25 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    Ok(Invocation { config, command, list: a.list, verbosity, json: a.json })
+    let run_defaults = Options::default();
+    let supervisor = Options {
+        command,
+        shell: a.shell,
+        stop_signal: a.signal.unwrap_or(run_defaults.stop_signal),
+        stop_timeout: a.stop_timeout.unwrap_or(run_defaults.stop_timeout),
+        on_busy: a.on_busy.unwrap_or(run_defaults.on_busy),
+        on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
+        reload_code: a.reload_code,
+    };
+    Ok(Invocation {
+        config,
+        list: a.list,
+        verbosity,
+        json: a.json,
+        supervisor,
+        postpone: a.postpone,
+        clear: a.clear,
+    })
 }
 
 #[cfg(test)]
@@ -261,7 +318,7 @@ mod tests {
         assert_eq!(inv.config.filter.extensions, vec!["rs,toml"]);
         assert_eq!(inv.config.filter.exclude, vec!["*.tmp"]);
         assert_eq!(inv.config.interval, Duration::from_secs(2));
-        assert_eq!(inv.command, vec![OsString::from("cargo"), "run".into(), "--release".into()]);
+        assert_eq!(inv.supervisor.command, vec![OsString::from("cargo"), "run".into(), "--release".into()]);
     }
 
     #[test]
@@ -275,7 +332,7 @@ mod tests {
     #[test]
     fn command_without_double_dash_is_taken_greedily() {
         let inv = ok(&["-w", "src", "make", "test"]);
-        assert_eq!(inv.command, vec![OsString::from("make"), "test".into()]);
+        assert_eq!(inv.supervisor.command, vec![OsString::from("make"), "test".into()]);
     }
 
     #[test]
@@ -316,7 +373,7 @@ mod tests {
         let weird = OsString::from_vec(b"caf\xe9.txt".to_vec());
         let args = vec![OsString::from("stator"), "--".into(), "cat".into(), weird.clone()];
         match parse(&args) {
-            Parsed::Run(inv) => assert_eq!(inv.command[1], weird),
+            Parsed::Run(inv) => assert_eq!(inv.supervisor.command[1], weird),
             Parsed::Exit { output, .. } => panic!("{output}"),
         }
         let args = vec![OsString::from("stator"), "-w".into(), weird, "--".into(), "x".into()];

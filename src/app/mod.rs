@@ -1,0 +1,216 @@
+//! The main loop: take the baseline, start the child, then poll on a fixed-rate schedule, settle bursts, restart the
+//! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
+
+mod signals;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use crate::cli::{EXIT_USAGE, Invocation};
+use crate::discover::IgnoreScope;
+use crate::poll::{Poller, Schedule, Settle, Tick};
+use crate::report::Reporter;
+use crate::supervisor::{Outcome, Supervisor, is_pid1};
+use crate::vfs::real::RealFs;
+
+/// How often the child is checked for having exited, at most.
+const CHILD_POLL: Duration = Duration::from_millis(100);
+
+/// Exit code for failures of stator itself (not the child's, not the command line's).
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Runs stator as the command line asked; returns the process exit code.
+pub fn run(inv: Invocation) -> i32 {
+    let rep = Reporter::new(inv.verbosity, inv.json);
+    let (global, warnings) =
+        if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
+    for w in warnings {
+        rep.warning(&crate::poll::Warning::IgnoreFile(w));
+    }
+    let mut poller = match Poller::new(inv.config.clone(), RealFs) {
+        Ok(p) => p.with_global_excludes(global),
+        Err(e) => {
+            rep.error(&e.to_string());
+            return EXIT_USAGE;
+        }
+    };
+    let started = Instant::now();
+    let base = poller.tick();
+    let took = started.elapsed();
+    for w in &base.warnings {
+        rep.warning(w);
+    }
+    if inv.list {
+        return list(&poller);
+    }
+    let roots: Vec<&std::path::Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
+    let (nodes, dirs) = poller.counts();
+    rep.watching(&roots, nodes, dirs, took, inv.config.interval);
+    rep.filesystems(&poller.filesystems());
+
+    let mut sup = Supervisor::new(inv.supervisor.clone());
+    if is_pid1() {
+        sup.set_reap_all(true);
+    }
+    let signals = match signals::install(sup.kill_handle()) {
+        Ok(rx) => rx,
+        Err(e) => {
+            rep.error(&format!("cannot handle signals: {e}"));
+            return EXIT_FAILURE;
+        }
+    };
+    let mut looper = Loop {
+        schedule: Schedule::new(inv.config.interval, started),
+        settle: Settle::new(inv.config.settle, inv.config.max_wait),
+        quick: inv.config.settle,
+        pending: false,
+        rep: &rep,
+    };
+    if let Some(b) = looper.schedule.done(started, took) {
+        rep.back_off(&b);
+    }
+    if !inv.postpone {
+        if let Err(e) = sup.start(&[]) {
+            rep.error(&e.to_string());
+            return e.exit_code();
+        }
+        rep.child(&format!("started {} (run 1)", command_line(&inv)));
+    }
+    loop {
+        let now = Instant::now();
+        let wake = looper.next_tick(now).min(now + CHILD_POLL);
+        match signals.recv_timeout(wake.saturating_duration_since(now)) {
+            Ok(sig) => {
+                rep.child("stopping the command");
+                sup.shutdown();
+                return 128 + sig;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                sup.shutdown();
+                return EXIT_FAILURE;
+            }
+        }
+        match sup.poll(Instant::now()) {
+            Ok(Some(outcome)) => {
+                if let Some(code) = report_outcome(&rep, outcome) {
+                    return code;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                rep.error(&e.to_string());
+                sup.shutdown();
+                return e.exit_code();
+            }
+        }
+        let now = Instant::now();
+        if now >= looper.next_tick(now) {
+            looper.tick(&mut poller);
+        }
+        if let Some(set) = looper.settle.take(Instant::now()) {
+            rep.changes(&set);
+            let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+            match sup.changed(&paths, Instant::now()) {
+                Ok(Some(outcome)) => {
+                    if let Some(code) = report_outcome(&rep, outcome) {
+                        return code;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // The command vanished or broke between runs: say so and wait for the next change.
+                    rep.error(&e.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// The polling half of the loop: when to look, looking, settling.
+struct Loop<'a> {
+    schedule: Schedule,
+    settle: Settle,
+    /// The short delay used while a burst settles or a removal waits for confirmation.
+    quick: Duration,
+    pending: bool,
+    rep: &'a Reporter,
+}
+
+impl Loop<'_> {
+    /// When the next scan is due: on the fixed-rate schedule, or sooner while a burst settles or a removal
+    /// waits for its confirming look.
+    fn next_tick(&self, now: Instant) -> Instant {
+        let mut next = self.schedule.next();
+        if let Some(deadline) = self.settle.deadline() {
+            next = next.min(deadline);
+        }
+        if self.pending {
+            next = next.min(now + self.quick);
+        }
+        next
+    }
+
+    fn tick(&mut self, poller: &mut Poller) {
+        let start = Instant::now();
+        let Tick { changes, warnings, pending, stats, listings } = poller.tick();
+        let took = start.elapsed();
+        self.rep.scanned(stats, listings, took);
+        for w in &warnings {
+            self.rep.warning(w);
+        }
+        if let Some(b) = self.schedule.done(start, took) {
+            self.rep.back_off(&b);
+        }
+        self.pending = pending;
+        self.settle.push(changes, Instant::now());
+    }
+}
+
+/// Reports what the supervisor did; returns stator's exit code when it is time to leave.
+fn report_outcome(rep: &Reporter, outcome: Outcome) -> Option<i32> {
+    match outcome {
+        Outcome::Started { run } => rep.child(&format!("started (run {run})")),
+        Outcome::Restarted { run, previous } => match previous {
+            Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
+            None => rep.child(&format!("restarted (run {run})")),
+        },
+        Outcome::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Outcome::Queued => rep.child("change queued; the command reruns when it finishes"),
+        Outcome::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
+        Outcome::Backoff { status, until } => rep.child(&format!(
+            "command ended: {status}; restarting in {:.1}s",
+            until.saturating_duration_since(Instant::now()).as_secs_f64()
+        )),
+        Outcome::Exit { status, code } => {
+            rep.child(&format!("command ended: {status}; exiting"));
+            return Some(code);
+        }
+    }
+    None
+}
+
+fn command_line(inv: &Invocation) -> String {
+    inv.supervisor.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+}
+
+/// `--list`: the watched files, one per line, exactly as their bytes are (not necessarily UTF-8).
+fn list(poller: &Poller) -> i32 {
+    let mut out = std::io::stdout().lock();
+    for path in poller.files() {
+        #[cfg(unix)]
+        let written = {
+            use std::os::unix::ffi::OsStrExt;
+            out.write_all(path.as_os_str().as_bytes()).and_then(|()| out.write_all(b"\n"))
+        };
+        #[cfg(not(unix))]
+        let written = writeln!(out, "{}", path.display());
+        if written.is_err() {
+            // A closed pipe (`stator --list | head`) is not an error worth a message.
+            return 0;
+        }
+    }
+    0
+}

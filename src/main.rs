@@ -1,0 +1,19 @@
+//! The `stator` command: parse, run, exit with the code decided by `cli` (usage) or `app` (everything else).
+
+use stator::cli::{Parsed, parse};
+
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let code = match parse(&args) {
+        Parsed::Run(inv) => stator::app::run(*inv),
+        Parsed::Exit { output, code: 0 } => {
+            println!("{output}");
+            0
+        }
+        Parsed::Exit { output, code } => {
+            eprintln!("{output}");
+            code
+        }
+    };
+    std::process::exit(code);
+}
