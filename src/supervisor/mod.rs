@@ -16,7 +16,7 @@ mod unix;
 #[cfg(windows)]
 mod windows;
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;
 
 use std::collections::HashSet;
@@ -401,8 +401,7 @@ impl Supervisor {
                         let _ = self.write_changed_file();
                         self.changed.clear();
                         self.seen.clear();
-                        report.signalled =
-                            self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                        report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
                     }
                     return Ok(());
                 }
@@ -472,7 +471,16 @@ impl Supervisor {
     fn write_changed_file(&mut self) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
-            None => self.dir.insert(tempfile::Builder::new().prefix("stator-").tempdir()?),
+            None => {
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("stator-");
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o700));
+                }
+                self.dir.insert(builder.tempdir()?)
+            }
         };
         let mut bytes = Vec::new();
         for p in &self.changed {

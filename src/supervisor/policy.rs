@@ -175,7 +175,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Backoff {
-        Backoff { first: Duration::from_millis(500), max: Duration::from_secs(30), healthy_after: Duration::from_secs(10) }
+        Backoff {
+            first: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(10),
+        }
     }
 }
 
@@ -266,7 +270,15 @@ pub struct Policy {
 impl Policy {
     /// A policy with no child yet and the default [`Backoff`].
     pub fn new(on_busy: OnBusy, on_exit: OnExit, reload_code: Option<i32>) -> Policy {
-        Policy { on_busy, on_exit, reload_code, backoff: Backoff::default(), phase: Phase::Idle, pending: false, streak: 0 }
+        Policy {
+            on_busy,
+            on_exit,
+            reload_code,
+            backoff: Backoff::default(),
+            phase: Phase::Idle,
+            pending: false,
+            streak: 0,
+        }
     }
 
     /// The same policy with another crash-loop guard.
@@ -868,7 +880,13 @@ mod tests {
             "shutdown during a start stops the child once it is up",
             B::Restart,
             E::Wait,
-            &[(0, Changed, Start), (1, Shutdown, Wait), (2, Started, Stop), (3, StopFinished, Wait), (4, Changed, Wait)],
+            &[
+                (0, Changed, Start),
+                (1, Shutdown, Wait),
+                (2, Started, Stop),
+                (3, StopFinished, Wait),
+                (4, Changed, Wait),
+            ],
         ),
         case(
             "shutdown during a start that fails is done",

@@ -258,8 +258,9 @@ pub(crate) fn unknown_status() -> ExitStatus {
 /// mode, and never in a process that waits for children of its own elsewhere.
 pub fn reap_orphans() -> Vec<(u32, ExitStatus)> {
     let mut reaped = Vec::new();
-    // Bounded: each round reaps one zombie, and there are finitely many.
-    while let Ok(Some((pid, status))) = rustix::process::waitpid(None, WaitOptions::NOHANG) {
+    // `wait`, i.e. `waitpid(-1)`: rustix's `waitpid(None, ..)` is `waitpid(0)`, which only sees children in our own
+    // process group, and so never the orphans. Bounded: each round reaps one zombie, and there are finitely many.
+    while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
         let pid = u32::try_from(pid.as_raw_nonzero().get()).unwrap_or(0);
         reaped.push((pid, ExitStatus::from_raw(status.as_raw())));
     }
