@@ -1,1 +1,546 @@
 //! The child process: spawn, stop, restart.
+//!
+//! [`Policy`] decides (pure, tested by tables); [`Supervisor`] carries out its decisions on a real child. The child
+//! runs in its own process group, so a stop reaches everything it started; stopping is synchronous and bounded: by
+//! the time a new child spawns, the old group is gone, so a port the old server held is free.
+//!
+//! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
+//! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
+//! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
+//! private temporary directory removed when the supervisor is dropped.
+
+pub mod policy;
+pub mod signal;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(all(test, unix))]
+mod tests;
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use policy::{Action, Backoff, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, Termination};
+pub use signal::{ParseSignalError, Signal};
+#[cfg(unix)]
+use unix as sys;
+#[cfg(unix)]
+pub use unix::{is_pid1, reap_orphans};
+#[cfg(windows)]
+use windows as sys;
+#[cfg(windows)]
+pub use windows::{is_pid1, reap_orphans};
+
+/// How to run and restart the child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The program and its arguments; with [`Options::shell`], the words of a shell command.
+    pub command: Vec<OsString>,
+    /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly.
+    pub shell: bool,
+    /// Sent to the child's process group to stop it (and, with [`OnBusy::Signal`], on every change).
+    pub stop_signal: Signal,
+    /// How long the child gets to exit after the stop signal before it is killed.
+    pub stop_timeout: Duration,
+    /// What a change does while the child runs.
+    pub on_busy: OnBusy,
+    /// What happens when the child exits by itself.
+    pub on_exit: OnExit,
+    /// A child exiting with this code is restarted at once, no change needed (Django's autoreloader uses 3).
+    pub reload_code: Option<i32>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            command: Vec::new(),
+            shell: false,
+            stop_signal: Signal::Term,
+            stop_timeout: Duration::from_secs(10),
+            on_busy: OnBusy::Restart,
+            on_exit: OnExit::Wait,
+            reload_code: None,
+        }
+    }
+}
+
+/// The child could not be started.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// The command is empty.
+    NoCommand,
+    /// The program does not exist (exit code 127, as in a shell).
+    NotFound {
+        /// The program as given.
+        program: OsString,
+    },
+    /// The program exists but may not be executed (exit code 126, as in a shell).
+    PermissionDenied {
+        /// The program as given.
+        program: OsString,
+    },
+    /// Any other failure to start the program (exit code 126).
+    Io {
+        /// The program as given.
+        program: OsString,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The file telling the child what changed could not be written (exit code 1).
+    ChangedFile(io::Error),
+}
+
+impl SpawnError {
+    /// The exit code stator should end with: 127 when the command was not found, 126 when it could not be executed,
+    /// 2 for an empty command, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SpawnError::NoCommand => 2,
+            SpawnError::NotFound { .. } => 127,
+            SpawnError::PermissionDenied { .. } | SpawnError::Io { .. } => 126,
+            SpawnError::ChangedFile(_) => 1,
+        }
+    }
+
+    fn from_io(program: &OsString, e: io::Error) -> SpawnError {
+        let program = program.clone();
+        match e.kind() {
+            io::ErrorKind::NotFound => SpawnError::NotFound { program },
+            io::ErrorKind::PermissionDenied => SpawnError::PermissionDenied { program },
+            _ => SpawnError::Io { program, source: e },
+        }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NoCommand => f.write_str("no command to run"),
+            SpawnError::NotFound { program } => write!(f, "command not found: {}", program.to_string_lossy()),
+            SpawnError::PermissionDenied { program } => {
+                write!(f, "permission denied: {} (is it executable?)", program.to_string_lossy())
+            }
+            SpawnError::Io { program, source } => write!(f, "cannot run {}: {source}", program.to_string_lossy()),
+            SpawnError::ChangedFile(e) => write!(f, "cannot write the list of changed files: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpawnError::Io { source, .. } | SpawnError::ChangedFile(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// What a call to the supervisor did, for the caller to report.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A child started where none ran: the first start, a start after a change while idle, or the end of a
+    /// crash-loop delay.
+    Started {
+        /// Its run number (`STATOR_RUN`).
+        run: u64,
+    },
+    /// A child ended (stopped for a change, or exited by itself with the reload code or a change queued) and a new
+    /// one started.
+    Restarted {
+        /// The new child's run number.
+        run: u64,
+        /// How the old one ended; `None` if it could not be reaped (it survived `SIGKILL`, stuck in the kernel).
+        previous: Option<ExitStatus>,
+    },
+    /// The signal was sent to the running child ([`OnBusy::Signal`]).
+    Signalled(Signal),
+    /// The change was remembered; a new child starts when the running one exits ([`OnBusy::Queue`]).
+    Queued,
+    /// The child exited by itself; the next change starts a new one ([`OnExit::Wait`]).
+    Exited(ExitStatus),
+    /// The child exited by itself; a new one starts at `until` ([`OnExit::Restart`], crash-loop delay).
+    Backoff {
+        /// How the child ended.
+        status: ExitStatus,
+        /// When the next one starts (keep calling [`Supervisor::poll`]).
+        until: Instant,
+    },
+    /// The child exited by itself and stator should exit with `code` ([`OnExit::Exit`]).
+    Exit {
+        /// How the child ended.
+        status: ExitStatus,
+        /// Its exit code, or `128 + n` for death by signal `n`.
+        code: i32,
+    },
+}
+
+/// Kills the child's process group from any thread, e.g. from a Ctrl-C handler on the second Ctrl-C, even while
+/// the supervisor's thread is waiting in [`Supervisor::shutdown`].
+#[derive(Debug, Clone, Default)]
+pub struct KillHandle(Arc<KillShared>);
+
+#[derive(Debug, Default)]
+struct KillShared {
+    /// The running child's pid, 0 when there is none.
+    pid: AtomicU32,
+    /// Set by [`KillHandle::kill_now`]: every stop from now on kills at once.
+    abort: AtomicBool,
+}
+
+impl KillHandle {
+    /// `SIGKILL`s the child's process group now (Windows: kills its tree), and makes every later stop immediate.
+    pub fn kill_now(&self) {
+        self.0.abort.store(true, Ordering::SeqCst);
+        let pid = self.0.pid.load(Ordering::SeqCst);
+        if pid != 0 {
+            sys::kill_tree(pid);
+        }
+    }
+}
+
+/// Owns the child and carries out the [`Policy`]'s decisions.
+///
+/// Call [`start`](Supervisor::start) once, [`changed`](Supervisor::changed) for every settled change set,
+/// [`poll`](Supervisor::poll) every 50-500 ms, and [`shutdown`](Supervisor::shutdown) at the end. Dropping the
+/// supervisor kills a child that is still running, and removes the changed-files directory.
+#[derive(Debug)]
+pub struct Supervisor {
+    opts: Options,
+    policy: Policy,
+    child: Option<sys::Proc>,
+    /// Children that survived `SIGKILL` for a while; reaped when they finally die.
+    abandoned: Vec<sys::Proc>,
+    /// Starts so far.
+    runs: u64,
+    /// Paths changed since the last start (or signal), in arrival order, without repeats.
+    changed: Vec<PathBuf>,
+    seen: HashSet<PathBuf>,
+    /// Holds `STATOR_CHANGED_FILE`; made at the first start.
+    dir: Option<tempfile::TempDir>,
+    reap_all: bool,
+    kill: KillHandle,
+}
+
+/// What happened during one call, folded into an [`Outcome`].
+#[derive(Default)]
+struct Report {
+    ended: Option<Option<ExitStatus>>,
+    started: Option<u64>,
+    backoff: Option<Instant>,
+    exit: Option<i32>,
+    signalled: bool,
+    queued: bool,
+}
+
+impl Supervisor {
+    /// A supervisor with no child yet. In PID 1 (see [`is_pid1`]) it reaps every orphan, not only its child.
+    pub fn new(opts: Options) -> Supervisor {
+        let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
+        Supervisor {
+            opts,
+            policy,
+            child: None,
+            abandoned: Vec::new(),
+            runs: 0,
+            changed: Vec::new(),
+            seen: HashSet::new(),
+            dir: None,
+            reap_all: is_pid1(),
+            kill: KillHandle::default(),
+        }
+    }
+
+    /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
+    /// when [`is_pid1`]. Do not turn it on in a process that waits for other children of its own: their statuses
+    /// would be taken.
+    pub fn set_reap_all(&mut self, on: bool) {
+        self.reap_all = on;
+    }
+
+    /// Replaces the crash-loop guard (the default: 0.5 s doubling up to 30 s, reset after 10 s of running).
+    pub fn set_backoff(&mut self, backoff: Backoff) {
+        self.policy = self.policy.clone().with_backoff(backoff);
+    }
+
+    /// A handle to kill the child's group from another thread.
+    pub fn kill_handle(&self) -> KillHandle {
+        self.kill.clone()
+    }
+
+    /// The policy, to see where it stands.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// How many children were started so far (the last `STATOR_RUN`).
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// The running child's pid, if there is one.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(sys::Proc::id)
+    }
+
+    /// The path given to the child as `STATOR_CHANGED_FILE` (after the first start).
+    pub fn changed_file(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join("changed"))
+    }
+
+    /// Starts the first child; `changed` is what it is told changed (usually nothing).
+    pub fn start(&mut self, changed: &[PathBuf]) -> Result<(), SpawnError> {
+        self.changed(changed, Instant::now()).map(|_| ())
+    }
+
+    /// A settled set of changes arrived at `now`: restart, queue, or signal, as [`OnBusy`] says. A restart is
+    /// synchronous: the old process group is gone before the new child spawns.
+    pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Outcome>, SpawnError> {
+        for p in paths {
+            if self.seen.insert(p.clone()) {
+                self.changed.push(p.clone());
+            }
+        }
+        let mut report = Report::default();
+        // A child that died since the last poll must not be signalled instead of started.
+        self.reap(now, &mut report)?;
+        let action = self.policy.handle(Event::Changed, now);
+        report.queued = action == Action::Wait && self.policy.pending() && self.child.is_some();
+        self.drive(action, now, &mut report)?;
+        Ok(self.outcome(report))
+    }
+
+    /// Called every 50-500 ms: reaps a child that exited, applies [`OnExit`], the reload code, a queued change or
+    /// the end of a crash-loop delay, and says what happened.
+    pub fn poll(&mut self, now: Instant) -> Result<Option<Outcome>, SpawnError> {
+        self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
+        let mut report = Report::default();
+        if self.reap(now, &mut report)? {
+            return Ok(self.outcome(report));
+        }
+        if self.child.is_none() && self.reap_all {
+            reap_orphans();
+        }
+        let action = self.policy.handle(Event::Tick, now);
+        self.drive(action, now, &mut report)?;
+        Ok(self.outcome(report))
+    }
+
+    /// Stops the child for good: the stop signal to its group, up to the stop timeout, then `SIGKILL`. Returns how
+    /// it ended, if there was a child. Nothing starts afterwards.
+    pub fn shutdown(&mut self) -> Option<ExitStatus> {
+        self.policy.handle(Event::Shutdown, Instant::now());
+        let status = self.stop_child(self.opts.stop_signal, self.opts.stop_timeout);
+        self.policy.handle(Event::StopFinished, Instant::now());
+        status.flatten()
+    }
+
+    /// `SIGKILL`s the child's group at once (the second Ctrl-C) and reaps it. Nothing starts afterwards.
+    pub fn kill_now(&mut self) -> Option<ExitStatus> {
+        self.kill.0.abort.store(true, Ordering::SeqCst);
+        self.policy.handle(Event::Shutdown, Instant::now());
+        let status = self.stop_child(Signal::Kill, Duration::ZERO);
+        self.policy.handle(Event::StopFinished, Instant::now());
+        status.flatten()
+    }
+
+    /// If the child exited, reports it to the policy and carries out the answer. Returns whether it had.
+    fn reap(&mut self, now: Instant, report: &mut Report) -> Result<bool, SpawnError> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(false);
+        };
+        let status = match child.try_reap(self.reap_all) {
+            Ok(Some(status)) => status,
+            Ok(None) => return Ok(false),
+            Err(_) => {
+                // Cannot tell: keep it, and stop it the usual way when the time comes.
+                return Ok(false);
+            }
+        };
+        child.clear_leftovers(self.opts.stop_signal, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort);
+        self.child = None;
+        self.kill.0.pid.store(0, Ordering::SeqCst);
+        report.ended = Some(Some(status));
+        let action = self.policy.handle(Event::ChildExited(status.into()), now);
+        self.drive(action, now, report)?;
+        Ok(true)
+    }
+
+    /// Carries out `action` and whatever the policy answers to its result, until there is nothing to do.
+    fn drive(&mut self, mut action: Action, now: Instant, report: &mut Report) -> Result<(), SpawnError> {
+        loop {
+            action = match action {
+                Action::Start => match self.spawn() {
+                    Ok(run) => {
+                        report.started = Some(run);
+                        self.policy.handle(Event::Started, now)
+                    }
+                    Err(e) => match self.policy.handle(Event::StartFailed, now) {
+                        Action::Start => Action::Start,
+                        _ => return Err(e),
+                    },
+                },
+                Action::Stop => {
+                    if let Some(status) = self.stop_child(self.opts.stop_signal, self.opts.stop_timeout) {
+                        report.ended = Some(status);
+                    }
+                    self.policy.handle(Event::StopFinished, now)
+                }
+                Action::SendSignal => {
+                    if self.child.is_some() {
+                        // Tell the child what changed before poking it; if the file cannot be written, the signal
+                        // still goes.
+                        let _ = self.write_changed_file();
+                        self.changed.clear();
+                        self.seen.clear();
+                        report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                    }
+                    return Ok(());
+                }
+                Action::ExitStator(code) => {
+                    report.exit = Some(code);
+                    return Ok(());
+                }
+                Action::StartAfter(until) => {
+                    report.backoff = Some(until);
+                    return Ok(());
+                }
+                Action::Wait => return Ok(()),
+            };
+        }
+    }
+
+    /// Stops the child if there is one. `None`: there was no child; `Some(None)`: it could not be reaped.
+    fn stop_child(&mut self, sig: Signal, timeout: Duration) -> Option<Option<ExitStatus>> {
+        let mut child = self.child.take()?;
+        let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort);
+        self.kill.0.pid.store(0, Ordering::SeqCst);
+        if status.is_none() {
+            self.abandoned.push(child);
+        }
+        Some(status)
+    }
+
+    fn spawn(&mut self) -> Result<u64, SpawnError> {
+        if self.opts.command.is_empty() {
+            return Err(SpawnError::NoCommand);
+        }
+        let file = self.write_changed_file().map_err(SpawnError::ChangedFile)?;
+        let Some(program) = self.opts.command.first() else {
+            return Err(SpawnError::NoCommand);
+        };
+        let run = self.runs + 1;
+        let (mut cmd, program) = if self.opts.shell {
+            let line = self.opts.command.join(std::ffi::OsStr::new(" "));
+            #[cfg(windows)]
+            let (shell, flag) = ("cmd", "/C");
+            #[cfg(not(windows))]
+            let (shell, flag) = ("sh", "-c");
+            let mut cmd = Command::new(shell);
+            cmd.arg(flag).arg(line);
+            (cmd, OsString::from(shell))
+        } else {
+            let mut cmd = Command::new(program);
+            cmd.args(&self.opts.command[1..]);
+            (cmd, program.clone())
+        };
+        cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
+        let child = sys::Proc::spawn(&mut cmd).map_err(|e| SpawnError::from_io(&program, e))?;
+        self.kill.0.pid.store(child.id(), Ordering::SeqCst);
+        if self.kill.0.abort.load(Ordering::SeqCst) {
+            // A kill was asked for while we were spawning.
+            sys::kill_tree(child.id());
+        }
+        self.child = Some(child);
+        self.runs = run;
+        self.changed.clear();
+        self.seen.clear();
+        Ok(run)
+    }
+
+    /// Writes the changed paths, one per line, to the changed-files file (atomically: a child reading it never
+    /// sees half a list), and returns its path.
+    fn write_changed_file(&mut self) -> io::Result<PathBuf> {
+        let dir = match &self.dir {
+            Some(dir) => dir,
+            None => {
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("stator-");
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o700));
+                }
+                self.dir.insert(builder.tempdir()?)
+            }
+        };
+        let mut bytes = Vec::new();
+        for p in &self.changed {
+            bytes.extend_from_slice(p.as_os_str().as_encoded_bytes());
+            bytes.push(b'\n');
+        }
+        let path = dir.path().join("changed");
+        let tmp = dir.path().join("changed.tmp");
+        write_private(&tmp, &bytes)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+
+    fn outcome(&self, r: Report) -> Option<Outcome> {
+        let unknown = || r.ended.flatten();
+        if let Some(code) = r.exit {
+            let status = unknown().unwrap_or_else(sys::unknown_status);
+            return Some(Outcome::Exit { status, code });
+        }
+        if let Some(run) = r.started {
+            return Some(match r.ended {
+                Some(previous) => Outcome::Restarted { run, previous },
+                None => Outcome::Started { run },
+            });
+        }
+        if let (Some(until), Some(status)) = (r.backoff, unknown()) {
+            return Some(Outcome::Backoff { status, until });
+        }
+        if let Some(status) = unknown() {
+            return Some(Outcome::Exited(status));
+        }
+        if r.signalled {
+            return Some(Outcome::Signalled(self.opts.stop_signal));
+        }
+        if r.queued {
+            return Some(Outcome::Queued);
+        }
+        None
+    }
+}
+
+impl Drop for Supervisor {
+    /// Kills a child that is still running (a graceful stop is [`Supervisor::shutdown`]'s job).
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.kill_now();
+        }
+    }
+}
+
+/// Creates (or truncates) `path` readable and writable by the owner only, and writes `bytes` to it.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.flush()
+}

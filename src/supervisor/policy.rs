@@ -1,0 +1,1175 @@
+//! What to do with the child, decided without touching it: a pure state machine.
+//!
+//! The [`Policy`] is fed [`Event`]s (a settled change arrived, the child exited, a stop or start finished, time
+//! passed) together with the current time, and answers each with one [`Action`] for the
+//! [`Supervisor`](super::Supervisor) to carry out. It reads no clock and touches no process, so every rule is tested
+//! by tables of `events -> actions`.
+//!
+//! The rules:
+//! - A change while the child runs: [`OnBusy::Restart`] stops it, then starts a new one; [`OnBusy::Queue`] remembers
+//!   the change and starts a new child once the current one exits by itself; [`OnBusy::Signal`] only sends the
+//!   signal.
+//! - A change while a start is in progress is remembered and gives exactly one more restart once the start
+//!   finished, however many changes arrived (in queue mode: once the child exits). A change while the old child is
+//!   being stopped for a restart needs nothing more: the new child starts after the change.
+//! - A file change always starts a new child promptly: it cancels a pending crash-loop delay and clears the count of
+//!   quick crashes.
+//! - The child exits by itself: if it exited with the reload code, or a change was queued, a new one starts (see
+//!   below for the delay); otherwise [`OnExit`] decides: wait for the next change, restart after a growing delay, or
+//!   exit stator with the child's code (`128 + n` for death by signal `n`).
+//! - Crash loops cannot spin: automatic restarts (on-exit restart, reload code) of a child that ran less than
+//!   [`Backoff::healthy_after`] are delayed by [`Backoff::first`], doubling each time up to [`Backoff::max`]. The
+//!   first reload-code restart of a streak is immediate, as a reload is a request, not a crash.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// What a change does while the child is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnBusy {
+    /// Stop the child, then start a new one.
+    #[default]
+    Restart,
+    /// Let the child finish; start a new one once it exited by itself.
+    Queue,
+    /// Only send the signal to the child's process group (for children that reload themselves on `SIGHUP`).
+    Signal,
+}
+
+/// What happens when the child exits by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnExit {
+    /// Report its status and wait for the next change.
+    #[default]
+    Wait,
+    /// Start it again, after a delay that grows while it keeps exiting quickly.
+    Restart,
+    /// Exit stator with the child's exit code (`128 + n` for death by signal `n`).
+    Exit,
+}
+
+impl OnBusy {
+    /// Every value, in the order the CLI lists them.
+    pub const ALL: [OnBusy; 3] = [OnBusy::Restart, OnBusy::Queue, OnBusy::Signal];
+
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBusy::Restart => "restart",
+            OnBusy::Queue => "queue",
+            OnBusy::Signal => "signal",
+        }
+    }
+}
+
+impl OnExit {
+    /// Every value, in the order the CLI lists them.
+    pub const ALL: [OnExit; 3] = [OnExit::Wait, OnExit::Restart, OnExit::Exit];
+
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExit::Wait => "wait",
+            OnExit::Restart => "restart",
+            OnExit::Exit => "exit",
+        }
+    }
+}
+
+impl fmt::Display for OnBusy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for OnExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--on-busy` or `--on-exit` value that is not one of the choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseChoiceError {
+    flag: &'static str,
+    value: String,
+    choices: &'static [&'static str],
+}
+
+impl fmt::Display for ParseChoiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} value '{}': expected one of {}", self.flag, self.value, self.choices.join(", "))
+    }
+}
+
+impl std::error::Error for ParseChoiceError {}
+
+impl FromStr for OnBusy {
+    type Err = ParseChoiceError;
+
+    fn from_str(s: &str) -> Result<OnBusy, ParseChoiceError> {
+        OnBusy::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| ParseChoiceError {
+            flag: "--on-busy",
+            value: s.to_owned(),
+            choices: &["restart", "queue", "signal"],
+        })
+    }
+}
+
+impl FromStr for OnExit {
+    type Err = ParseChoiceError;
+
+    fn from_str(s: &str) -> Result<OnExit, ParseChoiceError> {
+        OnExit::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| ParseChoiceError {
+            flag: "--on-exit",
+            value: s.to_owned(),
+            choices: &["wait", "restart", "exit"],
+        })
+    }
+}
+
+/// How a child ended, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Termination {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal number.
+    Signal(i32),
+}
+
+impl Termination {
+    /// The exit code a shell would report: the code itself, or `128 + n` for death by signal `n`.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Termination::Code(c) => c,
+            Termination::Signal(n) => 128i32.saturating_add(n),
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for Termination {
+    fn from(status: std::process::ExitStatus) -> Termination {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(n) = status.signal() {
+                return Termination::Signal(n);
+            }
+        }
+        // Neither a code nor a signal cannot happen for a process that terminated; call it a failure.
+        Termination::Code(status.code().unwrap_or(1))
+    }
+}
+
+/// The crash-loop guard: delays before automatic restarts of a child that keeps exiting quickly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay after the first quick exit.
+    pub first: Duration,
+    /// The delay never grows beyond this.
+    pub max: Duration,
+    /// A child that ran at least this long was healthy: its exit starts a new streak.
+    pub healthy_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            first: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay after the `n`th quick exit in a row (counting from 0): `first * 2^n`, at most `max`.
+    pub fn delay(&self, n: u32) -> Duration {
+        let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+        self.first.checked_mul(factor).map_or(self.max, |d| d.min(self.max))
+    }
+}
+
+/// Something that happened, reported to [`Policy::handle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A settled set of changes arrived (also: the very first start is asked for).
+    Changed,
+    /// The child asked for by [`Action::Start`] is running.
+    Started,
+    /// The child asked for by [`Action::Start`] could not be spawned.
+    StartFailed,
+    /// The running child exited by itself.
+    ChildExited(Termination),
+    /// The stop asked for by [`Action::Stop`] is over: the child and its process group are gone.
+    StopFinished,
+    /// Nothing happened; time passed (lets a crash-loop delay expire).
+    Tick,
+    /// Stator is shutting down: stop the child if there is one and never start another.
+    Shutdown,
+}
+
+/// What the supervisor should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Spawn a new child, then report [`Event::Started`] or [`Event::StartFailed`].
+    Start,
+    /// Stop the child (signal its group, wait, kill), then report [`Event::StopFinished`].
+    Stop,
+    /// Send the signal to the child's process group; it keeps running.
+    SendSignal,
+    /// Stator should exit with this code.
+    ExitStator(i32),
+    /// Nothing to do until the next event.
+    Wait,
+    /// A new child will start at this instant: keep reporting [`Event::Tick`]; the tick at or after it answers
+    /// [`Action::Start`].
+    StartAfter(Instant),
+}
+
+/// Where the policy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No child; waiting for a change.
+    Idle,
+    /// A start was asked for and has not been reported yet.
+    Starting,
+    /// The child is running, since the given instant.
+    Running {
+        /// When its start was reported.
+        since: Instant,
+    },
+    /// The child is being stopped so a new one can start.
+    Stopping,
+    /// The child exited; a new one starts at the given instant.
+    BackingOff {
+        /// When the delay is over.
+        until: Instant,
+    },
+    /// The child is being stopped for good.
+    ShuttingDown,
+    /// Nothing more will ever start.
+    Done,
+}
+
+/// The state machine deciding what happens to the child. See the [module docs](self) for the rules.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    on_busy: OnBusy,
+    on_exit: OnExit,
+    reload_code: Option<i32>,
+    backoff: Backoff,
+    phase: Phase,
+    /// A change that the current (or starting) child has not seen.
+    pending: bool,
+    /// Quick exits in a row that were restarted automatically.
+    streak: u32,
+}
+
+impl Policy {
+    /// A policy with no child yet and the default [`Backoff`].
+    pub fn new(on_busy: OnBusy, on_exit: OnExit, reload_code: Option<i32>) -> Policy {
+        Policy {
+            on_busy,
+            on_exit,
+            reload_code,
+            backoff: Backoff::default(),
+            phase: Phase::Idle,
+            pending: false,
+            streak: 0,
+        }
+    }
+
+    /// The same policy with another crash-loop guard.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Policy {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Where the policy stands.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Whether a change is remembered that the current child has not seen (queue mode, or a change during a start).
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Decides what to do about `event`, which happened at `now`.
+    pub fn handle(&mut self, event: Event, now: Instant) -> Action {
+        match event {
+            Event::Changed => self.changed(),
+            Event::Started => self.started(now),
+            Event::StartFailed => self.start_failed(),
+            Event::ChildExited(t) => self.child_exited(t, now),
+            Event::StopFinished => self.stop_finished(),
+            Event::Tick => self.tick(now),
+            Event::Shutdown => self.shutdown(),
+        }
+    }
+
+    fn start(&mut self) -> Action {
+        self.phase = Phase::Starting;
+        Action::Start
+    }
+
+    fn changed(&mut self) -> Action {
+        match self.phase {
+            Phase::Idle | Phase::BackingOff { .. } => {
+                self.streak = 0;
+                self.start()
+            }
+            Phase::Running { .. } => {
+                self.streak = 0;
+                match self.on_busy {
+                    OnBusy::Restart => {
+                        self.phase = Phase::Stopping;
+                        Action::Stop
+                    }
+                    OnBusy::Queue => {
+                        self.pending = true;
+                        Action::Wait
+                    }
+                    OnBusy::Signal => Action::SendSignal,
+                }
+            }
+            Phase::Starting => {
+                self.streak = 0;
+                self.pending = true;
+                Action::Wait
+            }
+            // The start that follows the stop happens after this change.
+            Phase::Stopping => Action::Wait,
+            Phase::ShuttingDown | Phase::Done => Action::Wait,
+        }
+    }
+
+    fn started(&mut self, now: Instant) -> Action {
+        if self.phase == Phase::ShuttingDown {
+            // Shut down while it was starting: it came up; stop it.
+            return Action::Stop;
+        }
+        if self.phase != Phase::Starting {
+            return Action::Wait;
+        }
+        self.phase = Phase::Running { since: now };
+        // A change during the start: the child may have read the old files. One restart covers any number of
+        // such changes. In queue mode it waits for the child to exit; in signal mode a signal this early could
+        // arrive before the child installed its handler, so it restarts.
+        if self.pending && self.on_busy != OnBusy::Queue {
+            self.pending = false;
+            self.phase = Phase::Stopping;
+            return Action::Stop;
+        }
+        Action::Wait
+    }
+
+    fn start_failed(&mut self) -> Action {
+        if self.phase == Phase::ShuttingDown {
+            self.phase = Phase::Done;
+            return Action::Wait;
+        }
+        if self.phase != Phase::Starting {
+            return Action::Wait;
+        }
+        // A change during a failed start may be the very file that was missing: try once more.
+        if self.pending {
+            self.pending = false;
+            return self.start();
+        }
+        self.phase = Phase::Idle;
+        Action::Wait
+    }
+
+    fn child_exited(&mut self, t: Termination, now: Instant) -> Action {
+        let Phase::Running { since } = self.phase else {
+            return Action::Wait;
+        };
+        if now.saturating_duration_since(since) >= self.backoff.healthy_after {
+            self.streak = 0;
+        }
+        if self.reload_code.is_some_and(|code| t == Termination::Code(code)) {
+            self.pending = false;
+            let delay = match self.streak {
+                0 => Duration::ZERO,
+                n => self.backoff.delay(n - 1),
+            };
+            self.streak = self.streak.saturating_add(1);
+            return self.start_after(now, delay);
+        }
+        if self.pending {
+            self.pending = false;
+            self.streak = 0;
+            return self.start();
+        }
+        match self.on_exit {
+            OnExit::Wait => {
+                self.phase = Phase::Idle;
+                Action::Wait
+            }
+            OnExit::Restart => {
+                let delay = self.backoff.delay(self.streak);
+                self.streak = self.streak.saturating_add(1);
+                self.start_after(now, delay)
+            }
+            OnExit::Exit => {
+                self.phase = Phase::Done;
+                Action::ExitStator(t.exit_code())
+            }
+        }
+    }
+
+    fn start_after(&mut self, now: Instant, delay: Duration) -> Action {
+        if delay.is_zero() {
+            return self.start();
+        }
+        let until = now.checked_add(delay).unwrap_or(now);
+        self.phase = Phase::BackingOff { until };
+        Action::StartAfter(until)
+    }
+
+    fn stop_finished(&mut self) -> Action {
+        match self.phase {
+            Phase::Stopping => self.start(),
+            Phase::ShuttingDown => {
+                self.phase = Phase::Done;
+                Action::Wait
+            }
+            _ => Action::Wait,
+        }
+    }
+
+    fn tick(&mut self, now: Instant) -> Action {
+        match self.phase {
+            Phase::BackingOff { until } if now >= until => self.start(),
+            _ => Action::Wait,
+        }
+    }
+
+    fn shutdown(&mut self) -> Action {
+        self.pending = false;
+        match self.phase {
+            Phase::Running { .. } => {
+                self.phase = Phase::ShuttingDown;
+                Action::Stop
+            }
+            // Stop it once its start is reported (or done, if the start fails); nothing follows the stop.
+            Phase::Starting | Phase::Stopping => {
+                self.phase = Phase::ShuttingDown;
+                Action::Wait
+            }
+            Phase::Idle | Phase::BackingOff { .. } => {
+                self.phase = Phase::Done;
+                Action::Wait
+            }
+            Phase::ShuttingDown | Phase::Done => Action::Wait,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Event::*;
+    use Termination::{Code, Signal as Sig};
+
+    /// The expected answer to one event; times are milliseconds after the case's start.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Want {
+        Start,
+        Stop,
+        Signal,
+        Exit(i32),
+        Wait,
+        After(u64),
+    }
+
+    struct Case {
+        name: &'static str,
+        on_busy: OnBusy,
+        on_exit: OnExit,
+        reload: Option<i32>,
+        /// `(ms since t0, event, expected action)`
+        steps: &'static [(u64, Event, Want)],
+    }
+
+    const fn case(name: &'static str, on_busy: OnBusy, on_exit: OnExit, steps: &'static [(u64, Event, Want)]) -> Case {
+        Case { name, on_busy, on_exit, reload: None, steps }
+    }
+
+    const fn reload(name: &'static str, on_exit: OnExit, steps: &'static [(u64, Event, Want)]) -> Case {
+        Case { name, on_busy: OnBusy::Restart, on_exit, reload: Some(3), steps }
+    }
+
+    fn run(c: &Case) -> Policy {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut p = Policy::new(c.on_busy, c.on_exit, c.reload);
+        for (i, &(at, event, want)) in c.steps.iter().enumerate() {
+            let got = p.handle(event, ms(at));
+            let want = match want {
+                Want::Start => Action::Start,
+                Want::Stop => Action::Stop,
+                Want::Signal => Action::SendSignal,
+                Want::Exit(code) => Action::ExitStator(code),
+                Want::Wait => Action::Wait,
+                Want::After(n) => Action::StartAfter(ms(n)),
+            };
+            assert_eq!(got, want, "case '{}', step {i}: {event:?} at {at} ms", c.name);
+        }
+        p
+    }
+
+    use OnBusy as B;
+    use OnExit as E;
+    use Want::*;
+
+    /// A child that started at 0 and runs.
+    const UP: [(u64, Event, Want); 2] = [(0, Changed, Start), (0, Started, Wait)];
+
+    const CASES: &[Case] = &[
+        case("first change starts the child", B::Restart, E::Wait, &[(0, Changed, Start), (5, Started, Wait)]),
+        case(
+            "restart: a change stops the child, then starts a new one",
+            B::Restart,
+            E::Wait,
+            &[UP[0], UP[1], (100, Changed, Stop), (150, StopFinished, Start), (160, Started, Wait)],
+        ),
+        case(
+            "restart: changes during the stop are covered by the start that follows it",
+            B::Restart,
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (100, Changed, Stop),
+                (110, Changed, Wait),
+                (120, Changed, Wait),
+                (150, StopFinished, Start),
+                (160, Started, Wait),
+                (5000, Tick, Wait),
+            ],
+        ),
+        case(
+            "restart: a burst during a start gives exactly one more restart",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, Changed, Start),
+                (1, Changed, Wait),
+                (2, Changed, Wait),
+                (3, Changed, Wait),
+                (10, Started, Stop),
+                (20, StopFinished, Start),
+                (30, Started, Wait),
+                (5000, Tick, Wait),
+            ],
+        ),
+        case(
+            "restart: a change just after the child died by itself still starts one",
+            B::Restart,
+            E::Wait,
+            &[UP[0], UP[1], (100, ChildExited(Code(1)), Wait), (200, Changed, Start), (210, Started, Wait)],
+        ),
+        case(
+            "queue: changes while running wait for the child to exit, then start once",
+            B::Queue,
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (100, Changed, Wait),
+                (200, Changed, Wait),
+                (300, Changed, Wait),
+                (400, ChildExited(Code(0)), Start),
+                (410, Started, Wait),
+                (500, ChildExited(Code(0)), Wait),
+                (600, Tick, Wait),
+                (700, Changed, Start),
+            ],
+        ),
+        case(
+            "queue: a queued change starts a new child even after a crash, without delay",
+            B::Queue,
+            E::Restart,
+            &[UP[0], UP[1], (100, Changed, Wait), (150, ChildExited(Sig(11)), Start), (160, Started, Wait)],
+        ),
+        case(
+            "queue: a queued change beats on-exit exit",
+            B::Queue,
+            E::Exit,
+            &[
+                UP[0],
+                UP[1],
+                (100, Changed, Wait),
+                (150, ChildExited(Code(0)), Start),
+                (160, Started, Wait),
+                (200, ChildExited(Code(4)), Exit(4)),
+            ],
+        ),
+        case(
+            "queue: a change during the start is kept until the child exits",
+            B::Queue,
+            E::Wait,
+            &[
+                (0, Changed, Start),
+                (1, Changed, Wait),
+                (2, Changed, Wait),
+                (10, Started, Wait),
+                (100, ChildExited(Code(0)), Start),
+                (110, Started, Wait),
+                (200, ChildExited(Code(0)), Wait),
+            ],
+        ),
+        case(
+            "signal: every change sends the signal; the child keeps running",
+            B::Signal,
+            E::Wait,
+            &[UP[0], UP[1], (100, Changed, Signal), (200, Changed, Signal), (300, ChildExited(Code(0)), Wait)],
+        ),
+        case(
+            "signal: a change during the start restarts instead of signalling a child without its handler",
+            B::Signal,
+            E::Wait,
+            &[
+                (0, Changed, Start),
+                (1, Changed, Wait),
+                (10, Started, Stop),
+                (20, StopFinished, Start),
+                (30, Started, Wait),
+                (40, Changed, Signal),
+            ],
+        ),
+        case(
+            "on-exit wait: report and wait for the next change",
+            B::Restart,
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), Wait),
+                (200, Tick, Wait),
+                (90_000, Tick, Wait),
+                (90_001, Changed, Start),
+                (90_002, Started, Wait),
+            ],
+        ),
+        case(
+            "on-exit exit: the child's code becomes stator's; nothing starts after",
+            B::Restart,
+            E::Exit,
+            &[UP[0], UP[1], (100, ChildExited(Code(2)), Exit(2)), (200, Changed, Wait), (300, Tick, Wait)],
+        ),
+        case("on-exit exit: code 0", B::Restart, E::Exit, &[UP[0], UP[1], (100, ChildExited(Code(0)), Exit(0))]),
+        case(
+            "on-exit exit: death by SIGKILL is 137",
+            B::Restart,
+            E::Exit,
+            &[UP[0], UP[1], (100, ChildExited(Sig(9)), Exit(137))],
+        ),
+        case(
+            "on-exit exit: death by SIGTERM is 143",
+            B::Signal,
+            E::Exit,
+            &[UP[0], UP[1], (100, ChildExited(Sig(15)), Exit(143))],
+        ),
+        case(
+            "on-exit exit: a stop for a restart is not an exit",
+            B::Restart,
+            E::Exit,
+            &[UP[0], UP[1], (100, Changed, Stop), (200, StopFinished, Start), (210, Started, Wait)],
+        ),
+        case(
+            "on-exit restart: the delay doubles while the child keeps exiting quickly, up to 30 s",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), After(600)),
+                (599, Tick, Wait),
+                (600, Tick, Start),
+                (600, Started, Wait),
+                (700, ChildExited(Code(1)), After(1700)),
+                (1700, Tick, Start),
+                (1700, Started, Wait),
+                (1800, ChildExited(Code(1)), After(3800)),
+                (3800, Tick, Start),
+                (3800, Started, Wait),
+                (3900, ChildExited(Code(1)), After(7900)),
+                (7900, Tick, Start),
+                (7900, Started, Wait),
+                (8000, ChildExited(Code(1)), After(16_000)),
+                (16_000, Tick, Start),
+                (16_000, Started, Wait),
+                (16_100, ChildExited(Code(1)), After(32_100)),
+                (32_100, Tick, Start),
+                (32_100, Started, Wait),
+                (32_200, ChildExited(Code(1)), After(62_200)),
+                (62_200, Tick, Start),
+                (62_200, Started, Wait),
+                (62_300, ChildExited(Code(0)), After(92_300)),
+            ],
+        ),
+        case(
+            "on-exit restart: a child that ran 10 s was healthy; its exit starts a new streak",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), After(600)),
+                (600, Tick, Start),
+                (600, Started, Wait),
+                (700, ChildExited(Code(1)), After(1700)),
+                (1700, Tick, Start),
+                (1700, Started, Wait),
+                (11_700, ChildExited(Code(1)), After(12_200)),
+                (12_200, Tick, Start),
+                (12_200, Started, Wait),
+                (12_300, ChildExited(Code(1)), After(13_300)),
+            ],
+        ),
+        case(
+            "on-exit restart: a change during the delay starts at once and clears the streak",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), After(600)),
+                (600, Tick, Start),
+                (600, Started, Wait),
+                (700, ChildExited(Code(1)), After(1700)),
+                (800, Changed, Start),
+                (800, Started, Wait),
+                (900, ChildExited(Code(1)), After(1400)),
+                (1000, Tick, Wait),
+            ],
+        ),
+        case(
+            "on-exit restart: a change-driven restart clears the streak too",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), After(600)),
+                (600, Tick, Start),
+                (600, Started, Wait),
+                (650, Changed, Stop),
+                (660, StopFinished, Start),
+                (670, Started, Wait),
+                (700, ChildExited(Code(1)), After(1200)),
+            ],
+        ),
+        reload(
+            "reload code: exit 3 restarts at once without a change",
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (20_000, ChildExited(Code(3)), Start),
+                (20_000, Started, Wait),
+                (40_000, ChildExited(Code(4)), Wait),
+            ],
+        ),
+        reload(
+            "reload code: a quick reload loop backs off after the first",
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(3)), Start),
+                (100, Started, Wait),
+                (200, ChildExited(Code(3)), After(700)),
+                (700, Tick, Start),
+                (700, Started, Wait),
+                (800, ChildExited(Code(3)), After(1800)),
+                (1800, Tick, Start),
+                (1800, Started, Wait),
+                (12_000, ChildExited(Code(3)), Start),
+            ],
+        ),
+        reload(
+            "reload code beats on-exit exit; other codes still exit",
+            E::Exit,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(3)), Start),
+                (100, Started, Wait),
+                (200, ChildExited(Code(0)), Exit(0)),
+            ],
+        ),
+        reload(
+            "reload code is an exit code, not a signal number",
+            E::Exit,
+            &[UP[0], UP[1], (100, ChildExited(Sig(3)), Exit(131))],
+        ),
+        Case {
+            name: "reload code swallows a change queued before it: one restart, not two",
+            on_busy: B::Queue,
+            on_exit: E::Wait,
+            reload: Some(3),
+            steps: &[
+                UP[0],
+                UP[1],
+                (50, Changed, Wait),
+                (100, ChildExited(Code(3)), Start),
+                (100, Started, Wait),
+                (200, Tick, Wait),
+                (300, ChildExited(Code(0)), Wait),
+            ],
+        },
+        case(
+            "a failed start does not loop; the next change tries again",
+            B::Restart,
+            E::Restart,
+            &[
+                (0, Changed, Start),
+                (1, StartFailed, Wait),
+                (1000, Tick, Wait),
+                (90_000, Tick, Wait),
+                (90_001, Changed, Start),
+                (90_002, Started, Wait),
+            ],
+        ),
+        case(
+            "a change during a failed start gives one more try, not a loop",
+            B::Restart,
+            E::Restart,
+            &[
+                (0, Changed, Start),
+                (1, Changed, Wait),
+                (2, Changed, Wait),
+                (3, StartFailed, Start),
+                (4, StartFailed, Wait),
+                (90_000, Tick, Wait),
+            ],
+        ),
+        case(
+            "shutdown stops a running child and nothing starts after",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, Shutdown, Stop),
+                (110, Changed, Wait),
+                (200, StopFinished, Wait),
+                (300, Changed, Wait),
+                (90_000, Tick, Wait),
+            ],
+        ),
+        case(
+            "shutdown during a restart's stop cancels the start",
+            B::Restart,
+            E::Wait,
+            &[UP[0], UP[1], (100, Changed, Stop), (110, Shutdown, Wait), (200, StopFinished, Wait), (300, Tick, Wait)],
+        ),
+        case(
+            "shutdown during a crash-loop delay cancels the start",
+            B::Restart,
+            E::Restart,
+            &[UP[0], UP[1], (100, ChildExited(Code(1)), After(600)), (200, Shutdown, Wait), (90_000, Tick, Wait)],
+        ),
+        case(
+            "shutdown during a start stops the child once it is up",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, Changed, Start),
+                (1, Shutdown, Wait),
+                (2, Started, Stop),
+                (3, StopFinished, Wait),
+                (4, Changed, Wait),
+            ],
+        ),
+        case(
+            "shutdown during a start that fails is done",
+            B::Restart,
+            E::Wait,
+            &[(0, Changed, Start), (1, Changed, Wait), (2, Shutdown, Wait), (3, StartFailed, Wait), (4, Tick, Wait)],
+        ),
+        case("shutdown with no child is immediate", B::Queue, E::Wait, &[(0, Shutdown, Wait), (1, Changed, Wait)]),
+        case(
+            "queue: shutdown forgets the queued change",
+            B::Queue,
+            E::Wait,
+            &[UP[0], UP[1], (100, Changed, Wait), (200, Shutdown, Stop), (300, StopFinished, Wait), (400, Tick, Wait)],
+        ),
+        case(
+            "reports out of place are ignored",
+            B::Restart,
+            E::Exit,
+            &[
+                (0, Started, Wait),
+                (0, StopFinished, Wait),
+                (0, ChildExited(Code(1)), Wait),
+                (0, StartFailed, Wait),
+                (1, Changed, Start),
+                (2, ChildExited(Code(1)), Wait),
+                (3, Started, Wait),
+                (4, Changed, Stop),
+                (5, ChildExited(Code(1)), Wait),
+                (6, Started, Wait),
+                (7, StopFinished, Start),
+            ],
+        ),
+    ];
+
+    #[test]
+    fn table() {
+        for c in CASES {
+            run(c);
+        }
+    }
+
+    #[test]
+    fn phases_follow_the_actions() {
+        let t0 = Instant::now();
+        let mut p = Policy::new(OnBusy::Queue, OnExit::Restart, None);
+        assert_eq!(p.phase(), Phase::Idle);
+        p.handle(Changed, t0);
+        assert_eq!(p.phase(), Phase::Starting);
+        p.handle(Started, t0);
+        assert_eq!(p.phase(), Phase::Running { since: t0 });
+        assert!(!p.pending());
+        p.handle(Changed, t0);
+        assert!(p.pending());
+        p.handle(ChildExited(Code(0)), t0);
+        assert!(!p.pending());
+        assert_eq!(p.phase(), Phase::Starting);
+        p.handle(Started, t0);
+        p.handle(ChildExited(Code(0)), t0);
+        assert_eq!(p.phase(), Phase::BackingOff { until: t0 + Duration::from_millis(500) });
+        p.handle(Shutdown, t0);
+        assert_eq!(p.phase(), Phase::Done);
+    }
+
+    #[test]
+    fn backoff_delays() {
+        let b = Backoff::default();
+        let secs: Vec<f64> = (0..10).map(|n| b.delay(n).as_secs_f64()).collect();
+        assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]);
+        assert_eq!(b.delay(u32::MAX), b.max);
+        let tiny = Backoff { first: Duration::from_nanos(1), max: Duration::MAX, healthy_after: Duration::ZERO };
+        assert_eq!(tiny.delay(40), Duration::from_nanos(1 << 31));
+    }
+
+    #[test]
+    fn custom_backoff() {
+        let t0 = Instant::now();
+        let b = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(3), healthy_after: Duration::MAX };
+        let mut p = Policy::new(OnBusy::Restart, OnExit::Restart, None).with_backoff(b);
+        let mut at = t0;
+        let mut delays = Vec::new();
+        p.handle(Changed, at);
+        for _ in 0..4 {
+            p.handle(Started, at);
+            match p.handle(ChildExited(Code(1)), at) {
+                Action::StartAfter(until) => {
+                    delays.push((until - at).as_secs());
+                    at = until;
+                    assert_eq!(p.handle(Tick, at), Action::Start);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(delays, [1, 2, 3, 3]);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Code(0).exit_code(), 0);
+        assert_eq!(Code(127).exit_code(), 127);
+        assert_eq!(Sig(2).exit_code(), 130);
+        assert_eq!(Sig(9).exit_code(), 137);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn termination_from_exit_status() {
+        use std::os::unix::process::ExitStatusExt;
+        use std::process::ExitStatus;
+        assert_eq!(Termination::from(ExitStatus::from_raw(0)), Code(0));
+        assert_eq!(Termination::from(ExitStatus::from_raw(3 << 8)), Code(3));
+        assert_eq!(Termination::from(ExitStatus::from_raw(9)), Sig(9));
+    }
+
+    #[test]
+    fn choices_parse_in_any_case_and_errors_list_the_valid_values() {
+        assert_eq!("restart".parse(), Ok(OnBusy::Restart));
+        assert_eq!("Queue".parse(), Ok(OnBusy::Queue));
+        assert_eq!("SIGNAL".parse(), Ok(OnBusy::Signal));
+        assert_eq!("wait".parse(), Ok(OnExit::Wait));
+        assert_eq!("restart".parse(), Ok(OnExit::Restart));
+        assert_eq!("exit".parse(), Ok(OnExit::Exit));
+        for v in OnBusy::ALL {
+            assert_eq!(v.to_string().parse(), Ok(v));
+        }
+        for v in OnExit::ALL {
+            assert_eq!(v.to_string().parse(), Ok(v));
+        }
+        let e = "kill".parse::<OnBusy>().unwrap_err().to_string();
+        assert_eq!(e, "invalid --on-busy value 'kill': expected one of restart, queue, signal");
+        let e = "".parse::<OnExit>().unwrap_err().to_string();
+        assert_eq!(e, "invalid --on-exit value '': expected one of wait, restart, exit");
+        assert_eq!(OnBusy::default(), OnBusy::Restart);
+        assert_eq!(OnExit::default(), OnExit::Wait);
+    }
+
+    mod model {
+        //! Random event sequences against a model supervisor that carries out the actions: the policy never runs
+        //! two children, never signals or stops a child that is not there, and never loses a change.
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone, Copy)]
+        enum Ext {
+            Change,
+            /// The child dies by itself (if there is one), with this code.
+            Dies(i32),
+            /// The outstanding start or stop completes (a start fails if the flag is set).
+            Complete(bool),
+            /// Time passes by this many ms.
+            Wait(u64),
+            Shutdown,
+        }
+
+        fn ext() -> impl Strategy<Value = Ext> {
+            prop_oneof![
+                4 => Just(Ext::Change),
+                2 => prop_oneof![Just(0), Just(1), Just(3)].prop_map(Ext::Dies),
+                4 => any::<bool>().prop_map(Ext::Complete),
+                2 => (0u64..40_000).prop_map(Ext::Wait),
+                1 => Just(Ext::Shutdown),
+            ]
+        }
+
+        #[derive(Debug, Default)]
+        struct Model {
+            alive: bool,
+            starting: bool,
+            stopping: bool,
+            exited: bool,
+            /// A change arrived that no start or signal has answered yet.
+            owed: bool,
+            shut: bool,
+            starts: usize,
+        }
+
+        impl Model {
+            fn apply(&mut self, a: Action, on_busy: OnBusy) {
+                match a {
+                    Action::Start => {
+                        assert!(!self.alive && !self.starting && !self.stopping, "start over a child: {self:?}");
+                        self.starting = true;
+                        self.starts += 1;
+                        // A start in flight when the change came is not the answer to it; one issued after is.
+                        self.owed = false;
+                    }
+                    Action::Stop => {
+                        assert!(self.alive && !self.stopping, "stop without a child: {self:?}");
+                        self.stopping = true;
+                    }
+                    Action::SendSignal => {
+                        assert!(self.alive, "signal without a child");
+                        assert_eq!(on_busy, OnBusy::Signal);
+                        self.owed = false;
+                    }
+                    Action::ExitStator(_) => {
+                        assert!(!self.owed, "exited with a change owed");
+                        self.exited = true;
+                    }
+                    Action::Wait | Action::StartAfter(_) => {}
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn never_two_children_never_a_lost_change(
+                on_busy in prop_oneof![Just(OnBusy::Restart), Just(OnBusy::Queue), Just(OnBusy::Signal)],
+                on_exit in prop_oneof![Just(OnExit::Wait), Just(OnExit::Restart), Just(OnExit::Exit)],
+                reload in prop_oneof![Just(None), Just(Some(3))],
+                events in proptest::collection::vec(ext(), 0..60),
+            ) {
+                let t0 = Instant::now();
+                let mut now = t0;
+                let mut p = Policy::new(on_busy, on_exit, reload);
+                let mut m = Model::default();
+                for e in events {
+                    if m.exited {
+                        break;
+                    }
+                    let a = match e {
+                        Ext::Change => {
+                            if !m.shut {
+                                // Answered by the next start; in signal mode also by a signal.
+                                m.owed = true;
+                            }
+                            p.handle(Event::Changed, now)
+                        }
+                        Ext::Dies(code) if m.alive && !m.stopping => {
+                            m.alive = false;
+                            p.handle(Event::ChildExited(Termination::Code(code)), now)
+                        }
+                        Ext::Dies(_) => continue,
+                        Ext::Complete(fail) if m.starting => {
+                            m.starting = false;
+                            if fail {
+                                p.handle(Event::StartFailed, now)
+                            } else {
+                                m.alive = true;
+                                p.handle(Event::Started, now)
+                            }
+                        }
+                        Ext::Complete(_) if m.stopping => {
+                            m.stopping = false;
+                            m.alive = false;
+                            p.handle(Event::StopFinished, now)
+                        }
+                        Ext::Complete(_) => continue,
+                        Ext::Wait(ms) => {
+                            now += Duration::from_millis(ms);
+                            p.handle(Event::Tick, now)
+                        }
+                        Ext::Shutdown => {
+                            m.shut = true;
+                            m.owed = false;
+                            p.handle(Event::Shutdown, now)
+                        }
+                    };
+                    m.apply(a, on_busy);
+                }
+                // Quiesce: let outstanding work finish and time run out; an owed change must then have been
+                // answered, or still be queued behind a running child.
+                for _ in 0..10 {
+                    if m.exited {
+                        break;
+                    }
+                    let a = if m.starting {
+                        m.starting = false;
+                        m.alive = true;
+                        p.handle(Event::Started, now)
+                    } else if m.stopping {
+                        m.stopping = false;
+                        m.alive = false;
+                        p.handle(Event::StopFinished, now)
+                    } else {
+                        now += Duration::from_secs(60);
+                        p.handle(Event::Tick, now)
+                    };
+                    m.apply(a, on_busy);
+                }
+                let queued = on_busy == OnBusy::Queue && m.alive && p.pending();
+                prop_assert!(!m.owed || queued || m.starting, "lost change: {m:?} {p:?}");
+                prop_assert!(!(m.shut && (m.alive || m.starting)), "child left after shutdown: {m:?} {p:?}");
+            }
+        }
+    }
+}

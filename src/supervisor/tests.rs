@@ -1,0 +1,529 @@
+//! The supervisor on real processes: `sh -c` scripts in temporary directories. No sleep synchronises anything:
+//! every wait is a bounded poll for an outcome, and no assertion is about how long something took.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::unix::parse_stat;
+use super::*;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `cond` every 20 ms until it holds; fails the test after `PATIENCE`.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "gave up after {PATIENCE:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls the supervisor until it reports something.
+fn next_outcome(sup: &mut Supervisor, what: &str) -> Outcome {
+    let mut got = None;
+    wait_until(what, || {
+        got = sup.poll(Instant::now()).unwrap();
+        got.is_some()
+    });
+    got.unwrap()
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// Options running `script` with `sh -c`, in `dir`.
+fn sh(dir: &Path, script: &str) -> Options {
+    let script = format!("cd '{}' || exit 99\n{script}", dir.display());
+    Options {
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        stop_timeout: Duration::from_secs(5),
+        ..Options::default()
+    }
+}
+
+/// Whether a process is gone: no such pid, or only its zombie is left (the PID 1 of some machines and containers
+/// never reaps the orphans it inherits).
+fn gone(pid: i32) -> bool {
+    match fs::read(format!("/proc/{pid}/stat")) {
+        Ok(stat) => parse_stat(&stat).is_some_and(|(state, _)| state == b'Z' || state == b'X'),
+        Err(_) => true,
+    }
+}
+
+fn read_pids(path: &Path) -> Vec<i32> {
+    lines(path).iter().map(|l| l.trim().parse().unwrap()).collect()
+}
+
+fn exited_with(status: &ExitStatus, code: i32) -> bool {
+    status.code() == Some(code)
+}
+
+#[test]
+fn parses_proc_stat_with_awkward_names() {
+    assert_eq!(parse_stat(b"42 (sleep) S 1 42 42 0 -1"), Some((b'S', 42)));
+    assert_eq!(parse_stat(b"42 (a) b) (c) Z 7 99 42 0"), Some((b'Z', 99)));
+    assert_eq!(parse_stat(b"42 (x"), None);
+}
+
+#[test]
+fn each_restart_is_one_start_and_the_child_learns_its_run_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut sup = Supervisor::new(sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000"));
+    sup.start(&[]).unwrap();
+    wait_until("first start", || lines(&log).len() == 1);
+    for n in 2..=4u64 {
+        match sup.changed(&[PathBuf::from("a.rs")], Instant::now()).unwrap() {
+            Some(Outcome::Restarted { run, previous: Some(old) }) => {
+                assert_eq!(run, n);
+                assert_eq!(old.signal(), Some(Signal::Term.number()), "{old:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        wait_until("the restarted child", || lines(&log).len() == n as usize);
+    }
+    let last = sup.shutdown().unwrap();
+    assert_eq!(last.signal(), Some(Signal::Term.number()));
+    assert_eq!(lines(&log), ["1", "2", "3", "4"]);
+    assert_eq!(sup.runs(), 4);
+    assert!(sup.poll(Instant::now()).unwrap().is_none());
+    assert_eq!(sup.changed(&[], Instant::now()).unwrap().map(|o| format!("{o:?}")), None);
+    assert_eq!(lines(&log).len(), 4);
+}
+
+#[test]
+fn restart_and_shutdown_leave_no_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "sleep 1000 & echo $! >> gc.pid; echo $$ >> sh.pid; wait";
+    let mut sup = Supervisor::new(sh(dir.path(), script));
+    sup.start(&[]).unwrap();
+    let (gc, shp) = (dir.path().join("gc.pid"), dir.path().join("sh.pid"));
+    wait_until("first child and grandchild", || lines(&gc).len() == 1 && lines(&shp).len() == 1);
+    let first = [read_pids(&gc)[0], read_pids(&shp)[0]];
+    assert!(!gone(first[0]) && !gone(first[1]));
+
+    sup.changed(&[], Instant::now()).unwrap();
+    // Stopping is synchronous: both are gone by the time `changed` returns.
+    assert!(gone(first[0]), "grandchild {} survived the restart", first[0]);
+    assert!(gone(first[1]), "child {} survived the restart", first[1]);
+
+    wait_until("second child and grandchild", || lines(&gc).len() == 2 && lines(&shp).len() == 2);
+    let second = [read_pids(&gc)[1], read_pids(&shp)[1]];
+    sup.shutdown().unwrap();
+    assert!(gone(second[0]), "grandchild {} survived the shutdown", second[0]);
+    assert!(gone(second[1]), "child {} survived the shutdown", second[1]);
+}
+
+#[test]
+fn a_child_ignoring_the_stop_signal_is_killed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = sh(dir.path(), "trap '' TERM; echo up >> log; sleep 1000");
+    opts.stop_timeout = Duration::from_millis(300);
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&dir.path().join("log")).len() == 1);
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
+}
+
+#[test]
+fn a_grandchild_ignoring_the_stop_signal_is_killed_after_the_child_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "(trap '' TERM; exec sleep 1000) & echo $! > gc.pid; wait";
+    let mut opts = sh(dir.path(), script);
+    opts.stop_timeout = Duration::from_millis(300);
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    let gc = dir.path().join("gc.pid");
+    wait_until("grandchild", || lines(&gc).len() == 1);
+    let pid = read_pids(&gc)[0];
+    // The shell dies of SIGTERM; its stubborn grandchild must not outlive it.
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Term.number()), "{status:?}");
+    assert!(gone(pid), "grandchild {pid} survived");
+}
+
+#[test]
+fn the_old_childs_port_is_free_when_the_new_child_starts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    // No SO_REUSEADDR: the bind fails (and python exits 1) if the old server still holds the port.
+    let script = format!(
+        "exec python3 -c \"\n\
+         import socket, time\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', {port}))\n\
+         s.listen()\n\
+         open('bound', 'a').write('bound\\n')\n\
+         time.sleep(1000)\n\
+         \""
+    );
+    let mut sup = Supervisor::new(sh(dir.path(), &script));
+    let bound = dir.path().join("bound");
+    sup.start(&[]).unwrap();
+    wait_until("the first server bound the port", || lines(&bound).len() == 1);
+    sup.changed(&[], Instant::now()).unwrap();
+    wait_until("the second server bound the same port", || lines(&bound).len() == 2);
+    let status = sup.shutdown().unwrap();
+    // It was still serving, not dead of a bind error: the stop ended it.
+    assert_eq!(status.signal(), Some(Signal::Term.number()), "{status:?}");
+    assert_eq!(lines(&bound), ["bound", "bound"]);
+}
+
+#[test]
+fn queue_mode_starts_once_after_the_child_exits_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // Each run works until the test releases it.
+    let script = "echo \"$STATOR_RUN\" >> log; while [ ! -e release.$STATOR_RUN ]; do sleep 0.02; done";
+    let mut sup = Supervisor::new(Options { on_busy: OnBusy::Queue, ..sh(dir.path(), script) });
+    sup.start(&[]).unwrap();
+    wait_until("first run", || lines(&log).len() == 1);
+    for _ in 0..3 {
+        assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Queued)));
+    }
+    assert_eq!(sup.runs(), 1);
+    fs::write(dir.path().join("release.1"), "").unwrap();
+    match next_outcome(&mut sup, "the queued restart") {
+        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 0), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    wait_until("second run", || lines(&log).len() == 2);
+    fs::write(dir.path().join("release.2"), "").unwrap();
+    match next_outcome(&mut sup, "the second run's exit") {
+        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    for _ in 0..5 {
+        assert!(sup.poll(Instant::now()).unwrap().is_none());
+    }
+    assert_eq!(lines(&log), ["1", "2"]);
+    assert_eq!(sup.policy().phase(), Phase::Idle);
+}
+
+#[test]
+fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log' HUP\n\
+                  echo up >> log\n\
+                  while :; do sleep 1000 & wait; done";
+    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
+    let pid = sup.pid().unwrap();
+    assert!(matches!(
+        sup.changed(&[PathBuf::from("a.py")], Instant::now()).unwrap(),
+        Some(Outcome::Signalled(Signal::Hup))
+    ));
+    wait_until("the first hup", || lines(&log).len() == 3);
+    assert!(matches!(
+        sup.changed(&[PathBuf::from("b.py")], Instant::now()).unwrap(),
+        Some(Outcome::Signalled(Signal::Hup))
+    ));
+    wait_until("the second hup", || lines(&log).len() == 5);
+    assert_eq!(lines(&log), ["up", "hup", "a.py", "hup", "b.py"]);
+    assert_eq!((sup.runs(), sup.pid()), (1, Some(pid)));
+    // Stopping uses the same signal; the trap keeps the shell alive, so it is killed after the timeout.
+    sup.opts.stop_timeout = Duration::from_millis(200);
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
+}
+
+#[test]
+fn on_exit_wait_reports_and_waits_for_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut sup = Supervisor::new(sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exit 7"));
+    sup.start(&[]).unwrap();
+    match next_outcome(&mut sup, "the exit") {
+        Outcome::Exited(status) => assert!(exited_with(&status, 7), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    for _ in 0..5 {
+        assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
+    }
+    assert_eq!(lines(&log), ["1"]);
+    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Started { run: 2 })));
+    wait_until("second run", || lines(&log).len() == 2);
+}
+
+#[test]
+fn a_change_after_an_unnoticed_exit_starts_a_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let opts = Options { on_busy: OnBusy::Signal, ..sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exit 4") };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("first run", || lines(&log).len() == 1);
+    let pid = sup.pid().unwrap() as i32;
+    wait_until("its exit", || fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| parse_stat(&s).unwrap().0 == b'Z'));
+    // No poll in between: the change must not be spent signalling a dead child.
+    match sup.changed(&[], Instant::now()).unwrap() {
+        Some(Outcome::Restarted { run: 2, previous: Some(status) }) => assert!(exited_with(&status, 4)),
+        other => panic!("{other:?}"),
+    }
+    wait_until("second run", || lines(&log).len() == 2);
+}
+
+#[test]
+fn on_exit_exit_passes_the_code_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "exit 7") });
+    sup.start(&[]).unwrap();
+    match next_outcome(&mut sup, "the exit") {
+        Outcome::Exit { status, code: 7 } => assert!(exited_with(&status, 7)),
+        other => panic!("{other:?}"),
+    }
+    assert!(sup.changed(&[], Instant::now()).unwrap().is_none());
+    assert_eq!(sup.runs(), 1);
+}
+
+#[test]
+fn on_exit_exit_after_death_by_signal_is_128_plus_the_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "kill -USR1 $$; sleep 1000") });
+    sup.start(&[]).unwrap();
+    let usr1 = Signal::Usr1.number();
+    match next_outcome(&mut sup, "the death") {
+        Outcome::Exit { status, code } => {
+            assert_eq!(status.signal(), Some(usr1));
+            assert_eq!(code, 128 + usr1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn on_exit_restart_backs_off_then_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let opts = Options { on_exit: OnExit::Restart, ..sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exit 1") };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    let mut seen_at = Instant::now();
+    let mut until = None;
+    wait_until("the crash", || {
+        seen_at = Instant::now();
+        match sup.poll(seen_at).unwrap() {
+            Some(Outcome::Backoff { status, until: u }) => {
+                assert!(exited_with(&status, 1));
+                until = Some(u);
+                true
+            }
+            None => false,
+            Some(other) => panic!("{other:?}"),
+        }
+    });
+    // The delay is the policy's, computed from the time given to poll (its growth is tested in policy.rs).
+    let until = until.unwrap();
+    assert_eq!(until, seen_at + Backoff::default().first);
+    assert!(sup.poll(seen_at).unwrap().is_none(), "started before the delay was over");
+    assert_eq!(lines(&log), ["1"]);
+    assert!(matches!(sup.poll(until).unwrap(), Some(Outcome::Started { run: 2 })));
+    wait_until("second run", || lines(&log).len() == 2);
+}
+
+#[test]
+fn the_reload_code_restarts_without_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "echo \"$STATOR_RUN\" >> log; [ \"$STATOR_RUN\" = 1 ] && exit 3; exec sleep 1000";
+    let mut sup = Supervisor::new(Options { reload_code: Some(3), ..sh(dir.path(), script) });
+    sup.start(&[]).unwrap();
+    match next_outcome(&mut sup, "the reload") {
+        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 3), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    wait_until("second run", || lines(&log).len() == 2);
+    assert_eq!(sup.runs(), 2);
+    sup.shutdown().unwrap();
+    assert_eq!(lines(&log), ["1", "2"]);
+}
+
+#[test]
+fn command_not_found_is_127_and_does_not_loop() {
+    let opts =
+        Options { command: vec!["stator-test-no-such-command".into()], on_exit: OnExit::Restart, ..Options::default() };
+    let mut sup = Supervisor::new(opts);
+    let err = sup.start(&[]).unwrap_err();
+    assert!(matches!(err, SpawnError::NotFound { .. }), "{err:?}");
+    assert_eq!(err.exit_code(), 127);
+    assert_eq!(err.to_string(), "command not found: stator-test-no-such-command");
+    for _ in 0..5 {
+        assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
+    }
+    assert_eq!(sup.runs(), 0);
+    assert_eq!(sup.policy().phase(), Phase::Idle);
+    // The next change tries again (the missing program may just have been built), and fails the same way.
+    assert_eq!(sup.changed(&[], Instant::now()).unwrap_err().exit_code(), 127);
+}
+
+#[test]
+fn a_program_that_is_not_executable_is_126() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("prog");
+    fs::write(&prog, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut sup = Supervisor::new(Options { command: vec![prog.clone().into()], ..Options::default() });
+    let err = sup.start(&[]).unwrap_err();
+    assert_eq!(err.exit_code(), 126, "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("permission denied: ") && !msg.contains('\n'), "{msg}");
+    assert!(sup.poll(Instant::now()).unwrap().is_none());
+}
+
+#[test]
+fn an_empty_command_is_an_error() {
+    let mut sup = Supervisor::new(Options::default());
+    let err = sup.start(&[]).unwrap_err();
+    assert!(matches!(err, SpawnError::NoCommand));
+    assert_eq!(err.to_string(), "no command to run");
+}
+
+#[test]
+fn shell_mode_joins_the_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let words = ["cd", &format!("'{}'", dir.path().display()), "&&", "echo", "run=$STATOR_RUN", ">>", "log"];
+    let opts = Options { command: words.iter().map(OsString::from).collect(), shell: true, ..Options::default() };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    match next_outcome(&mut sup, "the exit") {
+        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(lines(&dir.path().join("log")), ["run=1"]);
+}
+
+#[test]
+fn the_child_reads_what_changed_from_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "echo \"$STATOR_CHANGED_FILE\" > where.$STATOR_RUN\n\
+                  cat \"$STATOR_CHANGED_FILE\" > seen.$STATOR_RUN\n\
+                  exec sleep 1000";
+    let mut sup = Supervisor::new(sh(dir.path(), script));
+    let odd = PathBuf::from(OsStr::from_bytes(b"dir with space/caf\xe9.rs"));
+    sup.start(&[PathBuf::from("src/a.rs"), PathBuf::from("b.rs")]).unwrap();
+    let seen = |n: u32| fs::read(dir.path().join(format!("seen.{n}"))).unwrap_or_default();
+    let wrote = |n: u32| {
+        dir.path().join(format!("where.{n}")).exists() && !lines(&dir.path().join(format!("where.{n}"))).is_empty()
+    };
+    wait_until("first run", || wrote(1) && seen(1).len() == 14);
+    assert_eq!(seen(1), b"src/a.rs\nb.rs\n");
+
+    let file = sup.changed_file().unwrap();
+    assert_eq!(lines(&dir.path().join("where.1")), [file.display().to_string()]);
+    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(fs::metadata(file.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+
+    // Repeats are listed once; the list is what changed since the last start.
+    sup.changed(&[odd.clone(), PathBuf::from("c.rs"), odd.clone()], Instant::now()).unwrap();
+    let mut want = odd.as_os_str().as_bytes().to_vec();
+    want.extend_from_slice(b"\nc.rs\n");
+    wait_until("second run", || wrote(2) && seen(2).len() == want.len());
+    assert_eq!(seen(2), want);
+}
+
+#[test]
+fn nothing_is_left_when_the_supervisor_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sup = Supervisor::new(sh(dir.path(), "sleep 1000 & echo $! > gc.pid; wait"));
+    sup.start(&[]).unwrap();
+    let gc = dir.path().join("gc.pid");
+    wait_until("grandchild", || lines(&gc).len() == 1);
+    let (child, grandchild) = (sup.pid().unwrap() as i32, read_pids(&gc)[0]);
+    let tmp = sup.changed_file().unwrap().parent().unwrap().to_owned();
+    assert!(tmp.is_dir());
+    drop(sup);
+    assert!(!tmp.exists(), "{} is still there", tmp.display());
+    assert!(gone(child) && gone(grandchild), "child {child} or grandchild {grandchild} survived");
+}
+
+#[test]
+fn kill_now_from_another_thread_cuts_a_shutdown_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo term >> log' TERM; echo up >> log; while :; do sleep 1000 & wait; done";
+    // A timeout far longer than the test may take: only kill_now can end this shutdown in time.
+    let opts = Options { stop_timeout: Duration::from_secs(3600), ..sh(dir.path(), script) };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
+    let handle = sup.kill_handle();
+    let log2 = log.clone();
+    let second_ctrl_c = std::thread::spawn(move || {
+        wait_until("the stop signal", || lines(&log2).contains(&"term".to_owned()));
+        handle.kill_now();
+    });
+    let status = sup.shutdown().unwrap();
+    second_ctrl_c.join().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
+}
+
+#[test]
+fn kill_now_kills_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let opts = Options {
+        stop_timeout: Duration::from_secs(3600),
+        ..sh(dir.path(), "trap '' TERM; echo up >> log; sleep 1000")
+    };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
+    let status = sup.kill_now().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()));
+    assert!(sup.changed(&[], Instant::now()).unwrap().is_none(), "started after kill_now");
+}
+
+/// PID 1 mode, in a process of its own (reaping every child would steal the other tests' children): the test
+/// binary runs itself with only [`reap_all_inner`], as a child subreaper so that orphans come to it.
+#[cfg(target_os = "linux")]
+#[test]
+fn reap_all_mode_reaps_orphans_and_still_sees_its_child() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "supervisor::tests::reap_all_inner", "--ignored", "--test-threads=1", "--nocapture"])
+        .env("STATOR_TEST_REAP_ALL", "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by reap_all_mode_reaps_orphans_and_still_sees_its_child in a process of its own"]
+fn reap_all_inner() {
+    if std::env::var_os("STATOR_TEST_REAP_ALL").is_none() {
+        return;
+    }
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The subshell exits at once, so its sleep is orphaned to us; the child waits for the test to release it.
+    let script = "(sleep 0.2 & echo $! > orphan.pid); while [ ! -e release ]; do sleep 0.02; done; exit 5";
+    let mut sup = Supervisor::new(sh(dir.path(), script));
+    sup.set_reap_all(true);
+    sup.start(&[]).unwrap();
+    let orphan = dir.path().join("orphan.pid");
+    wait_until("the orphan", || lines(&orphan).len() == 1);
+    let pid = read_pids(&orphan)[0];
+    // Without reaping, the orphan would stay our zombie forever.
+    wait_until("the orphan reaped", || {
+        assert!(sup.poll(Instant::now()).unwrap().is_none());
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    fs::write(dir.path().join("release"), "").unwrap();
+    match next_outcome(&mut sup, "our child's exit") {
+        Outcome::Exited(status) => assert!(exited_with(&status, 5), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+}
