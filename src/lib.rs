@@ -1,6 +1,7 @@
 //! stator: an autoreloader that sees changes only by polling `stat`.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod app;
 pub mod change;
 pub mod cli;
 pub mod compare;

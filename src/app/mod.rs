@@ -24,8 +24,7 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Runs stator as the command line asked; returns the process exit code.
 pub fn run(inv: Invocation) -> i32 {
     let rep = Reporter::new(inv.verbosity, inv.json);
-    let (global, warnings) =
-        if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
+    let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&crate::poll::Warning::IgnoreFile(w));
     }
@@ -72,6 +71,9 @@ pub fn run(inv: Invocation) -> i32 {
         rep.back_off(&b);
     }
     if !inv.postpone {
+        if inv.clear {
+            clear_screen();
+        }
         if let Err(e) = sup.start(&[]) {
             rep.error(&e.to_string());
             return e.exit_code();
@@ -113,6 +115,9 @@ pub fn run(inv: Invocation) -> i32 {
         if let Some(set) = looper.settle.take(Instant::now()) {
             rep.changes(&set);
             let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+            if inv.clear {
+                clear_screen();
+            }
             match sup.changed(&paths, Instant::now()) {
                 Ok(Some(outcome)) => {
                     if let Some(code) = report_outcome(&rep, outcome) {
@@ -190,6 +195,12 @@ fn report_outcome(rep: &Reporter, outcome: Outcome) -> Option<i32> {
         }
     }
     None
+}
+
+/// Clears the terminal and its scrollback, as `clear` does.
+fn clear_screen() {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
 }
 
 fn command_line(inv: &Invocation) -> String {

@@ -262,15 +262,7 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
         reload_code: a.reload_code,
     };
-    Ok(Invocation {
-        config,
-        list: a.list,
-        verbosity,
-        json: a.json,
-        supervisor,
-        postpone: a.postpone,
-        clear: a.clear,
-    })
+    Ok(Invocation { config, list: a.list, verbosity, json: a.json, supervisor, postpone: a.postpone, clear: a.clear })
 }
 
 #[cfg(test)]

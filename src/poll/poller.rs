@@ -127,10 +127,18 @@ impl<V: Vfs> Poller<V> {
         out
     }
 
-    /// How many paths are tracked, and how many directories are listed.
+    /// How many regular files are watched, and how many directories are listed.
     pub fn counts(&self) -> (usize, usize) {
-        let listed = self.tree.dirs.ids().filter(|&d| self.tree.dirs.get(d).is_some_and(|d| d.listed)).count();
-        (self.tree.nodes.len(), listed)
+        let files = self
+            .tree
+            .nodes
+            .items
+            .iter()
+            .flatten()
+            .filter(|n| matches!(n.state, State::Present(k) | State::Vanishing(k) if k.fp.kind == FileKind::File))
+            .count();
+        let listed = self.tree.dirs.items.iter().flatten().filter(|d| d.listed).count();
+        (files, listed)
     }
 
     /// What was learned about each filesystem seen so far.
