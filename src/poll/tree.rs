@@ -62,10 +62,6 @@ impl<T> Arena<T> {
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.items.iter().enumerate().filter(|(_, x)| x.is_some()).map(|(i, _)| i as u32)
     }
-
-    pub fn len(&self) -> usize {
-        self.items.len() - self.free.len()
-    }
 }
 
 /// A directory stator knows a path of.
