@@ -1,4 +1,38 @@
-//! stator: an autoreloader that sees changes only by polling `stat`.
+//! stator: an autoreloader that sees changes only by polling `stat`, so it behaves the same on local disks, NFS
+//! and SMB mounts, Docker bind mounts, WSL's `/mnt/c` and CI containers, where file-event watchers go deaf.
+//!
+//! The binary runs a command and restarts it when a watched file changes. The library is the engine: build a
+//! [`Poller`](poll::Poller) from a [`Config`](config::Config), call [`tick`](poll::Poller::tick) in your own loop
+//! or test, and get back what changed since the previous tick, with the reason. No threads, no sleeps: the first
+//! tick takes the baseline, each later tick looks once.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stator::change::ChangeKind;
+//! use stator::config::Config;
+//! use stator::poll::Poller;
+//! use stator::vfs::sim::{Profile, SimFs};
+//!
+//! // A simulated HFS+ volume (whole-second timestamps); `stator::vfs::real::RealFs` is the real disk.
+//! let fs = SimFs::new(Profile::hfs_plus());
+//! fs.write("/app/src/main.py", b"print(1)");
+//! let config = Config { roots: vec!["/app".into()], ..Config::default() };
+//! let mut poller = Poller::new(config, fs)?;
+//! assert!(poller.tick().changes.is_empty()); // the baseline
+//!
+//! // Same size, same second: only the racy-window content hash can tell.
+//! poller.vfs().write("/app/src/main.py", b"print(2)");
+//! poller.vfs().advance(Duration::from_millis(500));
+//! let tick = poller.tick();
+//! assert_eq!(tick.changes.len(), 1);
+//! assert_eq!(tick.changes[0].kind, ChangeKind::Modified);
+//! println!("{}", tick.changes[0]); // modified /app/src/main.py (content changed)
+//! # Ok::<(), stator::discover::PatternError>(())
+//! ```
+//!
+//! Layout: [`vfs`] is the seam to the outside world (real or simulated); [`fingerprint`] and [`compare`] are the
+//! pure detection rules; [`discover`] decides which names are watched; [`poll`] looks (in parallel), schedules
+//! and settles; [`supervisor`] runs the child; [`report`] and [`cli`] face the user; [`app`] is the main loop.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod app;
