@@ -227,7 +227,7 @@ impl<V: Vfs> Poller<V> {
         let vfs = &self.vfs;
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
-        let events: Vec<Option<Event>> = tree
+        let events: Vec<Event> = tree
             .nodes
             .items
             .par_iter_mut()
@@ -264,9 +264,11 @@ impl<V: Vfs> Poller<V> {
                     || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
                 interesting.then_some(Event { id, before, out, stat })
             })
+            .flatten()
             .collect();
-        tick.stats += events.len();
-        events.into_iter().flatten().collect()
+        // Unseen nodes always make an event; a full sweep stats every node.
+        tick.stats += if only_unseen { events.len() } else { tree.nodes.len() };
+        events
     }
 
     fn apply(&mut self, events: Vec<Event>, tick: &mut Tick, to_list: &mut Vec<DirId>) {
