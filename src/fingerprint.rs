@@ -114,17 +114,23 @@ pub fn step_of(t: FileTime) -> Duration {
 pub struct Granularity {
     samples: u32,
     finest: Duration,
+    last: Option<FileTime>,
 }
 
 impl Default for Granularity {
     fn default() -> Self {
-        Granularity { samples: 0, finest: COARSE }
+        Granularity { samples: 0, finest: COARSE, last: None }
     }
 }
 
 impl Granularity {
-    /// Adds one observed modification time.
+    /// Adds one observed modification time. Ten files written in the same tick say no more than one, so a
+    /// timestamp equal to the previous one is not counted again.
     pub fn observe(&mut self, mtime: FileTime) {
+        if self.last == Some(mtime) {
+            return;
+        }
+        self.last = Some(mtime);
         self.samples = self.samples.saturating_add(1);
         self.finest = self.finest.min(step_of(mtime));
     }
@@ -185,6 +191,16 @@ mod tests {
             g.observe(ft(100 + i64::from(i), 987_654_321));
         }
         assert_eq!(g.estimate(), Duration::from_nanos(1));
+    }
+
+    #[test]
+    fn identical_timestamps_count_once() {
+        let mut g = Granularity::default();
+        for _ in 0..20 {
+            g.observe(ft(11, 123_456_789));
+        }
+        assert_eq!(g.samples(), 1);
+        assert_eq!(g.estimate(), COARSE);
     }
 
     #[test]

@@ -85,12 +85,12 @@ impl Reporter {
                     Verbosity::Verbose,
                     "2",
                     &format!(
-                        "filesystem {}{}: timestamps every {} ({} samples), racy window {}",
+                        "filesystem {}{}: timestamps every {} ({} samples), racy window {} ms",
                         fs.info.name,
                         if fs.info.remote { " (network/FUSE)" } else { "" },
                         humantime::format_duration(fs.granularity),
                         fs.samples,
-                        humantime::format_duration(fs.window)
+                        fs.window.as_millis()
                     ),
                 );
             }
