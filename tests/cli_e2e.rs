@@ -157,8 +157,14 @@ fn a_port_held_by_the_old_child_is_free_when_the_new_one_starts() {
     fs::write(&file, "v1\n").unwrap();
     let src = sb.src();
     let port = common_e2e::free_port();
+    // A server that takes a moment to shut down gracefully, holding the port meanwhile: the new one can bind only
+    // if stator waited for the old one to be gone.
     let server = r#"
-import os, socket, sys, time
+import os, signal, socket, sys, time
+def drain(signum, frame):
+    time.sleep(1)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, drain)
 log = os.environ["LOG"]
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 assert s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
