@@ -73,9 +73,33 @@ impl fmt::Display for Change {
 }
 
 /// The net effect of several changes, one entry per path, in path order.
+///
+/// Per path it remembers whether the path existed before the first change and whether it exists after the last
+/// one; the net change follows from those two: absent then present is created, present then present is modified,
+/// present then absent is removed, absent then absent is nothing. So created-then-removed cancels out, removed-then-
+/// created (a delete-and-recreate save) is one modification, and the same change reported twice (a path reached
+/// through two roots) counts once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSet {
-    by_path: BTreeMap<PathBuf, (ChangeKind, Reason)>,
+    by_path: BTreeMap<PathBuf, Net>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Net {
+    before: bool,
+    after: bool,
+    reason: Reason,
+}
+
+impl Net {
+    fn kind(&self) -> Option<ChangeKind> {
+        match (self.before, self.after) {
+            (false, true) => Some(ChangeKind::Created),
+            (true, true) => Some(ChangeKind::Modified),
+            (true, false) => Some(ChangeKind::Removed),
+            (false, false) => None,
+        }
+    }
 }
 
 impl ChangeSet {
@@ -84,27 +108,25 @@ impl ChangeSet {
         ChangeSet::default()
     }
 
-    /// Folds one more change in. Per path: created then modified is created; created then removed is nothing;
-    /// removed then created is modified (a delete-and-recreate save); modified then removed is removed.
+    /// Folds one more change in.
     pub fn add(&mut self, change: Change) {
-        use ChangeKind::*;
-        let merged = match self.by_path.get(&change.path) {
-            None => Some((change.kind, change.reason)),
-            Some(&(before, reason)) => match (before, change.kind) {
-                (Created, Removed) => None,
-                (Created, _) => Some((Created, reason)),
-                (Removed, Created | Modified) => Some((Modified, merge_reason(reason, change.reason))),
-                (Modified, Modified) => Some((Modified, merge_reason(reason, change.reason))),
-                (_, kind) => Some((kind, change.reason)),
-            },
-        };
-        match merged {
-            Some(entry) => self.by_path.insert(change.path, entry),
-            None => self.by_path.remove(&change.path),
-        };
+        let after = change.kind != ChangeKind::Removed;
+        match self.by_path.get_mut(&change.path) {
+            None => {
+                let before = change.kind != ChangeKind::Created;
+                self.by_path.insert(change.path, Net { before, after, reason: change.reason });
+            }
+            Some(net) => {
+                // A file created in this set keeps its creation's reason through later edits.
+                if net.before || change.kind != ChangeKind::Modified {
+                    net.reason = merge_reason(net.reason, change.reason);
+                }
+                net.after = after;
+            }
+        }
     }
 
-    /// Folds every change of `other` in.
+    /// Folds every change in.
     pub fn extend(&mut self, changes: impl IntoIterator<Item = Change>) {
         for c in changes {
             self.add(c);
@@ -113,22 +135,25 @@ impl ChangeSet {
 
     /// Whether nothing changed, net.
     pub fn is_empty(&self) -> bool {
-        self.by_path.is_empty()
+        self.by_path.values().all(|n| n.kind().is_none())
     }
 
-    /// How many paths changed.
+    /// How many paths changed, net.
     pub fn len(&self) -> usize {
-        self.by_path.len()
+        self.by_path.values().filter(|n| n.kind().is_some()).count()
     }
 
-    /// The changes, in path order.
+    /// The net changes, in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&Path, ChangeKind, Reason)> {
-        self.by_path.iter().map(|(p, (k, r))| (p.as_path(), *k, *r))
+        self.by_path.iter().filter_map(|(p, n)| n.kind().map(|k| (p.as_path(), k, n.reason)))
     }
 
-    /// The changes as owned values, in path order.
+    /// The net changes as owned values, in path order.
     pub fn into_changes(self) -> Vec<Change> {
-        self.by_path.into_iter().map(|(path, (kind, reason))| Change { path, kind, reason }).collect()
+        self.by_path
+            .into_iter()
+            .filter_map(|(path, n)| n.kind().map(|kind| Change { path, kind, reason: n.reason }))
+            .collect()
     }
 }
 

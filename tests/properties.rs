@@ -475,9 +475,6 @@ proptest! {
     /// The same path reported through two roots (or a root inside another) arrives twice; the doc of
     /// `ChangeSet` says such a path is reported once, so duplicating events must not change the net result.
     #[test]
-    #[ignore = "bug: ChangeSet::add forgets that a path was absent before a Created+Removed pair, so [Created, \
-                Created, Removed, Removed] (each change seen through two overlapping roots) folds to Removed, not \
-                nothing"]
     fn changeset_duplicated_changes_fold_like_single_ones(seq in consistent_sequence(), dup in proptest::collection::vec(any::<bool>(), 12)) {
         let doubled: Vec<(ChangeKind, Reason)> =
             seq.iter().zip(dup.iter().cycle()).flat_map(|(c, d)| std::iter::repeat_n(*c, if *d { 2 } else { 1 })).collect();
@@ -486,8 +483,6 @@ proptest! {
 }
 
 #[test]
-#[ignore = "bug: duplicated changes (one path through two roots) change ChangeSet's net result: [Created, Created, \
-            Removed, Removed] folds to Removed (want nothing), [Removed, Created, Created] to Created (want Modified)"]
 fn changeset_duplicated_changes_minimal_examples() {
     use ChangeKind::{Created, Modified, Removed};
     let r = |k| (k, reason_for(k, 0));

@@ -79,6 +79,9 @@ pub struct Poller<V: Vfs = RealFs> {
     prev_scan: Option<FileTime>,
     last_rescan: FileTime,
     ignore_warned: HashSet<String>,
+    loops_warned: HashSet<PathBuf>,
+    /// Stat errors of this tick, reported at its end, one line per directory.
+    stat_errors: Vec<(DirId, PathBuf, io::ErrorKind)>,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -96,6 +99,8 @@ impl<V: Vfs> Poller<V> {
             prev_scan: None,
             last_rescan: FileTime::zero(),
             ignore_warned: HashSet::new(),
+            loops_warned: HashSet::new(),
+            stat_errors: Vec::new(),
         })
     }
 
@@ -190,8 +195,27 @@ impl<V: Vfs> Poller<V> {
             let events = self.sweep(&ctx, true, &mut tick);
             self.apply(events, &mut tick, &mut to_list);
         }
+        self.report_stat_errors(&mut tick);
         self.prev_scan = Some(scan);
         tick
+    }
+
+    /// One warning per directory for this tick's stat errors, and none for a directory that could not be listed
+    /// (its own warning covers the files in it: a directory without search permission fails every stat inside).
+    fn report_stat_errors(&mut self, tick: &mut Tick) {
+        let mut errors = std::mem::take(&mut self.stat_errors);
+        errors.sort_by_key(|(dir, _, _)| *dir);
+        for group in errors.chunk_by(|a, b| a.0 == b.0) {
+            let (dir, path, error) = &group[0];
+            let Some(parent) = self.tree.dirs.get(*dir) else { continue };
+            if parent.failing {
+                continue;
+            }
+            tick.warnings.push(match group.len() {
+                1 => Warning::Unreadable { path: path.clone(), error: *error },
+                count => Warning::UnreadableIn { dir: parent.path.clone(), count, error: *error },
+            });
+        }
     }
 
     fn plant_roots(&mut self) {
@@ -279,10 +303,10 @@ impl<V: Vfs> Poller<V> {
             if let Some(stat) = ev.stat {
                 self.learn(&path, &stat, &ev, tick);
             }
-            if let Some(error) = ev.out.error {
-                tick.warnings.push(Warning::Unreadable { path: path.clone(), error });
-            }
             let Some(node) = self.tree.nodes.get(ev.id) else { continue };
+            if let Some(error) = ev.out.error {
+                self.stat_errors.push((node.parent, path.clone(), error));
+            }
             let (pinned, parent, dir) = (node.pinned, node.parent, node.dir);
             if let Some((kind, reason)) = ev.out.change {
                 if is_ignore_file(&path) {
@@ -358,8 +382,10 @@ impl<V: Vfs> Poller<V> {
         }
         let ident = (stat.dev, stat.ino.unwrap_or(u64::from(id)));
         if let Some(first) = self.tree.by_ident.get(&ident).and_then(|&d| self.tree.dirs.get(d)) {
-            if path.starts_with(&first.path) {
-                tick.warnings.push(Warning::Loop { path, first: first.path.clone() });
+            if path != first.path && path.starts_with(&first.path) {
+                if self.loops_warned.insert(path.clone()) {
+                    tick.warnings.push(Warning::Loop { path, first: first.path.clone() });
+                }
                 return;
             }
             // Already watched through another root or link: once is enough. But a directory that was just

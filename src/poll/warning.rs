@@ -21,6 +21,15 @@ pub enum Warning {
         /// What failed.
         error: io::ErrorKind,
     },
+    /// Several files in one directory could not be `stat`ed; their last known state is kept.
+    UnreadableIn {
+        /// The directory.
+        dir: PathBuf,
+        /// How many files.
+        count: usize,
+        /// What failed (for the first of them).
+        error: io::ErrorKind,
+    },
     /// A directory could not be listed; what was known inside it is kept.
     CannotList {
         /// The directory.
@@ -58,6 +67,12 @@ impl fmt::Display for Warning {
             Warning::Unreadable { path, error } => {
                 write!(f, "cannot stat {}: {}; keeping its last known state", path.display(), io::Error::from(*error))
             }
+            Warning::UnreadableIn { dir, count, error } => write!(
+                f,
+                "cannot stat {count} files in {}: {}; keeping their last known state",
+                dir.display(),
+                io::Error::from(*error)
+            ),
             Warning::CannotList { path, error } => write!(
                 f,
                 "cannot list {}: {}; its files are watched again once it can be read",
