@@ -537,3 +537,31 @@ fn as_pid1_stator_reaps_orphans_and_stops_its_child_on_sigterm() {
     let marker = sb.marker();
     st.wait("no process of the test to remain", || pids_with_marker(&marker).is_empty());
 }
+
+#[test]
+fn a_change_while_the_command_is_stopping_gives_exactly_one_more_restart() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    // Run 1 takes its time to stop: it says so, then waits until the test releases it.
+    let script = r#"
+        trap 'echo stopping >> "$LOG"; while [ ! -e "$DIR/release" ]; do "$SLEEP" 0.05; done; exit 0' TERM
+        echo start >> "$LOG"
+        "$SLEEP" 1000 & wait
+    "#;
+    let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(script));
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+
+    append(&file, "v2 is longer\n");
+    st.wait("run 1 to be told to stop", || sb.log_count("stopping") == 1);
+    // Two more edits while run 1 is stopping: they must not be lost, and they are one burst.
+    append(&file, "v3 is longer still\n");
+    fs::write(src.join("other.txt"), "new\n").unwrap();
+    fs::write(sb.join("release"), "").unwrap();
+
+    st.wait("run 3: one more restart for the changes made during the stop", || sb.log_count("start") >= 3);
+    st.wait_scans(5);
+    assert_eq!(sb.log_count("start"), 3, "exactly one more restart\n{}", st.stderr());
+}
