@@ -96,6 +96,11 @@ mod unix {
                 std::hint::black_box(fs::symlink_metadata(p).is_ok());
             }
         };
+        let raw_lstat = || {
+            for p in &paths {
+                std::hint::black_box(rustix::fs::lstat(p).is_ok());
+            }
+        };
         let handles: Vec<_> = dirs
             .iter()
             .map(|(d, names)| {
@@ -125,6 +130,7 @@ mod unix {
 
         let floor = measure(reps, lstat);
         let at = measure(reps, fstatat);
+        let raw = measure(reps, raw_lstat);
         let single = measure(reps, || {
             one.install(|| std::hint::black_box(seq.tick().changes.len()));
         });
@@ -137,6 +143,7 @@ mod unix {
         println!("scan of {files} files in {} directories, median of {reps} sweeps", dirs.len());
         println!("ratios against the single-threaded lstat floor (cpu / wall):");
         println!("  fstatat floor            {:.2}x / {:.2}x", r(at.0), rw(at.1));
+        println!("  lstat(2) without std     {:.2}x / {:.2}x", r(raw.0), rw(raw.1));
         println!("  stator, 1 thread         {:.2}x / {:.2}x", r(single.0), rw(single.1));
         println!("  stator, {threads} threads        {:.2}x / {:.2}x", r(multi.0), rw(multi.1));
         println!("absolute, per sweep (cpu, wall):");
