@@ -53,6 +53,10 @@ pub struct Config {
     pub trust_ctime: bool,
     /// Files larger than this are compared by fingerprint only, never hashed.
     pub hash_limit: u64,
+    /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off).
+    pub hot_interval: Duration,
+    /// How long a path stays hot after it changed.
+    pub hot_for: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +71,8 @@ impl Default for Config {
             granularity: None,
             trust_ctime: true,
             hash_limit: 8 << 20,
+            hot_interval: Duration::from_millis(100),
+            hot_for: Duration::from_secs(300),
         }
     }
 }

@@ -155,6 +155,14 @@ impl Reporter {
         );
     }
 
+    /// A detail for `-v`.
+    pub fn detail(&self, text: &str) {
+        if self.json {
+            return self.event(Verbosity::Verbose, json!({"event": "detail", "message": text}));
+        }
+        self.line(Verbosity::Verbose, "2", text);
+    }
+
     /// Something about the child: started, exited, restarting.
     pub fn child(&self, text: &str) {
         if self.json {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{EXIT_USAGE, Invocation};
 use crate::discover::IgnoreScope;
-use crate::poll::{Poller, Schedule, Settle, Tick};
+use crate::poll::{Poller, Schedule, Settle, Sweep};
 use crate::report::Reporter;
 use crate::supervisor::{Outcome, Supervisor, is_pid1};
 use crate::vfs::real::RealFs;
@@ -60,9 +60,19 @@ pub fn run(inv: Invocation) -> i32 {
             return EXIT_FAILURE;
         }
     };
+    let hot = (!inv.config.hot_interval.is_zero()).then_some(inv.config.hot_interval);
+    if let Some(h) = hot {
+        rep.detail(&format!(
+            "hot tier: files changed in the last {} are re-checked every {} between full scans",
+            humantime::format_duration(inv.config.hot_for),
+            humantime::format_duration(h)
+        ));
+    }
     let mut looper = Loop {
         schedule: Schedule::new(inv.config.interval, started),
         settle: Settle::new(inv.config.settle, inv.config.max_wait),
+        hot,
+        next_hot: started,
         quick: inv.config.settle,
         pending: false,
         rep: &rep,
@@ -82,7 +92,7 @@ pub fn run(inv: Invocation) -> i32 {
     }
     loop {
         let now = Instant::now();
-        let wake = looper.next_tick(now).min(now + CHILD_POLL);
+        let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
         match signals.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(sig) => {
                 rep.child("stopping the command");
@@ -109,8 +119,9 @@ pub fn run(inv: Invocation) -> i32 {
             }
         }
         let now = Instant::now();
-        if now >= looper.next_tick(now) {
-            looper.tick(&mut poller);
+        let (due, kind) = looper.next_tick(now);
+        if now >= due {
+            looper.tick(&mut poller, kind);
         }
         if let Some(set) = looper.settle.take(Instant::now()) {
             rep.changes(&set);
@@ -134,43 +145,62 @@ pub fn run(inv: Invocation) -> i32 {
     }
 }
 
-/// The polling half of the loop: when to look, looking, settling.
+/// The polling half of the loop: when to look (a full sweep on the fixed-rate schedule, the hot tier in between,
+/// an early look while a burst settles), looking, settling.
 struct Loop<'a> {
     schedule: Schedule,
     settle: Settle,
-    /// The short delay used while a burst settles or a removal waits for confirmation.
+    /// The hot tier's interval; `None` when it is off.
+    hot: Option<Duration>,
+    next_hot: Instant,
+    /// The short delay used, without a hot tier, while a removal waits for its confirming look.
     quick: Duration,
     pending: bool,
     rep: &'a Reporter,
 }
 
 impl Loop<'_> {
-    /// When the next scan is due: on the fixed-rate schedule, or sooner while a burst settles or a removal
-    /// waits for its confirming look.
-    fn next_tick(&self, now: Instant) -> Instant {
-        let mut next = self.schedule.next();
+    /// When the next look is due, and what kind of look it is.
+    fn next_tick(&self, now: Instant) -> (Instant, Sweep) {
+        let mut full = self.schedule.next();
+        let mut hot = self.hot.map(|_| self.next_hot);
         if let Some(deadline) = self.settle.deadline() {
-            next = next.min(deadline);
+            if self.settle.needs_full_sweep() || self.hot.is_none() {
+                full = full.min(deadline);
+            } else {
+                hot = Some(hot.map_or(deadline, |h| h.min(deadline)));
+            }
         }
-        if self.pending {
-            next = next.min(now + self.quick);
+        if self.pending && self.hot.is_none() {
+            full = full.min(now + self.quick);
         }
-        next
+        match hot {
+            Some(h) if h < full => (h, Sweep::Hot),
+            _ => (full, Sweep::Full),
+        }
     }
 
-    fn tick(&mut self, poller: &mut Poller) {
+    fn tick(&mut self, poller: &mut Poller, kind: Sweep) {
         let start = Instant::now();
-        let Tick { changes, warnings, pending, stats, listings } = poller.tick();
+        let tick = match kind {
+            Sweep::Full => poller.tick(),
+            Sweep::Hot => poller.tick_hot(),
+        };
         let took = start.elapsed();
-        self.rep.scanned(stats, listings, took);
-        for w in &warnings {
+        if kind == Sweep::Full {
+            self.rep.scanned(tick.stats, tick.listings, took);
+            if let Some(b) = self.schedule.done(start, took) {
+                self.rep.back_off(&b);
+            }
+        }
+        if let Some(h) = self.hot {
+            self.next_hot = start + h;
+        }
+        for w in &tick.warnings {
             self.rep.warning(w);
         }
-        if let Some(b) = self.schedule.done(start, took) {
-            self.rep.back_off(&b);
-        }
-        self.pending = pending;
-        self.settle.push(changes, Instant::now());
+        self.pending = tick.pending;
+        self.settle.push(tick.changes, kind, Instant::now());
     }
 }
 

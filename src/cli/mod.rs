@@ -73,7 +73,11 @@ struct Args {
     #[argh(option, from_str_fn(parse_duration))]
     settle: Option<Duration>,
 
-    /// restart anyway once a burst has lasted this long (default: 10s)
+    /// re-check recently changed files this often between full scans; 0s turns the hot tier off (default: 100ms)
+    #[argh(option, from_str_fn(parse_duration))]
+    hot_interval: Option<Duration>,
+
+    /// restart anyway once a burst has lasted this long (default: 5s)
     #[argh(option, from_str_fn(parse_duration))]
     max_wait: Option<Duration>,
 
@@ -230,6 +234,9 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
     if interval.is_zero() {
         return Err("--interval must be longer than 0".into());
     }
+    if a.hot_interval.is_some_and(|h| !h.is_zero() && h >= interval) {
+        return Err("--hot-interval must be shorter than --interval (or 0s to turn the hot tier off)".into());
+    }
     let config = Config {
         roots: if a.watch.is_empty() { defaults.roots } else { a.watch },
         filter: FilterConfig {
@@ -246,6 +253,8 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         granularity: a.granularity,
         trust_ctime: !a.no_ctime,
         hash_limit: defaults.hash_limit,
+        hot_interval: a.hot_interval.unwrap_or(defaults.hot_interval),
+        hot_for: defaults.hot_for,
     };
     let verbosity = match (a.quiet, a.verbose) {
         (true, _) => Verbosity::Quiet,

@@ -11,5 +11,5 @@ mod warning;
 
 pub use poller::{FsSummary, Poller, Tick, normalize};
 pub use schedule::{BackOff, Schedule};
-pub use settle::Settle;
+pub use settle::{Settle, Sweep};
 pub use warning::Warning;

@@ -11,14 +11,14 @@ use filetime::FileTime;
 use ignore::gitignore::Gitignore;
 use rayon::prelude::*;
 
-use super::tree::{DirId, NodeId, Tree};
+use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
 use crate::config::Config;
 use crate::discover::{Filter, IgnoreScope, PatternError};
-use crate::fingerprint::{COARSE, Fields, Granularity, racy_window};
-use crate::time::{diff, dur};
+use crate::fingerprint::{Fields, Granularity, racy_window};
+use crate::time::{diff, dur, nanos};
 use crate::vfs::{DirEntry, FileKind, FsInfo, Stat, Vfs, real::RealFs};
 
 /// What one tick found.
@@ -66,6 +66,56 @@ struct Event {
     stat: Option<Stat>,
 }
 
+/// Everything one observation needs besides the node itself; shared by the parallel sweep and the hot tier.
+struct Look<'a, V> {
+    vfs: &'a V,
+    params: HashMap<u64, FsParams>,
+    ctx: &'a Ctx,
+}
+
+impl<V: Vfs> Look<'_, V> {
+    /// Stats one node (its path built into `buf`), applies the rules and updates the node's state; returns an
+    /// event when there is something to act on.
+    fn at(&self, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) -> Option<Event> {
+        const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
+        buf.clear();
+        if let Some(d) = dirs.get(node.parent) {
+            buf.push(&d.path);
+        }
+        buf.push(&node.name);
+        let seen = self.vfs.stat(buf).map_err(|e| e.kind());
+        let fs = seen.as_ref().ok().and_then(|s| self.params.get(&s.dev)).copied().unwrap_or(DEFAULT);
+        let before = node.state;
+        let vfs = self.vfs;
+        let mut out =
+            compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut || vfs.hash(buf).ok());
+        node.state = out.state;
+        match out.error {
+            Some(_) if node.failing => out.error = None,
+            Some(_) => node.failing = true,
+            None => node.failing = false,
+        }
+        let stat = seen.ok();
+        let first_sight = matches!(before, State::Unseen(_) | State::Absent);
+        let new_dev = stat.is_some_and(|s| !self.params.contains_key(&s.dev));
+        let interesting = out.change.is_some()
+            || out.relist
+            || out.error.is_some()
+            || out.ahead.is_some()
+            || first_sight
+            || new_dev
+            || matches!(out.state, State::Gone | State::Vanishing(_))
+            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
+        interesting.then_some(Event { id, before, out, stat })
+    }
+}
+
+/// The window assumed on a filesystem not identified yet (the first sight of a new device).
+const COARSE_WINDOW: Duration = Duration::from_secs(3);
+
+/// At most this many paths are hot at once; beyond, changes are left to the full sweeps.
+const HOT_MAX: usize = 1024;
+
 /// The polling engine. Drive it with [`Poller::tick`]: the first call takes the baseline, every later call
 /// returns what changed since the one before.
 pub struct Poller<V: Vfs = RealFs> {
@@ -80,6 +130,8 @@ pub struct Poller<V: Vfs = RealFs> {
     last_rescan: FileTime,
     ignore_warned: HashSet<String>,
     loops_warned: HashSet<PathBuf>,
+    /// Recently changed nodes, with the time (ns) they stop being hot.
+    hot: HashMap<NodeId, i128>,
     /// Stat errors of this tick, reported at its end, one line per directory.
     stat_errors: Vec<(DirId, PathBuf, io::ErrorKind)>,
 }
@@ -100,6 +152,7 @@ impl<V: Vfs> Poller<V> {
             last_rescan: FileTime::zero(),
             ignore_warned: HashSet::new(),
             loops_warned: HashSet::new(),
+            hot: HashMap::new(),
             stat_errors: Vec::new(),
         })
     }
@@ -174,13 +227,12 @@ impl<V: Vfs> Poller<V> {
         if first {
             self.plant_roots();
         }
-        let ignore = if self.cfg.trust_ctime { Fields::empty() } else { Fields::CTIME };
-        let ctx = Ctx { scan, prev_scan: self.prev_scan, ignore, hash_limit: self.cfg.hash_limit };
+        let ctx = self.ctx(scan);
         let mut tick = Tick::default();
         let mut to_list = Vec::new();
 
         let events = self.sweep(&ctx, false, &mut tick);
-        self.apply(events, &mut tick, &mut to_list);
+        self.apply(events, scan, &mut tick, &mut to_list);
         let rescan_due = !first && diff(scan, self.last_rescan) >= dur(self.cfg.rescan);
         if rescan_due {
             // The safety net: network filesystems cache directory attributes, some FUSE filesystems never
@@ -193,7 +245,7 @@ impl<V: Vfs> Poller<V> {
         while !to_list.is_empty() {
             self.list_dirs(std::mem::take(&mut to_list), first, &mut tick);
             let events = self.sweep(&ctx, true, &mut tick);
-            self.apply(events, &mut tick, &mut to_list);
+            self.apply(events, scan, &mut tick, &mut to_list);
         }
         self.report_stat_errors(&mut tick);
         self.prev_scan = Some(scan);
@@ -246,9 +298,7 @@ impl<V: Vfs> Poller<V> {
     /// Stats every node (or only the unseen ones) in parallel and applies the rules; returns the nodes with
     /// something to act on.
     fn sweep(&mut self, ctx: &Ctx, only_unseen: bool, tick: &mut Tick) -> Vec<Event> {
-        let params = self.params();
-        let default = FsParams { window: racy_window(COARSE, false), advisory: false };
-        let vfs = &self.vfs;
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx };
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
         let events: Vec<Event> = tree
@@ -258,36 +308,7 @@ impl<V: Vfs> Poller<V> {
             .enumerate()
             .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
             .filter(|(_, n)| !only_unseen || matches!(n.state, State::Unseen(_)))
-            .map_init(PathBuf::new, |buf, (id, node)| {
-                buf.clear();
-                if let Some(d) = dirs.get(node.parent) {
-                    buf.push(&d.path);
-                }
-                buf.push(&node.name);
-                let seen = vfs.stat(buf).map_err(|e| e.kind());
-                let fs = seen.as_ref().ok().and_then(|s| params.get(&s.dev)).copied().unwrap_or(default);
-                let before = node.state;
-                let mut out =
-                    compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, ctx, &mut || vfs.hash(buf).ok());
-                node.state = out.state;
-                match out.error {
-                    Some(_) if node.failing => out.error = None,
-                    Some(_) => node.failing = true,
-                    None => node.failing = false,
-                }
-                let stat = seen.ok();
-                let first_sight = matches!(before, State::Unseen(_) | State::Absent);
-                let new_dev = stat.is_some_and(|s| !params.contains_key(&s.dev));
-                let interesting = out.change.is_some()
-                    || out.relist
-                    || out.error.is_some()
-                    || out.ahead.is_some()
-                    || first_sight
-                    || new_dev
-                    || matches!(out.state, State::Gone | State::Vanishing(_))
-                    || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
-                interesting.then_some(Event { id, before, out, stat })
-            })
+            .map_init(PathBuf::new, |buf, (id, node)| look.at(dirs, id, node, buf))
             .flatten()
             .collect();
         // Unseen nodes always make an event; a full sweep stats every node.
@@ -295,7 +316,62 @@ impl<V: Vfs> Poller<V> {
         events
     }
 
-    fn apply(&mut self, events: Vec<Event>, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+    /// Marks a node hot until `until` (ns): the hot tier re-checks it between full sweeps.
+    fn heat(&mut self, id: NodeId, until: i128) {
+        if self.hot.len() < HOT_MAX || self.hot.contains_key(&id) {
+            self.hot.insert(id, until);
+        }
+    }
+
+    /// How many paths the hot tier re-checks between full sweeps.
+    pub fn hot_count(&self) -> usize {
+        self.hot.len()
+    }
+
+    /// Looks once at the hot paths only: those that changed in the last [`Config::hot_for`] and their
+    /// directories, and those waiting for a removal to be confirmed. Costs a few `stat`s, so it can run every
+    /// [`Config::hot_interval`] between full sweeps: an edit to a file being worked on is seen at once. Does
+    /// nothing before the baseline.
+    pub fn tick_hot(&mut self) -> Tick {
+        let mut tick = Tick::default();
+        if self.prev_scan.is_none() {
+            return tick;
+        }
+        let scan = self.vfs.now();
+        let tree = &self.tree;
+        self.hot.retain(|id, until| *until > nanos(scan) && tree.nodes.get(*id).is_some());
+        if self.hot.is_empty() {
+            return tick;
+        }
+        let ctx = self.ctx(scan);
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx };
+        let (nodes, dirs) = (&mut self.tree.nodes, &self.tree.dirs);
+        let mut buf = PathBuf::new();
+        let mut events = Vec::new();
+        for &id in self.hot.keys() {
+            if let Some(node) = nodes.get_mut(id) {
+                tick.stats += 1;
+                events.extend(look.at(dirs, id, node, &mut buf));
+            }
+        }
+        let mut to_list = Vec::new();
+        self.apply(events, scan, &mut tick, &mut to_list);
+        while !to_list.is_empty() {
+            self.list_dirs(std::mem::take(&mut to_list), false, &mut tick);
+            let events = self.sweep(&ctx, true, &mut tick);
+            self.apply(events, scan, &mut tick, &mut to_list);
+        }
+        self.report_stat_errors(&mut tick);
+        tick
+    }
+
+    fn ctx(&self, scan: FileTime) -> Ctx {
+        let ignore = if self.cfg.trust_ctime { Fields::empty() } else { Fields::CTIME };
+        Ctx { scan, prev_scan: self.prev_scan, ignore, hash_limit: self.cfg.hash_limit }
+    }
+
+    fn apply(&mut self, events: Vec<Event>, scan: FileTime, tick: &mut Tick, to_list: &mut Vec<DirId>) {
+        let hot_until = nanos(scan) + dur(self.cfg.hot_for);
         // Removals wait until every event is reported: a removed directory's files are reported too.
         let mut gone = Vec::new();
         for ev in events {
@@ -313,6 +389,10 @@ impl<V: Vfs> Poller<V> {
                     self.tree.subtree_dirs(parent, to_list);
                 }
                 tick.changes.push(Change { path: path.clone(), kind, reason });
+                self.heat(ev.id, hot_until);
+                if let Some(dir_node) = self.tree.dirs.get(parent).and_then(|d| d.node) {
+                    self.heat(dir_node, hot_until);
+                }
             }
             match ev.out.state {
                 State::Gone if pinned => {
@@ -327,7 +407,10 @@ impl<V: Vfs> Poller<V> {
                     }
                 }
                 State::Gone => gone.push(ev.id),
-                State::Vanishing(_) => tick.pending = true,
+                State::Vanishing(_) => {
+                    tick.pending = true;
+                    self.heat(ev.id, hot_until);
+                }
                 State::Present(k) if k.fp.kind == FileKind::Dir => {
                     if let (Some(d), true) = (dir, ev.out.relist) {
                         to_list.push(d);

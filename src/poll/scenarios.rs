@@ -392,3 +392,55 @@ fn editing_gitignore_applies_at_once() {
     let set = ticks(&mut p, 2);
     expect(&set, &[("/w/gen/a.rs", ChangeKind::Modified)], "fine", "un-ignored file");
 }
+
+#[test]
+fn the_hot_tier_sees_edits_to_recently_changed_files_between_full_sweeps() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/w/src/hot.rs", b"1");
+        fs.write("/w/src/cold.rs", b"1");
+        fs.write("/w/other/cold.rs", b"1");
+    });
+    assert!(p.tick_hot().changes.is_empty(), "nothing is hot after the baseline");
+    p.vfs().write("/w/src/hot.rs", b"22");
+    assert_eq!(ticks(&mut p, 1).len(), 1, "a full sweep finds the first edit");
+    assert_eq!(p.hot_count(), 2, "the file and its directory are hot");
+
+    let before = p.vfs().counters();
+    p.vfs().write("/w/src/hot.rs", b"333");
+    p.vfs().advance(Duration::from_millis(100));
+    let hot = p.tick_hot();
+    assert_eq!(hot.changes.len(), 1, "{:?}", hot.changes);
+    assert!(p.vfs().counters().stats - before.stats <= 3, "a hot tick stats only the hot paths");
+
+    // A cold file is left to the next full sweep.
+    p.vfs().write("/w/other/cold.rs", b"22");
+    p.vfs().advance(Duration::from_millis(100));
+    assert!(p.tick_hot().changes.is_empty());
+    assert_eq!(ticks(&mut p, 1).len(), 1);
+
+    // A new name in a hot directory is found by the hot tier (the directory is re-listed).
+    p.vfs().write("/w/src/new.rs", b"x");
+    p.vfs().advance(Duration::from_millis(100));
+    let hot = p.tick_hot();
+    assert_eq!(hot.changes.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(), ["/w/src/new.rs"]);
+}
+
+#[test]
+fn the_hot_tier_confirms_removals_and_forgets_old_changes() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| fs.write("/w/a.rs", b"1"));
+    p.vfs().remove("/w/a.rs");
+    p.vfs().advance(TICK);
+    let first = p.tick();
+    assert!(first.changes.is_empty() && first.pending);
+    p.vfs().advance(Duration::from_millis(100));
+    let confirm = p.tick_hot();
+    assert_eq!(confirm.changes.len(), 1, "confirmed by the hot tier, without waiting for a full sweep");
+    assert_eq!(confirm.changes[0].kind, ChangeKind::Removed);
+
+    p.vfs().write("/w/b.rs", b"1");
+    ticks(&mut p, 1);
+    assert!(p.hot_count() > 0);
+    p.vfs().advance(Config::default().hot_for + Duration::from_secs(1));
+    p.tick_hot();
+    assert_eq!(p.hot_count(), 0, "paths cool down after hot_for");
+}

@@ -1,6 +1,10 @@
 //! Settling: a burst of changes (a `git checkout`, a formatter over the tree, a file written in pieces over SMB)
 //! becomes one change set once nothing more changed for a quiet period, or once the burst has lasted the
 //! maximum wait. Pure: the time comes in as an argument.
+//!
+//! Quiet is judged by the ticks that look. A hot tick only looks at recently changed paths, so it can say that an
+//! edit to a file being worked on is over, but not that a change found by a full sweep (anywhere in the tree, a
+//! checkout perhaps) is: such a burst settles only after a full sweep found nothing new.
 
 use std::time::{Duration, Instant};
 
@@ -14,22 +18,45 @@ pub struct Settle {
     pending: ChangeSet,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// Some change of this burst was found by a full sweep.
+    broad: bool,
+    /// A full sweep found nothing after the last change.
+    confirmed: bool,
+}
+
+/// Which kind of tick found the changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Every tracked path was looked at.
+    Full,
+    /// Only the hot paths were.
+    Hot,
 }
 
 impl Settle {
     /// Settles after `quiet` without changes, or `max_wait` after the first change of a burst.
     pub fn new(quiet: Duration, max_wait: Duration) -> Settle {
-        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None }
+        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None, broad: false, confirmed: false }
     }
 
-    /// Adds the changes one tick found at `now`.
-    pub fn push(&mut self, changes: Vec<Change>, now: Instant) {
+    /// Adds the changes one tick of kind `sweep` found at `now`.
+    pub fn push(&mut self, changes: Vec<Change>, sweep: Sweep, now: Instant) {
         if changes.is_empty() {
+            if sweep == Sweep::Full {
+                self.confirmed = true;
+            }
             return;
         }
         self.first.get_or_insert(now);
         self.last = Some(now);
+        self.broad |= sweep == Sweep::Full;
+        self.confirmed = false;
         self.pending.extend(changes);
+    }
+
+    /// The burst can only settle after a full sweep finds nothing new: run one at [`Settle::deadline`].
+    pub fn needs_full_sweep(&self) -> bool {
+        self.is_busy() && self.broad && !self.confirmed
     }
 
     /// A burst is in progress: look again by [`Settle::deadline`].
@@ -46,11 +73,14 @@ impl Settle {
     /// and deleted again) settles into nothing.
     pub fn take(&mut self, now: Instant) -> Option<ChangeSet> {
         let deadline = self.deadline()?;
-        if now < deadline {
+        let cut = self.first.is_some_and(|first| now >= first + self.max_wait);
+        if now < deadline || (self.needs_full_sweep() && !cut) {
             return None;
         }
         self.first = None;
         self.last = None;
+        self.broad = false;
+        self.confirmed = false;
         let set = std::mem::take(&mut self.pending);
         (!set.is_empty()).then_some(set)
     }
@@ -74,8 +104,8 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Settle::new(ms(200), ms(5000));
         assert_eq!(s.take(t0), None);
-        s.push(vec![created("/a")], t0);
-        s.push(vec![created("/b")], t0 + ms(150));
+        s.push(vec![created("/a")], Sweep::Hot, t0);
+        s.push(vec![created("/b")], Sweep::Hot, t0 + ms(150));
         assert_eq!(s.take(t0 + ms(300)), None, "quiet period restarts with each change");
         let set = s.take(t0 + ms(350)).unwrap();
         assert_eq!(set.len(), 2);
@@ -89,7 +119,7 @@ mod tests {
         let mut s = Settle::new(ms(200), ms(1000));
         for i in 0..20 {
             let now = t0 + ms(100 * i);
-            s.push(vec![created(&format!("/f{i}"))], now);
+            s.push(vec![created(&format!("/f{i}"))], Sweep::Full, now);
             if let Some(set) = s.take(now) {
                 assert!(now >= t0 + ms(1000));
                 assert_eq!(set.len(), 11);
@@ -103,9 +133,47 @@ mod tests {
     fn changes_that_cancel_out_settle_into_nothing() {
         let t0 = Instant::now();
         let mut s = Settle::new(ms(200), ms(1000));
-        s.push(vec![created("/tmp1")], t0);
-        s.push(vec![Change { path: "/tmp1".into(), kind: ChangeKind::Removed, reason: Reason::Vanished }], t0 + ms(10));
+        s.push(vec![created("/tmp1")], Sweep::Hot, t0);
+        s.push(
+            vec![Change { path: "/tmp1".into(), kind: ChangeKind::Removed, reason: Reason::Vanished }],
+            Sweep::Hot,
+            t0 + ms(10),
+        );
         assert_eq!(s.take(t0 + ms(500)), None);
         assert!(!s.is_busy());
+    }
+
+    #[test]
+    fn a_change_found_by_a_full_sweep_settles_only_after_a_quiet_full_sweep() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(ms(100), ms(5000));
+        s.push(vec![created("/a")], Sweep::Full, t0);
+        // Hot ticks see nothing more, but they only look at hot paths: not enough.
+        s.push(vec![], Sweep::Hot, t0 + ms(100));
+        s.push(vec![], Sweep::Hot, t0 + ms(200));
+        assert!(s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(200)), None);
+        s.push(vec![], Sweep::Full, t0 + ms(250));
+        assert_eq!(s.take(t0 + ms(250)).map(|set| set.len()), Some(1));
+        assert!(!s.needs_full_sweep());
+    }
+
+    #[test]
+    fn an_edit_found_by_the_hot_tier_settles_on_hot_ticks() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(ms(100), ms(5000));
+        s.push(vec![created("/a")], Sweep::Hot, t0);
+        s.push(vec![], Sweep::Hot, t0 + ms(100));
+        assert!(!s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(100)).map(|set| set.len()), Some(1));
+    }
+
+    #[test]
+    fn the_maximum_wait_cuts_even_an_unconfirmed_broad_burst() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(ms(100), ms(1000));
+        s.push(vec![created("/a")], Sweep::Full, t0);
+        assert_eq!(s.take(t0 + ms(500)), None);
+        assert!(s.take(t0 + ms(1000)).is_some());
     }
 }
