@@ -16,7 +16,7 @@ mod unix;
 #[cfg(windows)]
 mod windows;
 
-#[cfg(all(test, unix))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests;
 
 use std::collections::HashSet;
@@ -145,7 +145,7 @@ impl std::error::Error for SpawnError {
 }
 
 /// What a call to the supervisor did, for the caller to report.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// A child started where none ran: the first start, a start after a change while idle, or the end of a
     /// crash-loop delay.
@@ -243,7 +243,14 @@ struct Report {
 
 impl Supervisor {
     /// A supervisor with no child yet. In PID 1 (see [`is_pid1`]) it reaps every orphan, not only its child.
+    ///
+    /// On Windows, which has no signals, [`OnBusy::Signal`] restarts instead.
     pub fn new(opts: Options) -> Supervisor {
+        #[cfg(windows)]
+        let opts = match opts.on_busy {
+            OnBusy::Signal => Options { on_busy: OnBusy::Restart, ..opts },
+            _ => opts,
+        };
         let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
         Supervisor {
             opts,
@@ -296,7 +303,8 @@ impl Supervisor {
         self.dir.as_ref().map(|d| d.path().join("changed"))
     }
 
-    /// Starts the first child; `changed` is what it is told changed (usually nothing).
+    /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
+    /// runs, it is a change like any other.
     pub fn start(&mut self, changed: &[PathBuf]) -> Result<(), SpawnError> {
         self.changed(changed, Instant::now()).map(|_| ())
     }
@@ -320,6 +328,9 @@ impl Supervisor {
 
     /// Called every 50-500 ms: reaps a child that exited, applies [`OnExit`], the reload code, a queued change or
     /// the end of a crash-loop delay, and says what happened.
+    ///
+    /// A child that exited by itself ends its run: what it left running in its process group gets the stop signal,
+    /// and `SIGKILL` after the stop timeout (so this call can block that long).
     pub fn poll(&mut self, now: Instant) -> Result<Option<Outcome>, SpawnError> {
         self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
         let mut report = Report::default();
@@ -445,7 +456,12 @@ impl Supervisor {
             #[cfg(not(windows))]
             let (shell, flag) = ("sh", "-c");
             let mut cmd = Command::new(shell);
-            cmd.arg(flag).arg(line);
+            cmd.arg(flag);
+            // cmd.exe has its own quoting rules: hand it the line as is.
+            #[cfg(windows)]
+            std::os::windows::process::CommandExt::raw_arg(&mut cmd, line);
+            #[cfg(not(windows))]
+            cmd.arg(line);
             (cmd, OsString::from(shell))
         } else {
             let mut cmd = Command::new(program);

@@ -527,3 +527,37 @@ fn reap_all_inner() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_child_dies_with_the_thread_that_spawned_it() {
+    // The parent-death signal: a supervisor that vanishes without stopping its child (here: leaked by a thread
+    // that then ends; in real life: stator killed by SIGKILL) does not leave the child running.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let opts = sh(dir.path(), "echo up >> log; exec sleep 1000");
+    let (pid, tmp) = std::thread::spawn(move || {
+        let mut sup = Supervisor::new(opts);
+        sup.start(&[]).unwrap();
+        wait_until("the child", || lines(&log) == ["up"]);
+        let found = (sup.pid().unwrap() as i32, sup.changed_file().unwrap().parent().unwrap().to_owned());
+        std::mem::forget(sup);
+        found
+    })
+    .join()
+    .unwrap();
+    wait_until("the child's death", || gone(pid));
+    fs::remove_dir_all(tmp).unwrap();
+}
+
+#[test]
+fn what_an_exited_child_left_in_its_group_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sup = Supervisor::new(sh(dir.path(), "sleep 1000 & echo $! > gc.pid; exit 0"));
+    sup.start(&[]).unwrap();
+    match next_outcome(&mut sup, "the exit") {
+        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+        other => panic!("{other:?}"),
+    }
+    let pid = read_pids(&dir.path().join("gc.pid"))[0];
+    assert!(gone(pid), "{pid} outlived its run");
+}

@@ -234,7 +234,7 @@ fn live_member(_pgid: Pid) -> bool {
 
 /// The state letter and the process group id from the contents of `/proc/<pid>/stat`:
 /// `pid (comm) state ppid pgrp ...`, where comm may contain spaces and parentheses.
-#[cfg(any(target_os = "linux", test))]
+#[cfg(target_os = "linux")]
 pub(crate) fn parse_stat(stat: &[u8]) -> Option<(u8, i32)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
