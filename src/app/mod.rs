@@ -4,15 +4,15 @@
 mod signals;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use crate::cli::{EXIT_USAGE, Invocation};
 use crate::discover::IgnoreScope;
-use crate::poll::{Poller, Schedule, Settle, Sweep};
+use crate::poll::{Poller, Schedule, Settle, Sweep, Warning};
 use crate::report::Reporter;
-use crate::supervisor::{Outcome, Supervisor, is_pid1};
+use crate::supervisor::{Outcome, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
 
 /// How often the child is checked for having exited, at most.
@@ -24,35 +24,22 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Runs stator as the command line asked; returns the process exit code.
 pub fn run(inv: Invocation) -> i32 {
     let rep = Reporter::new(inv.verbosity, inv.json);
-    let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
-    for w in warnings {
-        rep.warning(&crate::poll::Warning::IgnoreFile(w));
-    }
-    let mut poller = match Poller::new(inv.config.clone(), RealFs) {
-        Ok(p) => p.with_global_excludes(global),
-        Err(e) => {
-            rep.error(&e.to_string());
-            return EXIT_USAGE;
-        }
-    };
     let started = Instant::now();
-    let base = poller.tick();
+    let mut poller = match baseline(&inv, &rep) {
+        Ok(poller) => poller,
+        Err(code) => return code,
+    };
     let took = started.elapsed();
-    for w in &base.warnings {
-        rep.warning(w);
-    }
     if inv.list {
         return list(&poller);
     }
-    let roots: Vec<&std::path::Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
-    let (nodes, dirs) = poller.counts();
-    rep.watching(&roots, nodes, dirs, took, inv.config.interval);
+    let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
+    let (files, dirs) = poller.counts();
+    rep.watching(&roots, files, dirs, took, inv.config.interval);
     rep.filesystems(&poller.filesystems());
 
+    // As PID 1 (a container's entrypoint) the supervisor also reaps orphans; it decides that itself.
     let mut sup = Supervisor::new(inv.supervisor.clone());
-    if is_pid1() {
-        sup.set_reap_all(true);
-    }
     let signals = match signals::install(sup.kill_handle()) {
         Ok(rx) => rx,
         Err(e) => {
@@ -60,31 +47,13 @@ pub fn run(inv: Invocation) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let hot = (!inv.config.hot_interval.is_zero()).then_some(inv.config.hot_interval);
-    if let Some(h) = hot {
-        rep.detail(&format!(
-            "hot tier: files changed in the last {} are re-checked every {} between full scans",
-            humantime::format_duration(inv.config.hot_for),
-            humantime::format_duration(h)
-        ));
-    }
-    let mut looper = Loop {
-        schedule: Schedule::new(inv.config.interval, started),
-        settle: Settle::new(inv.config.settle, inv.config.max_wait),
-        hot,
-        next_hot: started,
-        quick: inv.config.settle,
-        pending: false,
-        rep: &rep,
-    };
-    if let Some(b) = looper.schedule.done(started, took) {
-        rep.back_off(&b);
-    }
+    let mut looper = Loop::new(&inv, &rep, started, took);
     if !inv.postpone {
         if inv.clear {
             clear_screen();
         }
         if let Err(e) = sup.start(&[]) {
+            // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
             return e.exit_code();
         }
@@ -105,18 +74,8 @@ pub fn run(inv: Invocation) -> i32 {
                 return EXIT_FAILURE;
             }
         }
-        match sup.poll(Instant::now()) {
-            Ok(Some(outcome)) => {
-                if let Some(code) = report_outcome(&rep, outcome) {
-                    return code;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                rep.error(&e.to_string());
-                sup.shutdown();
-                return e.exit_code();
-            }
+        if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
+            return code;
         }
         let now = Instant::now();
         let (due, kind) = looper.next_tick(now);
@@ -129,20 +88,30 @@ pub fn run(inv: Invocation) -> i32 {
             if inv.clear {
                 clear_screen();
             }
-            match sup.changed(&paths, Instant::now()) {
-                Ok(Some(outcome)) => {
-                    if let Some(code) = report_outcome(&rep, outcome) {
-                        return code;
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    // The command vanished or broke between runs: say so and wait for the next change.
-                    rep.error(&e.to_string());
-                }
+            if let Some(code) = report_outcome(&rep, sup.changed(&paths, Instant::now())) {
+                return code;
             }
         }
     }
+}
+
+/// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
+fn baseline(inv: &Invocation, rep: &Reporter) -> Result<Poller, i32> {
+    let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
+    for w in warnings {
+        rep.warning(&Warning::IgnoreFile(w));
+    }
+    let mut poller = match Poller::new(inv.config.clone(), RealFs) {
+        Ok(p) => p.with_global_excludes(global),
+        Err(e) => {
+            rep.error(&e.to_string());
+            return Err(EXIT_USAGE);
+        }
+    };
+    for w in &poller.tick().warnings {
+        rep.warning(w);
+    }
+    Ok(poller)
 }
 
 /// The polling half of the loop: when to look (a full sweep on the fixed-rate schedule, the hot tier in between,
@@ -159,7 +128,32 @@ struct Loop<'a> {
     rep: &'a Reporter,
 }
 
-impl Loop<'_> {
+impl<'a> Loop<'a> {
+    /// The schedule after a baseline that started at `started` and took `took`.
+    fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration) -> Loop<'a> {
+        let hot = (!inv.config.hot_interval.is_zero()).then_some(inv.config.hot_interval);
+        if let Some(h) = hot {
+            rep.detail(&format!(
+                "hot tier: files changed in the last {} are re-checked every {} between full scans",
+                humantime::format_duration(inv.config.hot_for),
+                humantime::format_duration(h)
+            ));
+        }
+        let mut schedule = Schedule::new(inv.config.interval, started);
+        if let Some(b) = schedule.done(started, took) {
+            rep.back_off(&b);
+        }
+        Loop {
+            schedule,
+            settle: Settle::new(inv.config.settle, inv.config.max_wait),
+            hot,
+            next_hot: started,
+            quick: inv.config.settle,
+            pending: false,
+            rep,
+        }
+    }
+
     /// When the next look is due, and what kind of look it is.
     fn next_tick(&self, now: Instant) -> (Instant, Sweep) {
         let mut full = self.schedule.next();
@@ -204,8 +198,17 @@ impl Loop<'_> {
     }
 }
 
-/// Reports what the supervisor did; returns stator's exit code when it is time to leave.
-fn report_outcome(rep: &Reporter, outcome: Outcome) -> Option<i32> {
+/// Reports what the supervisor did; returns stator's exit code when it is time to leave. A command that fails to
+/// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
+fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<i32> {
+    let outcome = match result {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => return None,
+        Err(e) => {
+            rep.error(&format!("{e}; waiting for the next change"));
+            return None;
+        }
+    };
     match outcome {
         Outcome::Started { run } => rep.child(&format!("started (run {run})")),
         Outcome::Restarted { run, previous } => match previous {
