@@ -163,6 +163,17 @@ impl<V: Vfs> Poller<V> {
         self
     }
 
+    /// Watches more paths from now on, as explicit paths exempt from the filters: files the child reported
+    /// loading, or a dependency file's list. They join without a listing, so at the next tick each one counts as
+    /// created only if its mtime is newer than the previous tick (minus the racy window): reporting a file that
+    /// has not changed is never a change. A path that does not exist is watched for, and fires when it appears.
+    /// Paths already watched are not added twice.
+    pub fn add_paths(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        for path in paths {
+            self.plant(&path, State::Unseen(Join::Unlisted));
+        }
+    }
+
     /// The filesystem and clock this poller uses.
     pub fn vfs(&self) -> &V {
         &self.vfs
@@ -272,17 +283,22 @@ impl<V: Vfs> Poller<V> {
 
     fn plant_roots(&mut self) {
         for root in self.cfg.roots.clone() {
-            let root = normalize(&root);
-            let (parent, name) = match (root.parent(), root.file_name()) {
-                (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_owned()),
-                _ => (PathBuf::new(), root.clone().into_os_string()),
-            };
-            let holder = self.tree.holder(&parent);
-            let id = self.tree.add_node(holder, name, State::Unseen(Join::Baseline), true);
+            let id = self.plant(&root, State::Unseen(Join::Baseline));
             if !self.roots.contains(&id) {
                 self.roots.push(id);
             }
         }
+    }
+
+    /// Adds an explicit path (kept when it disappears, exempt from the filters) in the holder of its parent.
+    fn plant(&mut self, path: &Path, state: State) -> NodeId {
+        let path = normalize(path);
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_owned()),
+            _ => (PathBuf::new(), path.clone().into_os_string()),
+        };
+        let holder = self.tree.holder(&parent);
+        self.tree.add_node(holder, name, state, true)
     }
 
     fn params(&self) -> HashMap<u64, FsParams> {
@@ -396,7 +412,7 @@ impl<V: Vfs> Poller<V> {
             }
             match ev.out.state {
                 State::Gone if pinned => {
-                    if matches!(ev.before, State::Unseen(_)) {
+                    if matches!(ev.before, State::Unseen(_)) && self.roots.contains(&ev.id) {
                         tick.warnings.push(Warning::Missing { path });
                     }
                     if let Some(n) = self.tree.nodes.get_mut(ev.id) {

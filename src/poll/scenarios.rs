@@ -444,3 +444,26 @@ fn the_hot_tier_confirms_removals_and_forgets_old_changes() {
     p.tick_hot();
     assert_eq!(p.hot_count(), 0, "paths cool down after hot_for");
 }
+
+#[test]
+fn added_paths_follow_the_newer_than_last_loop_rule() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/lib/old.py", b"old");
+        fs.write("/lib/later.py", b"later");
+    });
+    // A child reports what it loaded: old files are not changes.
+    p.add_paths(["/lib/old.py".into(), "/lib/later.py".into(), "/lib/missing.py".into(), "/w/x".into()]);
+    let t = ticks(&mut p, 1);
+    assert!(t.is_empty(), "{t:?}");
+    assert!(p.files().contains(&"/lib/old.py".into()));
+    // Once added, they are watched like any other file; a missing one fires when it appears.
+    p.vfs().write("/lib/later.py", b"changed");
+    p.vfs().write("/lib/missing.py", b"now here");
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/lib/later.py", ChangeKind::Modified), ("/lib/missing.py", ChangeKind::Created)], "fine", "added");
+    // A file written just before it was reported counts as new.
+    p.vfs().write("/lib/fresh.py", b"x");
+    p.add_paths(["/lib/fresh.py".into()]);
+    let set = ticks(&mut p, 1);
+    expect(&set, &[("/lib/fresh.py", ChangeKind::Created)], "fine", "fresh report");
+}
