@@ -402,7 +402,14 @@ impl<V: Vfs> Poller<V> {
             let (pinned, parent, dir) = (node.pinned, node.parent, node.dir);
             if let Some((kind, reason)) = ev.out.change {
                 if is_ignore_file(&path) {
+                    // The rules inside this directory and below changed: judge every name again.
+                    let start = to_list.len();
                     self.tree.subtree_dirs(parent, to_list);
+                    for &d in &to_list[start..] {
+                        if let Some(dir) = self.tree.dirs.get_mut(d) {
+                            dir.scope_stale = true;
+                        }
+                    }
                 }
                 tick.changes.push(Change { path: path.clone(), kind, reason });
                 self.heat(ev.id, hot_until);
@@ -538,10 +545,17 @@ impl<V: Vfs> Poller<V> {
         };
         let path = dir.path.clone();
         let root = dir.root.clone().unwrap_or_else(|| path.clone());
-        let scope = self.scope_for(d, &path, &entries, tick);
+        // The filters and ignore rules only change when an ignore file does: until then, names already tracked
+        // stay tracked and only new names are judged, so re-listing a directory costs little more than read_dir.
+        let rejudge = !dir.listed || dir.scope_stale;
+        let scope = if rejudge { self.scope_for(d, &path, &entries, tick) } else { dir.scope.clone() };
         let mut present: HashSet<&OsStr> = HashSet::with_capacity(entries.len());
         for entry in &entries {
             present.insert(&entry.name);
+            let existing = self.tree.dirs.get(d).and_then(|dir| dir.children.get(&entry.name)).copied();
+            if existing.is_some() && !rejudge {
+                continue;
+            }
             let abs = path.join(&entry.name);
             let is_dir = match entry.kind {
                 Some(FileKind::Dir) => true,
@@ -550,7 +564,6 @@ impl<V: Vfs> Poller<V> {
             };
             let rel = abs.strip_prefix(&root).unwrap_or(Path::new(&entry.name));
             let admitted = self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
-            let existing = self.tree.dirs.get(d).and_then(|dir| dir.children.get(&entry.name)).copied();
             match (admitted, existing) {
                 (true, None) => {
                     self.tree.add_node(d, entry.name.clone(), State::Unseen(join), false);
@@ -563,6 +576,7 @@ impl<V: Vfs> Poller<V> {
         }
         let Some(dir) = self.tree.dirs.get_mut(d) else { return };
         dir.scope = scope;
+        dir.scope_stale = false;
         dir.listed = true;
         let gone: Vec<NodeId> =
             dir.children.iter().filter(|(name, _)| !present.contains(name.as_os_str())).map(|(_, &id)| id).collect();

@@ -467,3 +467,19 @@ fn added_paths_follow_the_newer_than_last_loop_rule() {
     let set = ticks(&mut p, 1);
     expect(&set, &[("/lib/fresh.py", ChangeKind::Created)], "fine", "fresh report");
 }
+
+#[test]
+fn the_safety_rescan_does_not_reread_ignore_files_or_rejudge_names() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        for d in ["a", "b", "c"] {
+            fs.write(format!("/w/{d}/.gitignore"), b"*.log\n");
+            fs.write(format!("/w/{d}/x.rs"), b"x");
+        }
+    });
+    let before = p.vfs().counters();
+    let set = ticks(&mut p, 25);
+    let after = p.vfs().counters();
+    assert!(set.is_empty());
+    assert!(after.read_dirs - before.read_dirs >= 4, "the rescan re-listed every directory");
+    assert_eq!(after.reads, before.reads, "but read no ignore file again");
+}

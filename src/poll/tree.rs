@@ -83,6 +83,9 @@ pub struct DirNode {
     pub is_root: bool,
     /// The ignore rules for names inside it.
     pub scope: Arc<IgnoreScope>,
+    /// An ignore file in it or above it changed: rebuild the rules and judge every name again at the next
+    /// listing.
+    pub scope_stale: bool,
     /// Tracked names inside it.
     pub children: HashMap<OsString, NodeId>,
     /// Its listing has been read at least once. A holder (the parent of an explicit path) is never listed.
@@ -133,6 +136,7 @@ impl Tree {
             root: None,
             is_root: false,
             scope: IgnoreScope::empty(),
+            scope_stale: false,
             children: HashMap::new(),
             listed: false,
             fresh: false,
@@ -185,6 +189,7 @@ impl Tree {
             root: Some(root),
             is_root,
             scope: IgnoreScope::empty(),
+            scope_stale: false,
             children: HashMap::new(),
             listed: false,
             fresh,

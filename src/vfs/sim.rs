@@ -117,6 +117,8 @@ pub struct Counters {
     pub read_dirs: u64,
     /// Calls to `hash`.
     pub hashes: u64,
+    /// Calls to `read_small` (ignore files).
+    pub reads: u64,
 }
 
 #[derive(Debug)]
@@ -340,7 +342,8 @@ impl Vfs for SimFs {
     }
 
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let st = self.lock();
+        let mut st = self.lock();
+        st.counters.reads += 1;
         self.check(&st, path)?;
         st.nodes.get(path).map(|n| n.data.clone()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
