@@ -82,7 +82,7 @@ impl<V: Vfs> Look<'_, V> {
         if let Some(d) = dirs.get(node.parent) {
             buf.push(&d.path);
         }
-        buf.push(&node.name);
+        buf.push(&*node.name);
         let seen = self.vfs.stat(buf).map_err(|e| e.kind());
         let fs = seen.as_ref().ok().and_then(|s| self.params.get(&s.dev)).copied().unwrap_or(DEFAULT);
         let before = node.state;
@@ -298,7 +298,7 @@ impl<V: Vfs> Poller<V> {
             _ => (PathBuf::new(), path.clone().into_os_string()),
         };
         let holder = self.tree.holder(&parent);
-        self.tree.add_node(holder, name, state, true)
+        self.tree.add_node(holder, &name, state, true)
     }
 
     fn params(&self) -> HashMap<u64, FsParams> {
@@ -552,7 +552,7 @@ impl<V: Vfs> Poller<V> {
         let mut present: HashSet<&OsStr> = HashSet::with_capacity(entries.len());
         for entry in &entries {
             present.insert(&entry.name);
-            let existing = self.tree.dirs.get(d).and_then(|dir| dir.children.get(&entry.name)).copied();
+            let existing = self.tree.child(d, &entry.name);
             if existing.is_some() && !rejudge {
                 continue;
             }
@@ -566,7 +566,7 @@ impl<V: Vfs> Poller<V> {
             let admitted = self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
             match (admitted, existing) {
                 (true, None) => {
-                    self.tree.add_node(d, entry.name.clone(), State::Unseen(join), false);
+                    self.tree.add_node(d, &entry.name, State::Unseen(join), false);
                 }
                 (false, Some(id)) if self.tree.nodes.get(id).is_some_and(|n| !n.pinned) => {
                     self.tree.remove_node(id);
@@ -578,8 +578,13 @@ impl<V: Vfs> Poller<V> {
         dir.scope = scope;
         dir.scope_stale = false;
         dir.listed = true;
-        let gone: Vec<NodeId> =
-            dir.children.iter().filter(|(name, _)| !present.contains(name.as_os_str())).map(|(_, &id)| id).collect();
+        let nodes = &self.tree.nodes;
+        let gone: Vec<NodeId> = dir
+            .children
+            .iter()
+            .copied()
+            .filter(|&id| nodes.get(id).is_some_and(|n| !present.contains(&*n.name)))
+            .collect();
         for id in gone {
             let Some(node) = self.tree.nodes.get_mut(id) else { continue };
             match node.state {

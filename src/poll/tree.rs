@@ -4,7 +4,10 @@
 //! built on demand into a reused buffer. Ids are indices into arenas whose slots are recycled.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::OsStr;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -86,8 +89,8 @@ pub struct DirNode {
     /// An ignore file in it or above it changed: rebuild the rules and judge every name again at the next
     /// listing.
     pub scope_stale: bool,
-    /// Tracked names inside it.
-    pub children: HashMap<OsString, NodeId>,
+    /// Tracked names inside it: node ids, hashed by their names (each name is stored once, in its node).
+    pub children: HashTable<NodeId>,
     /// Its listing has been read at least once. A holder (the parent of an explicit path) is never listed.
     pub listed: bool,
     /// The directory itself was just created: its previous listing is the empty one, so everything in its
@@ -105,7 +108,7 @@ pub struct DirNode {
 #[derive(Debug)]
 pub struct Node {
     pub parent: DirId,
-    pub name: OsString,
+    pub name: Box<OsStr>,
     pub state: State,
     /// Set when this node is a directory stator descends into.
     pub dir: Option<DirId>,
@@ -123,6 +126,8 @@ pub struct Tree {
     holders: HashMap<PathBuf, DirId>,
     /// Descended directories by identity.
     pub by_ident: HashMap<(u64, u64), DirId>,
+    /// Hashes names for the directories' child tables.
+    hasher: DefaultHashBuilder,
 }
 
 impl Tree {
@@ -137,7 +142,7 @@ impl Tree {
             is_root: false,
             scope: IgnoreScope::empty(),
             scope_stale: false,
-            children: HashMap::new(),
+            children: HashTable::new(),
             listed: false,
             fresh: false,
             node: None,
@@ -148,17 +153,26 @@ impl Tree {
         id
     }
 
+    /// The node named `name` inside `parent`, if tracked.
+    pub fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
+        let dir = self.dirs.get(parent)?;
+        let nodes = &self.nodes;
+        dir.children.find(self.hasher.hash_one(name), |&id| nodes.get(id).is_some_and(|n| &*n.name == name)).copied()
+    }
+
     /// Adds `name` inside `parent`, or returns the node already there.
-    pub fn add_node(&mut self, parent: DirId, name: OsString, state: State, pinned: bool) -> NodeId {
-        if let Some(&id) = self.dirs.get(parent).and_then(|d| d.children.get(&name)) {
+    pub fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
+        if let Some(id) = self.child(parent, name) {
             if let Some(n) = self.nodes.get_mut(id) {
                 n.pinned |= pinned;
             }
             return id;
         }
-        let id = self.nodes.insert(Node { parent, name: name.clone(), state, dir: None, pinned, failing: false });
+        let id = self.nodes.insert(Node { parent, name: name.into(), state, dir: None, pinned, failing: false });
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
         if let Some(d) = self.dirs.get_mut(parent) {
-            d.children.insert(name, id);
+            let rehash = |&id: &NodeId| nodes.get(id).map_or(0, |n| hasher.hash_one(&*n.name));
+            d.children.insert_unique(hasher.hash_one(name), id, rehash);
         }
         id
     }
@@ -170,7 +184,7 @@ impl Tree {
             if let Some(d) = self.dirs.get(n.parent) {
                 buf.push(&d.path);
             }
-            buf.push(&n.name);
+            buf.push(&*n.name);
         }
     }
 
@@ -190,7 +204,7 @@ impl Tree {
             is_root,
             scope: IgnoreScope::empty(),
             scope_stale: false,
-            children: HashMap::new(),
+            children: HashTable::new(),
             listed: false,
             fresh,
             node: Some(id),
@@ -215,7 +229,7 @@ impl Tree {
         if let Some(n) = dir.node.and_then(|id| self.nodes.get_mut(id)) {
             n.dir = None;
         }
-        for (_, child) in dir.children {
+        for child in dir.children {
             self.forget_node(child);
         }
     }
@@ -223,9 +237,11 @@ impl Tree {
     /// Removes node `id` from its parent, with its subtree.
     pub fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
-        let (parent, name) = (n.parent, n.name.clone());
-        if let Some(d) = self.dirs.get_mut(parent) {
-            d.children.remove(&name);
+        let hash = self.hasher.hash_one(&*n.name);
+        if let Some(d) = self.dirs.get_mut(n.parent) {
+            if let Ok(entry) = d.children.find_entry(hash, |&c| c == id) {
+                entry.remove();
+            }
         }
         self.forget_node(id);
     }
@@ -242,7 +258,7 @@ impl Tree {
     pub fn subtree_dirs(&self, did: DirId, out: &mut Vec<DirId>) {
         out.push(did);
         if let Some(d) = self.dirs.get(did) {
-            for &child in d.children.values() {
+            for &child in d.children.iter() {
                 if let Some(sub) = self.nodes.get(child).and_then(|n| n.dir) {
                     self.subtree_dirs(sub, out);
                 }
