@@ -238,10 +238,10 @@ impl Tree {
     pub fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
         let hash = self.hasher.hash_one(&*n.name);
-        if let Some(d) = self.dirs.get_mut(n.parent) {
-            if let Ok(entry) = d.children.find_entry(hash, |&c| c == id) {
-                entry.remove();
-            }
+        if let Some(d) = self.dirs.get_mut(n.parent)
+            && let Ok(entry) = d.children.find_entry(hash, |&c| c == id)
+        {
+            entry.remove();
         }
         self.forget_node(id);
     }
