@@ -6,6 +6,7 @@ mod poller;
 mod scenarios;
 mod schedule;
 mod settle;
+mod stored;
 mod tree;
 mod warning;
 

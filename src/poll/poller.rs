@@ -85,11 +85,11 @@ impl<V: Vfs> Look<'_, V> {
         buf.push(&*node.name);
         let seen = self.vfs.stat(buf).map_err(|e| e.kind());
         let fs = seen.as_ref().ok().and_then(|s| self.params.get(&s.dev)).copied().unwrap_or(DEFAULT);
-        let before = node.state;
+        let before = State::from(node.state);
         let vfs = self.vfs;
         let mut out =
             compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut || vfs.hash(buf).ok());
-        node.state = out.state;
+        node.state = out.state.into();
         match out.error {
             Some(_) if node.failing => out.error = None,
             Some(_) => node.failing = true,
@@ -185,11 +185,7 @@ impl<V: Vfs> Poller<V> {
             .tree
             .nodes
             .ids()
-            .filter(|&id| {
-                self.tree.nodes.get(id).is_some_and(
-                    |n| matches!(n.state, State::Present(k) | State::Vanishing(k) if k.fp.kind == FileKind::File),
-                )
-            })
+            .filter(|&id| self.tree.nodes.get(id).is_some_and(|n| n.state.is_file()))
             .map(|id| self.tree.path(id))
             .collect();
         out.sort();
@@ -198,14 +194,7 @@ impl<V: Vfs> Poller<V> {
 
     /// How many regular files are watched, and how many directories are listed.
     pub fn counts(&self) -> (usize, usize) {
-        let files = self
-            .tree
-            .nodes
-            .items
-            .iter()
-            .flatten()
-            .filter(|n| matches!(n.state, State::Present(k) | State::Vanishing(k) if k.fp.kind == FileKind::File))
-            .count();
+        let files = self.tree.nodes.items.iter().flatten().filter(|n| n.state.is_file()).count();
         let listed = self.tree.dirs.items.iter().flatten().filter(|d| d.listed).count();
         (files, listed)
     }
@@ -323,7 +312,7 @@ impl<V: Vfs> Poller<V> {
             .par_iter_mut()
             .enumerate()
             .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
-            .filter(|(_, n)| !only_unseen || matches!(n.state, State::Unseen(_)))
+            .filter(|(_, n)| !only_unseen || n.state.is_unseen())
             .map_init(PathBuf::new, |buf, (id, node)| look.at(dirs, id, node, buf))
             .flatten()
             .collect();
@@ -423,7 +412,7 @@ impl<V: Vfs> Poller<V> {
                         tick.warnings.push(Warning::Missing { path });
                     }
                     if let Some(n) = self.tree.nodes.get_mut(ev.id) {
-                        n.state = State::Absent;
+                        n.state = State::Absent.into();
                     }
                     if let Some(d) = dir {
                         self.tree.detach_dir(d);
@@ -496,8 +485,7 @@ impl<V: Vfs> Poller<V> {
             }
             // Already watched through another root or link: once is enough. But a directory that was just
             // renamed still has its old name on record, about to be confirmed gone: the new name takes over.
-            let live =
-                first.node.and_then(|n| self.tree.nodes.get(n)).is_some_and(|n| matches!(n.state, State::Present(_)));
+            let live = first.node.and_then(|n| self.tree.nodes.get(n)).is_some_and(|n| n.state.is_present());
             if live {
                 return;
             }
@@ -587,9 +575,9 @@ impl<V: Vfs> Poller<V> {
             .collect();
         for id in gone {
             let Some(node) = self.tree.nodes.get_mut(id) else { continue };
-            match node.state {
+            match State::from(node.state) {
                 State::Present(k) => {
-                    node.state = State::Vanishing(k);
+                    node.state = State::Vanishing(k).into();
                     tick.pending = true;
                 }
                 State::Unseen(_) if !node.pinned => self.tree.remove_node(id),

@@ -11,6 +11,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::stored::Stored;
 use crate::compare::State;
 use crate::discover::IgnoreScope;
 
@@ -109,7 +110,7 @@ pub struct DirNode {
 pub struct Node {
     pub parent: DirId,
     pub name: Box<OsStr>,
-    pub state: State,
+    pub state: Stored,
     /// Set when this node is a directory stator descends into.
     pub dir: Option<DirId>,
     /// An explicit root: kept (as absent) when it disappears, exempt from filters.
@@ -168,7 +169,14 @@ impl Tree {
             }
             return id;
         }
-        let id = self.nodes.insert(Node { parent, name: name.into(), state, dir: None, pinned, failing: false });
+        let id = self.nodes.insert(Node {
+            parent,
+            name: name.into(),
+            state: state.into(),
+            dir: None,
+            pinned,
+            failing: false,
+        });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         if let Some(d) = self.dirs.get_mut(parent) {
             let rehash = |&id: &NodeId| nodes.get(id).map_or(0, |n| hasher.hash_one(&*n.name));
