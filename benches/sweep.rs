@@ -1,0 +1,1043 @@
+//! Stator's engine against the `stat` floor, on generated trees of 10k, 100k and 1M files.
+//!
+//! ```text
+//! cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] [--interval 500ms] [--trials N]
+//!                              [--idle 5s] [--dir PATH]
+//! ```
+//!
+//! For each size it generates a deterministic tree of small files (directories of 10 to 100 files, up to six levels
+//! deep) in a temporary directory and reports, per full sweep of the unchanged tree:
+//! - CPU time (user + sys of the whole process) and wall time of stator's engine (`Poller::tick`) with one thread
+//!   and with the default thread count, side by side with two single-threaded floors measured in the same run over
+//!   the same files: `lstat(2)` on absolute paths and `fstatat(2)` relative to open directory handles (both through
+//!   rustix, so the floor is the system call). Ratios first, then absolute numbers;
+//! - memory: RSS per tracked file beyond the process baseline, measured in a child process (this binary re-executed
+//!   in a memory-only mode) that never holds the floors' file lists; peaks during the walk and during sweeps;
+//! - edit-to-detection latency (p50/p99) for a random file and for a recently edited one, with ticks on a fixed-rate
+//!   schedule at `--interval`, and the CPU the tick loop costs per second of idle watching.
+//!
+//! Never run by the test suite: timings on a shared machine are for reading, not for asserting.
+
+#[cfg(unix)]
+fn main() {
+    bench::main();
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("the sweep benchmark needs a Unix system");
+}
+
+#[cfg(unix)]
+mod bench {
+    use std::collections::{HashMap, HashSet};
+    use std::ffi::CString;
+    use std::fs;
+    use std::hint::black_box;
+    use std::io::Write as _;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use rayon::ThreadPool;
+    use rayon::prelude::*;
+    use rustix::fs::{AtFlags, Mode, OFlags, open, statat};
+    use rustix::process::{Resource, getrlimit};
+    use rustix::time::{ClockId, clock_gettime};
+    use stator::config::Config;
+    use stator::poll::{Poller, Tick};
+    use stator::vfs::real::RealFs;
+
+    /// Set in the environment of the re-executed binary: "THREADS REPS ROOT" asks for the memory-only mode.
+    const CHILD_ENV: &str = "STATOR_SWEEP_MEMORY_CHILD";
+    /// Generated files are left alone this long before anything is measured, so that none is inside stator's racy
+    /// window (files modified in the last moments are hashed at every sweep; at most 3 s on local filesystems).
+    const AGE: Duration = Duration::from_secs(3);
+    const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    const USAGE: &str = "usage: cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] \
+                         [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH]
+  --sizes     tree sizes, comma-separated (k = thousand, m = million); default 10k,100k
+  --reps      full sweeps measured per contender (medians are reported); default 5
+  --threads   stator's \"default\" thread count; default RAYON_NUM_THREADS or the number of cores
+  --interval  tick interval of the latency and idle loops; default 500ms
+  --trials    latency trials for each of cold and hot files; default 30
+  --idle      how long the idle loop watches; default 5s
+  --dir       where the temporary trees go; default the system temp dir";
+
+    struct Args {
+        sizes: Vec<(String, usize)>,
+        reps: usize,
+        threads: usize,
+        interval: Duration,
+        trials: usize,
+        idle: Duration,
+        dir: PathBuf,
+    }
+
+    fn default_threads() -> usize {
+        std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(cores)
+    }
+
+    fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    fn parse_size(s: &str) -> Result<usize, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        let (digits, scale) = match lower.strip_suffix('k') {
+            Some(d) => (d, 1_000),
+            None => match lower.strip_suffix('m') {
+                Some(d) => (d, 1_000_000),
+                None => (lower.as_str(), 1),
+            },
+        };
+        match digits.parse::<usize>() {
+            Ok(n) if n > 0 && n * scale <= 5_000_000 => Ok(n * scale),
+            _ => Err(format!("bad size {s:?} (e.g. 10k, 100k, 1m; at most 5m)")),
+        }
+    }
+
+    impl Args {
+        fn parse() -> Result<Args, String> {
+            let mut args = Args {
+                sizes: vec![("10k".into(), 10_000), ("100k".into(), 100_000)],
+                reps: 5,
+                threads: default_threads(),
+                interval: Duration::from_millis(500),
+                trials: 30,
+                idle: Duration::from_secs(5),
+                dir: std::env::temp_dir(),
+            };
+            let mut it = std::env::args().skip(1);
+            while let Some(arg) = it.next() {
+                // cargo bench passes --bench to harness-less benchmarks.
+                if arg == "--bench" {
+                    continue;
+                }
+                if arg == "--help" || arg == "-h" {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                    None => (arg.clone(), None),
+                };
+                let value = match inline {
+                    Some(v) => v,
+                    None => it.next().ok_or_else(|| format!("{flag} needs a value"))?,
+                };
+                let number = |v: &str| v.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("bad {flag}: {v}"));
+                let duration = |v: &str| humantime::parse_duration(v).map_err(|e| format!("bad {flag}: {v}: {e}"));
+                match flag.as_str() {
+                    "--sizes" => {
+                        args.sizes = value
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| parse_size(s).map(|n| (s.trim().to_string(), n)))
+                            .collect::<Result<_, _>>()?;
+                    }
+                    "--reps" => args.reps = number(&value)?,
+                    "--threads" => args.threads = number(&value)?,
+                    "--trials" => args.trials = number(&value)?,
+                    "--interval" => args.interval = duration(&value)?.max(Duration::from_millis(1)),
+                    "--idle" => args.idle = duration(&value)?,
+                    "--dir" => args.dir = PathBuf::from(value),
+                    _ => return Err(format!("unknown argument {arg}")),
+                }
+            }
+            if args.sizes.is_empty() {
+                return Err("--sizes is empty".into());
+            }
+            Ok(args)
+        }
+    }
+
+    // ----- measuring -----
+
+    fn cpu() -> Duration {
+        let t = clock_gettime(ClockId::ProcessCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    #[derive(Clone, Copy, Default)]
+    struct Cost {
+        cpu: Duration,
+        wall: Duration,
+    }
+
+    fn measure(f: impl FnOnce()) -> Cost {
+        let (c0, w0) = (cpu(), Instant::now());
+        f();
+        Cost { cpu: cpu() - c0, wall: w0.elapsed() }
+    }
+
+    /// Medians (cpu and wall taken separately) and the cpu range of several runs.
+    #[derive(Clone, Copy, Default)]
+    struct Summary {
+        cpu: Duration,
+        wall: Duration,
+        cpu_min: Duration,
+        cpu_max: Duration,
+    }
+
+    fn summarize(runs: &[Cost]) -> Summary {
+        let mut cpus: Vec<Duration> = runs.iter().map(|r| r.cpu).collect();
+        let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
+        cpus.sort();
+        walls.sort();
+        Summary {
+            cpu: median(&cpus),
+            wall: median(&walls),
+            cpu_min: cpus.first().copied().unwrap_or_default(),
+            cpu_max: cpus.last().copied().unwrap_or_default(),
+        }
+    }
+
+    fn median(sorted: &[Duration]) -> Duration {
+        match sorted.len() {
+            0 => Duration::ZERO,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        }
+    }
+
+    /// Nearest-rank percentile of sorted samples.
+    fn percentile(sorted: &[Duration], p: f64) -> Duration {
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+
+    /// A field of /proc/self/status (`VmRSS`, `VmHWM`), in bytes.
+    fn status_bytes(field: &str) -> Option<u64> {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+        let kb: u64 = line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Resets VmHWM to the current RSS (Linux 4.0 and later); false when the kernel does not allow it.
+    fn reset_peak() -> bool {
+        fs::OpenOptions::new().write(true).open("/proc/self/clear_refs").and_then(|mut f| f.write_all(b"5")).is_ok()
+    }
+
+    fn pool(threads: usize) -> ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool")
+    }
+
+    fn config(root: &Path) -> Config {
+        Config { roots: vec![root.to_path_buf()], ..Config::default() }
+    }
+
+    // ----- the tree -----
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn unit(&mut self) -> f64 {
+            self.below(1 << 30) as f64 / (1u64 << 30) as f64
+        }
+    }
+
+    const KINDS: [(&str, &[u8]); 5] = [
+        ("rs", b"fn main() {}\n"),
+        ("py", b"print('hi')\n"),
+        ("ts", b"export {};\n"),
+        ("md", b"# notes\n"),
+        ("json", b"{}\n"),
+    ];
+    /// Every generated file is shorter than this; edits write longer contents, each longer than the last.
+    const EDIT_BASE: usize = 20;
+
+    /// A generated tree: directories (relative to the root) with their file names.
+    struct Tree {
+        dirs: Vec<(PathBuf, Vec<String>)>,
+        files: usize,
+        max_depth: usize,
+    }
+
+    /// The layout of `files` files: directories with 8 subdirectories at most, each new directory holding 10 to 100
+    /// files; every path goes 3 to 6 levels deep, so most files sit 4 to 6 levels down and a few near the top.
+    fn plan(files: usize) -> Tree {
+        let mut rng = Rng(SEED);
+        let mut known = HashSet::new();
+        let mut dirs = Vec::new();
+        let mut made = 0;
+        let mut max_depth = 0;
+        while made < files {
+            let depth = 3 + rng.below(4);
+            let mut dir = PathBuf::new();
+            for level in 0..depth {
+                dir.push(format!("dir{level}_{}", rng.below(8)));
+                if made < files && known.insert(dir.clone()) {
+                    let n = (10 + rng.below(91)).min(files - made);
+                    let names = (0..n).map(|k| format!("file{k}.{}", KINDS[rng.below(KINDS.len())].0)).collect();
+                    made += n;
+                    max_depth = max_depth.max(level + 1);
+                    dirs.push((dir.clone(), names));
+                }
+            }
+        }
+        Tree { dirs, files, max_depth }
+    }
+
+    fn generate(root: &Path, tree: &Tree, threads: usize) {
+        let started = Instant::now();
+        for (dir, _) in &tree.dirs {
+            fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        let done = AtomicUsize::new(0);
+        let loud = tree.files >= 200_000;
+        pool(threads).install(|| {
+            tree.dirs.par_iter().for_each(|(dir, names)| {
+                let dir = root.join(dir);
+                for name in names {
+                    let ext = name.rsplit('.').next().unwrap_or("");
+                    let content = KINDS.iter().find(|k| k.0 == ext).map_or(&b"\n"[..], |k| k.1);
+                    fs::write(dir.join(name), content).expect("write");
+                }
+                let before = done.fetch_add(names.len(), Ordering::Relaxed);
+                let after = before + names.len();
+                if loud && before * 10 / tree.files != after * 10 / tree.files {
+                    eprintln!(
+                        "  generated {:>9} of {} files ({:>3}%), {:.0} s",
+                        thousands(after),
+                        thousands(tree.files),
+                        after * 100 / tree.files,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            });
+        });
+    }
+
+    // ----- the floors -----
+
+    fn lstat_floor(paths: &[CString]) -> Cost {
+        measure(|| {
+            for p in paths {
+                black_box(rustix::fs::lstat(p.as_c_str()).is_ok());
+            }
+        })
+    }
+
+    /// `fstatat` relative to directory handles opened beforehand (not timed). Directories are taken in batches that
+    /// fit the open-file limit, and the handles are closed after each batch, so that stator never runs short of
+    /// descriptors because of the floor.
+    fn fstatat_floor(dirs: &[(CString, Vec<CString>)], max_open: usize) -> Cost {
+        let mut total = Cost::default();
+        for batch in dirs.chunks(max_open.max(1)) {
+            let fds: Vec<_> = batch
+                .iter()
+                .map(|(d, _)| {
+                    open(d.as_c_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                        .expect("open a directory")
+                })
+                .collect();
+            let cost = measure(|| {
+                for (fd, (_, names)) in fds.iter().zip(batch) {
+                    for name in names {
+                        black_box(statat(fd, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok());
+                    }
+                }
+            });
+            total.cpu += cost.cpu;
+            total.wall += cost.wall;
+        }
+        total
+    }
+
+    fn cstring(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).expect("no NUL in paths")
+    }
+
+    // ----- the memory child -----
+
+    /// The memory-only mode: RSS before the poller exists and after its baseline tick, peaks during the walk and
+    /// during sweeps, printed as `key=value` for the parent.
+    fn memory_child(spec: &str) {
+        let mut parts = spec.splitn(3, ' ');
+        let threads: usize = parts.next().and_then(|s| s.parse().ok()).expect("threads");
+        let reps: usize = parts.next().and_then(|s| s.parse().ok()).expect("reps");
+        let root = PathBuf::from(parts.next().expect("root"));
+        let pool = pool(threads);
+        pool.install(|| black_box(0));
+        let rss0 = status_bytes("VmRSS").unwrap_or(0);
+        let reset = reset_peak();
+        let mut poller = Poller::new(config(&root), RealFs).expect("poller");
+        let walk = measure(|| {
+            pool.install(|| black_box(poller.tick().stats));
+        });
+        let rss1 = status_bytes("VmRSS").unwrap_or(0);
+        let hwm_walk = status_bytes("VmHWM").unwrap_or(0);
+        reset_peak();
+        for _ in 0..reps {
+            pool.install(|| black_box(poller.tick().stats));
+        }
+        let rss2 = status_bytes("VmRSS").unwrap_or(0);
+        let hwm_sweep = status_bytes("VmHWM").unwrap_or(0);
+        let (files, _) = poller.counts();
+        println!(
+            "rss0={rss0} rss1={rss1} hwm_walk={hwm_walk} rss2={rss2} hwm_sweep={hwm_sweep} files={files} reset={} \
+             walk_cpu={} walk_wall={}",
+            u8::from(reset),
+            walk.cpu.as_nanos(),
+            walk.wall.as_nanos()
+        );
+    }
+
+    struct Memory {
+        rss0: u64,
+        rss1: u64,
+        hwm_walk: u64,
+        rss2: u64,
+        hwm_sweep: u64,
+        files: u64,
+        reset: bool,
+        walk: Cost,
+    }
+
+    fn memory(root: &Path, threads: usize, reps: usize) -> Result<Memory, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let out = Command::new(exe)
+            .env(CHILD_ENV, format!("{threads} {reps} {}", root.display()))
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("the memory child failed: {}", out.status));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let kv: HashMap<&str, u64> = text
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+            .collect();
+        let get = |k: &str| kv.get(k).copied().ok_or(format!("the memory child did not report {k}: {text}"));
+        let m = Memory {
+            rss0: get("rss0")?,
+            rss1: get("rss1")?,
+            hwm_walk: get("hwm_walk")?,
+            rss2: get("rss2")?,
+            hwm_sweep: get("hwm_sweep")?,
+            files: get("files")?,
+            reset: get("reset")? == 1,
+            walk: Cost { cpu: Duration::from_nanos(get("walk_cpu")?), wall: Duration::from_nanos(get("walk_wall")?) },
+        };
+        if m.rss0 == 0 {
+            return Err("no /proc/self/status here".into());
+        }
+        Ok(m)
+    }
+
+    // ----- the tick loop -----
+
+    #[derive(Default)]
+    struct Watch {
+        ticks: usize,
+        overran: usize,
+        cost: Cost,
+    }
+
+    /// Ticks on a fixed-rate schedule (each tick starts `interval` after the previous one started, at once when
+    /// that moment has passed) while `go(next scheduled start)` says so; the last period is waited out so that the
+    /// cost covers whole periods.
+    fn tick_loop(
+        poller: &mut Poller,
+        interval: Duration,
+        mut go: impl FnMut(Instant) -> bool,
+        mut seen: impl FnMut(Instant, &Tick),
+    ) -> Watch {
+        let (c0, w0) = (cpu(), Instant::now());
+        let mut next = w0;
+        let mut watch = Watch::default();
+        while go(next) {
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            let start = Instant::now();
+            let tick = poller.tick();
+            let end = Instant::now();
+            seen(end, &tick);
+            watch.ticks += 1;
+            next = start + interval;
+            if end > next {
+                watch.overran += 1;
+            }
+        }
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        watch.cost = Cost { cpu: cpu() - c0, wall: w0.elapsed() };
+        watch
+    }
+
+    struct Latency {
+        cold: Vec<Duration>,
+        hot: Vec<Duration>,
+        missed: [usize; 2],
+        watch: Watch,
+    }
+
+    /// Edit-to-detection latency. An editor thread waits a random fraction of the interval (so edits land at a
+    /// uniformly random phase of the schedule), makes a file longer in one `write`, and waits for the first tick
+    /// that reports the file; the latency is from the write's return to that tick's end. `trials` random files
+    /// (cold), then `trials` edits of the file edited just before (hot).
+    fn latency(
+        poller: &mut Poller,
+        pool: &ThreadPool,
+        root: &Path,
+        tree: &Tree,
+        interval: Duration,
+        trials: usize,
+    ) -> Latency {
+        let files: Vec<(u32, u32)> = tree
+            .dirs
+            .iter()
+            .enumerate()
+            .flat_map(|(d, (_, names))| (0..names.len()).map(move |n| (d as u32, n as u32)))
+            .collect();
+        let rel = |(d, n): (u32, u32)| {
+            let (dir, names) = &tree.dirs[d as usize];
+            dir.join(&names[n as usize])
+        };
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel::<(Instant, Vec<PathBuf>)>();
+        let (files, stop) = (&files, &stop);
+        std::thread::scope(|s| {
+            let editor = s.spawn(move || {
+                let mut rng = Rng(SEED ^ 0x5eed);
+                let (mut cold, mut hot, mut missed) = (Vec::new(), Vec::new(), [0, 0]);
+                let mut last = files[0];
+                for trial in 0..2 * trials {
+                    let is_hot = trial >= trials;
+                    let file = if is_hot { last } else { files[rng.below(files.len())] };
+                    let path = rel(file);
+                    std::thread::sleep(interval.mul_f64(rng.unit()));
+                    let before = Instant::now();
+                    let content = vec![b'x'; EDIT_BASE + trial + 1];
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .open(root.join(&path))
+                        .and_then(|mut f| f.write_all(&content))
+                        .expect("edit");
+                    let edited = Instant::now();
+                    let deadline = edited + interval * 10 + Duration::from_secs(30);
+                    let found = loop {
+                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                            Ok((end, paths)) if end >= before && paths.iter().any(|p| p.ends_with(&path)) => {
+                                break Some(end.saturating_duration_since(edited));
+                            }
+                            Ok(_) => {}
+                            Err(_) => break None,
+                        }
+                    };
+                    match found {
+                        Some(d) if is_hot => hot.push(d),
+                        Some(d) => cold.push(d),
+                        None => missed[usize::from(is_hot)] += 1,
+                    }
+                    last = file;
+                }
+                stop.store(true, Ordering::Relaxed);
+                (cold, hot, missed)
+            });
+            let watch = pool.install(|| {
+                tick_loop(
+                    poller,
+                    interval,
+                    |_| !stop.load(Ordering::Relaxed),
+                    |end, tick| {
+                        if !tick.changes.is_empty() {
+                            let _ = tx.send((end, tick.changes.iter().map(|c| c.path.clone()).collect()));
+                        }
+                    },
+                )
+            });
+            let (mut cold, mut hot, missed) = editor.join().expect("the editor thread");
+            cold.sort();
+            hot.sort();
+            Latency { cold, hot, missed, watch }
+        })
+    }
+
+    // ----- one size -----
+
+    struct SizeResult {
+        label: String,
+        files: usize,
+        lstat: Summary,
+        fstatat: Summary,
+        one: Summary,
+        many: Summary,
+        memory: Option<Memory>,
+        latency: Latency,
+        idle: Watch,
+    }
+
+    fn run_size(args: &Args, label: &str, files: usize) -> SizeResult {
+        let threads = args.threads;
+        let tree = plan(files);
+        let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
+        let root = tmp.path().to_path_buf();
+        eprintln!(
+            "[{label}] generating {} files in {} directories under {} ...",
+            thousands(files),
+            thousands(tree.dirs.len()),
+            root.display()
+        );
+        let t0 = Instant::now();
+        generate(&root, &tree, threads);
+        let generated = t0.elapsed();
+        eprintln!("[{label}] generated in {:.1} s; letting it age {} s", generated.as_secs_f64(), AGE.as_secs());
+        std::thread::sleep(AGE);
+
+        eprintln!("[{label}] memory, in a child process ...");
+        let memory = memory(&root, threads, args.reps).map_err(|e| eprintln!("[{label}] memory: {e}")).ok();
+
+        eprintln!("[{label}] baseline ticks ...");
+        let one_pool = pool(1);
+        let many_pool = pool(threads);
+        let mut one = Poller::new(config(&root), RealFs).expect("poller");
+        let mut many = Poller::new(config(&root), RealFs).expect("poller");
+        let walk_one = measure(|| {
+            one_pool.install(|| black_box(one.tick().stats));
+        });
+        let walk_many = measure(|| {
+            many_pool.install(|| black_box(many.tick().stats));
+        });
+        let (tracked, listed) = many.counts();
+        let stats = many_pool.install(|| many.tick().stats);
+
+        // The floors' lists, built only now (the memory child never sees them).
+        let paths: Vec<CString> = tree
+            .dirs
+            .iter()
+            .flat_map(|(d, names)| {
+                let dir = root.join(d);
+                names.iter().map(move |n| cstring(&dir.join(n)))
+            })
+            .collect();
+        let handles: Vec<(CString, Vec<CString>)> = tree
+            .dirs
+            .iter()
+            .map(|(d, names)| {
+                (cstring(&root.join(d)), names.iter().map(|n| CString::new(n.as_bytes()).expect("name")).collect())
+            })
+            .collect();
+        let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        let max_open = usize::try_from(limit.saturating_sub(256)).unwrap_or(usize::MAX).max(16);
+
+        eprintln!("[{label}] {} full sweeps of each contender, round-robin ...", args.reps);
+        let mut unexpected = 0;
+        let mut runs: [Vec<Cost>; 4] = Default::default();
+        for rep in 0..=args.reps {
+            let costs = [
+                lstat_floor(&paths),
+                fstatat_floor(&handles, max_open),
+                measure(|| {
+                    one_pool.install(|| unexpected += one.tick().changes.len());
+                }),
+                measure(|| {
+                    many_pool.install(|| unexpected += many.tick().changes.len());
+                }),
+            ];
+            // The first round warms every contender up and is not counted.
+            if rep > 0 {
+                for (r, c) in runs.iter_mut().zip(costs) {
+                    r.push(c);
+                }
+            }
+        }
+        drop(one);
+        let [lstat, fstatat, one_runs, many_runs] = runs.map(|r| summarize(&r));
+
+        eprintln!(
+            "[{label}] latency: {} cold and {} hot edits at {} ...",
+            args.trials,
+            args.trials,
+            humantime::format_duration(args.interval)
+        );
+        let latency = latency(&mut many, &many_pool, &root, &tree, args.interval, args.trials);
+        eprintln!("[{label}] idle watching for {} ...", humantime::format_duration(args.idle));
+        let idle_end = Instant::now() + args.idle;
+        let idle = many_pool.install(|| tick_loop(&mut many, args.interval, |next| next < idle_end, |_, _| {}));
+
+        let result = SizeResult {
+            label: label.to_string(),
+            files,
+            lstat,
+            fstatat,
+            one: one_runs,
+            many: many_runs,
+            memory,
+            latency,
+            idle,
+        };
+        let info =
+            SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
+        print_size(args, &result, &info);
+        drop(many);
+        eprintln!("[{label}] removing the tree ...");
+        drop(tmp);
+        result
+    }
+
+    // ----- printing -----
+
+    struct SizeInfo<'a> {
+        tree: &'a Tree,
+        generated: Duration,
+        tracked: usize,
+        listed: usize,
+        stats: usize,
+        walk_one: Cost,
+        walk_many: Cost,
+        unexpected: usize,
+        max_open: usize,
+    }
+
+    fn thousands(n: usize) -> String {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    fn ratio(a: Duration, b: Duration) -> f64 {
+        a.as_secs_f64() / b.as_secs_f64().max(1e-12)
+    }
+
+    fn mb(bytes: u64) -> f64 {
+        bytes as f64 / (1 << 20) as f64
+    }
+
+    fn per_file(bytes: u64, files: u64) -> u64 {
+        bytes / files.max(1)
+    }
+
+    fn print_size(args: &Args, r: &SizeResult, info: &SizeInfo) {
+        let t = args.threads;
+        let out = &mut String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(format!(
+            "== {}: {} files in {} directories, up to {} levels deep (generated in {:.1} s) ==",
+            r.label,
+            thousands(r.files),
+            thousands(info.tree.dirs.len()),
+            info.tree.max_depth,
+            info.generated.as_secs_f64()
+        ));
+        line(format!(
+            "stator tracks {} files and lists {} directories; {} stats per sweep",
+            thousands(info.tracked),
+            thousands(info.listed),
+            thousands(info.stats)
+        ));
+        if info.tracked != r.files {
+            line(format!("!! stator tracks {} files, not the {} generated", info.tracked, r.files));
+        }
+        if info.unexpected > 0 {
+            line(format!("!! the measured sweeps reported {} changes on an unchanged tree", info.unexpected));
+        }
+        line(format!(
+            "ratios, stator / floor (median of {} sweeps)  cpu/lstat cpu/fstatat  wall/lstat wall/fstatat",
+            args.reps
+        ));
+        for (name, s) in [("stator, 1 thread".to_string(), r.one), (format!("stator, {t} threads"), r.many)] {
+            line(format!(
+                "  {name:<42} {:>8.2}x {:>10.2}x  {:>9.2}x {:>11.2}x",
+                ratio(s.cpu, r.lstat.cpu),
+                ratio(s.cpu, r.fstatat.cpu),
+                ratio(s.wall, r.lstat.wall),
+                ratio(s.wall, r.fstatat.wall)
+            ));
+        }
+        line(format!(
+            "{:<44} {:>8}  {:>15}  {:>8}  {:>11}",
+            "absolute, per full sweep", "cpu ms", "cpu min-max", "wall ms", "cpu ns/file"
+        ));
+        let batches = info.tree.dirs.len().div_ceil(info.max_open.max(1));
+        let at_name = if batches > 1 {
+            format!("fstatat floor, 1 thread ({batches} fd batches)")
+        } else {
+            "fstatat floor, 1 thread".to_string()
+        };
+        for (name, s) in [
+            ("lstat floor, 1 thread".to_string(), r.lstat),
+            (at_name, r.fstatat),
+            ("stator, 1 thread".to_string(), r.one),
+            (format!("stator, {t} threads"), r.many),
+        ] {
+            line(format!(
+                "  {name:<42} {:>8.1}  {:>15}  {:>8.1}  {:>11.0}",
+                ms(s.cpu),
+                format!("{:.1}-{:.1}", ms(s.cpu_min), ms(s.cpu_max)),
+                ms(s.wall),
+                s.cpu.as_nanos() as f64 / r.files.max(1) as f64
+            ));
+        }
+        for (name, c) in [
+            ("baseline tick (walk), 1 thread".to_string(), info.walk_one),
+            (format!("baseline tick (walk), {t} threads"), info.walk_many),
+        ] {
+            line(format!(
+                "  {name:<42} {:>8.1}  {:>15}  {:>8.1}  {:>11.0}",
+                ms(c.cpu),
+                "",
+                ms(c.wall),
+                c.cpu.as_nanos() as f64 / r.files.max(1) as f64
+            ));
+        }
+        match &r.memory {
+            Some(m) => {
+                line(format!(
+                    "memory, in a child process (re-executed bench, {t} threads, no floor lists), beyond its {:.1} MB baseline RSS",
+                    mb(m.rss0)
+                ));
+                let files = m.files;
+                let above = |x: u64| x.saturating_sub(m.rss0);
+                line(format!(
+                    "  after the baseline tick    {:>8.1} MB  = {:>5} bytes/file",
+                    mb(above(m.rss1)),
+                    per_file(above(m.rss1), files)
+                ));
+                line(format!(
+                    "  peak during the walk       {:>8.1} MB  = {:>5} bytes/file   (walk: {:.0} ms cpu, {:.0} ms wall)",
+                    mb(above(m.hwm_walk)),
+                    per_file(above(m.hwm_walk), files),
+                    ms(m.walk.cpu),
+                    ms(m.walk.wall)
+                ));
+                line(format!(
+                    "  peak during {} sweeps       {:>8.1} MB  = {:>5} bytes/file   (after them: {:.1} MB){}",
+                    args.reps,
+                    mb(above(m.hwm_sweep)),
+                    per_file(above(m.hwm_sweep), files),
+                    mb(above(m.rss2)),
+                    if m.reset { "" } else { "  [peak not resettable here: since the child started]" }
+                ));
+            }
+            None => line("memory: not measured (needs /proc)".to_string()),
+        }
+        let l = &r.latency;
+        line(format!(
+            "latency, edit -> end of the tick reporting it, every {}, {t} threads ({} ticks, {} overran the interval)",
+            humantime::format_duration(args.interval),
+            l.watch.ticks,
+            l.watch.overran
+        ));
+        line(format!("{:<36} {:>8} {:>8} {:>8} {:>8} {:>8}", "", "p50", "p90", "p99", "max", "missed"));
+        for (name, v, missed) in
+            [("cold (a random file)", &l.cold, l.missed[0]), ("hot (the file edited just before)", &l.hot, l.missed[1])]
+        {
+            line(format!(
+                "  {name:<34} {:>5.0} ms {:>5.0} ms {:>5.0} ms {:>5.0} ms {:>8}",
+                ms(percentile(v, 50.0)),
+                ms(percentile(v, 90.0)),
+                ms(percentile(v, 99.0)),
+                ms(v.last().copied().unwrap_or_default()),
+                format!("{missed}/{}", args.trials)
+            ));
+        }
+        let idle = &r.idle;
+        line(format!(
+            "idle watching: {:.1}% of one core ({} ticks in {:.1} s every {}, {:.1} ms cpu per tick, {} overran)",
+            idle_pct(idle),
+            idle.ticks,
+            idle.cost.wall.as_secs_f64(),
+            humantime::format_duration(args.interval),
+            ms(idle.cost.cpu) / idle.ticks.max(1) as f64,
+            idle.overran
+        ));
+        println!("{out}");
+    }
+
+    fn idle_pct(w: &Watch) -> f64 {
+        100.0 * ratio(w.cost.cpu, w.cost.wall)
+    }
+
+    fn loadavg() -> String {
+        fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "n/a".into())
+    }
+
+    /// The filesystem type holding `dir`, from /proc/self/mounts (longest mount point that is a prefix).
+    fn fs_type(dir: &Path) -> String {
+        let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        mounts
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (_, at, kind) = (f.next()?, f.next()?, f.next()?);
+                dir.starts_with(at).then(|| (at.len(), kind.to_string()))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map_or_else(|| "unknown filesystem".into(), |(_, kind)| kind)
+    }
+
+    fn cpu_model() -> String {
+        fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, m)| m.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into())
+    }
+
+    fn header(args: &Args) {
+        let t = args.threads;
+        let text = format!(
+            "stator sweep benchmark, {cores} cores ({model}), trees on {fs} in {dir}, load average {load} at the \
+             start. A sweep is one full look at every file of an unchanged tree that is already baselined, with warm \
+             caches. cpu = user+sys time of the whole process (all threads), wall = elapsed time; each is the median \
+             of {reps} sweeps run round-robin with the floors, after one uncounted round. Floors, both single-threaded \
+             and over the same files: lstat = rustix lstat(2) on each absolute path; fstatat = rustix \
+             statat(dirfd, name, AT_SYMLINK_NOFOLLOW) relative to directory handles opened beforehand (not timed). \
+             Ratios are stator / floor: 1.00x is the floor, lower is better; stator also stats its directories. The \
+             walk is the first (baseline) tick, which lists the tree. Memory is measured in a child process (this \
+             binary re-executed in a memory-only mode, which never builds the floors' lists): RSS (VmRSS) before \
+             creating the poller and after its baseline tick, divided by the files tracked; peaks are VmHWM, reset \
+             before the walk and before the sweeps. Latency: an editor thread makes a file longer at a random phase of \
+             a fixed-rate tick schedule (next start = previous start + interval, at once if overrun) every {interval} \
+             with {t} threads, and measures from the write's return to the end of the first tick that reports it; \
+             cold = a random file, hot = the file edited in the previous trial; {trials} trials each (below 100 trials \
+             p99 is the maximum). Engine ticks only: no settle delay. Idle = the same loop with no edits for {idle}, CPU as % of \
+             one core.",
+            cores = cores(),
+            model = cpu_model(),
+            fs = fs_type(&args.dir),
+            dir = args.dir.display(),
+            load = loadavg(),
+            reps = args.reps,
+            interval = humantime::format_duration(args.interval),
+            trials = args.trials,
+            idle = humantime::format_duration(args.idle),
+        );
+        println!("{}\n", wrap(&text, 116));
+    }
+
+    fn wrap(text: &str, width: usize) -> String {
+        let mut out = String::new();
+        let mut len = 0;
+        for word in text.split_whitespace() {
+            if len > 0 && len + 1 + word.len() > width {
+                out.push('\n');
+                len = 0;
+            } else if len > 0 {
+                out.push(' ');
+                len += 1;
+            }
+            out.push_str(word);
+            len += word.len();
+        }
+        out
+    }
+
+    fn summary(args: &Args, results: &[SizeResult], started: Instant) {
+        let t = args.threads;
+        let mut out = String::new();
+        out.push_str(&format!(
+            "== summary: stator / fstatat floor per full sweep (cpu, wall); memory beyond baseline; latency every {} ==\n",
+            humantime::format_duration(args.interval)
+        ));
+        out.push_str(&format!(
+            "(1t, {t}t: stator with 1 and {t} threads, cpu and wall as ratios to the fstatat floor; B/file: RSS beyond the \
+             baseline after the walk; latency p50/p99 in ms; idle: % of one core)\n"
+        ));
+        out.push_str(&format!(
+            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>13} {:>6}\n",
+            "size",
+            "files",
+            "1t cpu",
+            "1t wall",
+            format!("{t}t cpu"),
+            format!("{t}t wall"),
+            "B/file",
+            "cold p50/p99",
+            "hot p50/p99",
+            "idle"
+        ));
+        for r in results {
+            let bytes = r
+                .memory
+                .as_ref()
+                .map_or("n/a".to_string(), |m| per_file(m.rss1.saturating_sub(m.rss0), m.files).to_string());
+            let (c, h) = (&r.latency.cold, &r.latency.hot);
+            out.push_str(&format!(
+                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>7} {:>13} {:>13} {:>5.1}%\n",
+                r.label,
+                thousands(r.files),
+                ratio(r.one.cpu, r.fstatat.cpu),
+                ratio(r.one.wall, r.fstatat.wall),
+                ratio(r.many.cpu, r.fstatat.cpu),
+                ratio(r.many.wall, r.fstatat.wall),
+                bytes,
+                format!("{:.0}/{:.0}", ms(percentile(c, 50.0)), ms(percentile(c, 99.0))),
+                format!("{:.0}/{:.0}", ms(percentile(h, 50.0)), ms(percentile(h, 99.0))),
+                idle_pct(&r.idle)
+            ));
+        }
+        out.push_str(&format!(
+            "(whole run: {:.0} s; load average {} at the end)",
+            started.elapsed().as_secs_f64(),
+            loadavg()
+        ));
+        println!("{out}");
+    }
+
+    pub fn main() {
+        if let Ok(spec) = std::env::var(CHILD_ENV) {
+            memory_child(&spec);
+            return;
+        }
+        let args = match Args::parse() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                std::process::exit(2);
+            }
+        };
+        let started = Instant::now();
+        header(&args);
+        let results: Vec<SizeResult> = args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).collect();
+        summary(&args, &results, started);
+    }
+}
