@@ -135,6 +135,13 @@ impl Granularity {
         self.finest = self.finest.min(step_of(mtime));
     }
 
+    /// Adds what another learner saw (the parallel sweep learns per thread, then merges).
+    pub fn merge(&mut self, other: &Granularity) {
+        self.samples = self.samples.saturating_add(other.samples);
+        self.finest = self.finest.min(other.finest);
+        self.last = other.last.or(self.last);
+    }
+
     /// How many samples were seen.
     pub fn samples(&self) -> u32 {
         self.samples

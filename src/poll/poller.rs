@@ -76,7 +76,7 @@ struct Look<'a, V> {
 impl<V: Vfs> Look<'_, V> {
     /// Stats one node (its path built into `buf`), applies the rules and updates the node's state; returns an
     /// event when there is something to act on.
-    fn at(&self, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) -> Option<Event> {
+    fn at(&self, found: &mut Found, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) {
         const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
         buf.clear();
         if let Some(d) = dirs.get(node.parent) {
@@ -97,21 +97,52 @@ impl<V: Vfs> Look<'_, V> {
         }
         let stat = seen.ok();
         let first_sight = matches!(before, State::Unseen(_) | State::Absent);
-        let new_dev = stat.is_some_and(|s| !self.params.contains_key(&s.dev));
+        found.looked += 1;
+        // Fresh timestamps teach the filesystem's granularity; any stat identifies its device.
+        if let Some(s) = stat.filter(|_| first_sight || out.change.is_some()) {
+            let learner = &mut found.devices.entry(s.dev).or_insert((Granularity::default(), id)).0;
+            if s.kind == FileKind::File {
+                learner.observe(s.mtime);
+            }
+        }
         let interesting = out.change.is_some()
             || out.relist
             || out.error.is_some()
             || out.ahead.is_some()
-            || first_sight
-            || new_dev
             || matches!(out.state, State::Gone | State::Vanishing(_))
             || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
-        interesting.then_some(Event { id, before, out, stat })
+        if interesting {
+            found.events.push(Event { id, before, out, stat });
+        }
+    }
+}
+
+/// What a sweep found: the nodes with something to act on, what was learned per device, how many nodes it looked
+/// at. Folded per thread and merged, so a sweep allocates nothing per node it merely confirms.
+#[derive(Default)]
+struct Found {
+    events: Vec<Event>,
+    /// Per device: granularity evidence, and one node on it (to identify a filesystem seen for the first time).
+    devices: HashMap<u64, (Granularity, NodeId)>,
+    looked: usize,
+}
+
+impl Found {
+    fn merge(mut self, other: Found) -> Found {
+        self.looked += other.looked;
+        self.events.extend(other.events);
+        for (dev, (g, id)) in other.devices {
+            self.devices.entry(dev).or_insert((Granularity::default(), id)).0.merge(&g);
+        }
+        self
     }
 }
 
 /// The window assumed on a filesystem not identified yet (the first sight of a new device).
 const COARSE_WINDOW: Duration = Duration::from_secs(3);
+
+/// Directories read per parallel batch of listings.
+const LIST_CHUNK: usize = 64;
 
 /// At most this many paths are hot at once; beyond, changes are left to the full sweeps.
 const HOT_MAX: usize = 1024;
@@ -248,6 +279,10 @@ impl<V: Vfs> Poller<V> {
             self.apply(events, scan, &mut tick, &mut to_list);
         }
         self.report_stat_errors(&mut tick);
+        if first {
+            // The tree grew by doubling during the walk; most trees change little after it.
+            self.tree.nodes.items.shrink_to_fit();
+        }
         self.prev_scan = Some(scan);
         tick
     }
@@ -306,19 +341,40 @@ impl<V: Vfs> Poller<V> {
         let look = Look { vfs: &self.vfs, params: self.params(), ctx };
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
-        let events: Vec<Event> = tree
+        let found = tree
             .nodes
             .items
             .par_iter_mut()
             .enumerate()
             .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
             .filter(|(_, n)| !only_unseen || n.state.is_unseen())
-            .map_init(PathBuf::new, |buf, (id, node)| look.at(dirs, id, node, buf))
-            .flatten()
-            .collect();
-        // Unseen nodes always make an event; a full sweep stats every node.
-        tick.stats += if only_unseen { events.len() } else { tree.nodes.len() };
-        events
+            .fold(
+                || (Found::default(), PathBuf::new()),
+                |(mut found, mut buf), (id, node)| {
+                    look.at(&mut found, dirs, id, node, &mut buf);
+                    (found, buf)
+                },
+            )
+            .map(|(found, _)| found)
+            .reduce(Found::default, Found::merge);
+        self.absorb(found, tick)
+    }
+
+    /// Takes in what a sweep learned about devices (identifying new filesystems, refining granularity) and
+    /// returns its events.
+    fn absorb(&mut self, found: Found, tick: &mut Tick) -> Vec<Event> {
+        tick.stats += found.looked;
+        for (dev, (granularity, id)) in found.devices {
+            let vfs = &self.vfs;
+            let path = self.tree.path(id);
+            let fs = self.fs.entry(dev).or_insert_with(|| FsState {
+                info: vfs.fs_info(&path).unwrap_or_else(|_| FsInfo::unknown()),
+                granularity: Granularity::default(),
+                skew_warned: false,
+            });
+            fs.granularity.merge(&granularity);
+        }
+        found.events
     }
 
     /// Marks a node hot until `until` (ns): the hot tier re-checks it between full sweeps.
@@ -352,13 +408,13 @@ impl<V: Vfs> Poller<V> {
         let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx };
         let (nodes, dirs) = (&mut self.tree.nodes, &self.tree.dirs);
         let mut buf = PathBuf::new();
-        let mut events = Vec::new();
+        let mut found = Found::default();
         for &id in self.hot.keys() {
             if let Some(node) = nodes.get_mut(id) {
-                tick.stats += 1;
-                events.extend(look.at(dirs, id, node, &mut buf));
+                look.at(&mut found, dirs, id, node, &mut buf);
             }
         }
+        let events = self.absorb(found, &mut tick);
         let mut to_list = Vec::new();
         self.apply(events, scan, &mut tick, &mut to_list);
         while !to_list.is_empty() {
@@ -382,7 +438,7 @@ impl<V: Vfs> Poller<V> {
         for ev in events {
             let path = self.tree.path(ev.id);
             if let Some(stat) = ev.stat {
-                self.learn(&path, &stat, &ev, tick);
+                self.warn_skew(&path, &stat, &ev, tick);
             }
             let Some(node) = self.tree.nodes.get(ev.id) else { continue };
             if let Some(error) = ev.out.error {
@@ -443,22 +499,10 @@ impl<V: Vfs> Poller<V> {
         }
     }
 
-    /// Per-filesystem bookkeeping for one successful stat: identify new filesystems, learn granularity from
-    /// fresh timestamps, warn once about clock skew.
-    fn learn(&mut self, path: &Path, stat: &Stat, ev: &Event, tick: &mut Tick) {
-        let vfs = &self.vfs;
-        let fs = self.fs.entry(stat.dev).or_insert_with(|| FsState {
-            info: vfs.fs_info(path).unwrap_or_else(|_| FsInfo::unknown()),
-            granularity: Granularity::default(),
-            skew_warned: false,
-        });
-        let first_sight = matches!(ev.before, State::Unseen(_) | State::Absent);
-        if stat.kind == FileKind::File && (first_sight || ev.out.change.is_some()) {
-            fs.granularity.observe(stat.mtime);
-        }
-        if let Some(ahead) = ev.out.ahead
-            && !fs.skew_warned
-        {
+    /// Warns once per filesystem about a file dated beyond the racy window in the future.
+    fn warn_skew(&mut self, path: &Path, stat: &Stat, ev: &Event, tick: &mut Tick) {
+        let (Some(ahead), Some(fs)) = (ev.out.ahead, self.fs.get_mut(&stat.dev)) else { return };
+        if !fs.skew_warned {
             fs.skew_warned = true;
             let ahead = Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX));
             tick.warnings.push(Warning::Skew { path: path.to_path_buf(), fs: fs.info.name.clone(), ahead });
@@ -501,13 +545,16 @@ impl<V: Vfs> Poller<V> {
         dirs.sort_unstable();
         dirs.dedup();
         dirs.sort_by_key(|&d| depth(&self.tree, d));
-        let vfs = &self.vfs;
-        let tree = &self.tree;
-        let listings: Vec<(DirId, io::Result<Vec<DirEntry>>)> =
-            dirs.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, vfs.read_dir(&dir.path)))).collect();
-        tick.listings += listings.len();
-        for (d, listing) in listings {
-            self.apply_listing(d, listing, first, tick);
+        // In chunks, so that the listings held at once (every name of every directory read) stay few.
+        for chunk in dirs.chunks(LIST_CHUNK) {
+            let vfs = &self.vfs;
+            let tree = &self.tree;
+            let listings: Vec<(DirId, io::Result<Vec<DirEntry>>)> =
+                chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, vfs.read_dir(&dir.path)))).collect();
+            tick.listings += listings.len();
+            for (d, listing) in listings {
+                self.apply_listing(d, listing, first, tick);
+            }
         }
     }
 

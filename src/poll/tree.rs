@@ -25,18 +25,16 @@ pub type NodeId = u32;
 pub struct Arena<T> {
     pub items: Vec<Option<T>>,
     free: Vec<u32>,
-    live: usize,
 }
 
 impl<T> Default for Arena<T> {
     fn default() -> Self {
-        Arena { items: Vec::new(), free: Vec::new(), live: 0 }
+        Arena { items: Vec::new(), free: Vec::new() }
     }
 }
 
 impl<T> Arena<T> {
     pub fn insert(&mut self, item: T) -> u32 {
-        self.live += 1;
         match self.free.pop() {
             Some(id) => {
                 self.items[id as usize] = Some(item);
@@ -53,7 +51,6 @@ impl<T> Arena<T> {
         let item = self.items.get_mut(id as usize)?.take();
         if item.is_some() {
             self.free.push(id);
-            self.live -= 1;
         }
         item
     }
@@ -64,11 +61,6 @@ impl<T> Arena<T> {
 
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         self.items.get_mut(id as usize)?.as_mut()
-    }
-
-    /// How many slots are in use.
-    pub fn len(&self) -> usize {
-        self.live
     }
 
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
