@@ -28,7 +28,7 @@ pub const EXIT_USAGE: i32 = 2;
     note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
-            ignored. The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
+            ignored, and so is Python bytecode (__pycache__, *.pyc). The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
             changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
             signal n killed it).",
     error_code(2, "bad command line or pattern"),

@@ -9,11 +9,13 @@ use std::path::Path;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
-/// Directories ignored by default: version-control metadata.
-const DEFAULT_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS"];
+/// Directories ignored by default: version-control metadata, and Python's bytecode cache (which a Python child
+/// rewrites as it runs: watching it would restart the child forever when no .gitignore covers it).
+const DEFAULT_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS", "__pycache__"];
 
-/// Files ignored by default: editor swap, backup and lock files, vim's write probe `4913`, Finder metadata.
-const DEFAULT_FILES: &[&str] = &["*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store"];
+/// Files ignored by default: editor swap, backup and lock files, vim's write probe `4913`, Finder metadata,
+/// Python bytecode.
+const DEFAULT_FILES: &[&str] = &["*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store", "*.pyc", "*.pyo"];
 
 /// A bad glob or extension given by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +242,9 @@ mod tests {
             ("4913", false),
             ("src/4913", false),
             (".DS_Store", false),
+            ("app/__pycache__", true),
+            ("app/views.pyc", false),
+            ("old.pyo", false),
         ];
         let on = filter(|_| {});
         let off = filter(|c| c.default_ignores = false);
