@@ -129,7 +129,8 @@ impl Reporter {
     /// Scans are slower than the interval allows: the interval stretched.
     pub fn back_off(&self, b: &BackOff) {
         let text = format!(
-            "a scan takes {:.0} ms, too long for a {} interval on this machine; scanning every {:.0} ms instead",
+            "a scan costs {:.0} ms of CPU, too much for a {} interval; scanning every {:.0} ms instead (recently \
+             changed files are still re-checked often)",
             b.scan.as_secs_f64() * 1e3,
             humantime::format_duration(b.interval),
             b.stretched.as_secs_f64() * 1e3

@@ -1,6 +1,7 @@
 //! The main loop: take the baseline, start the child, then poll on a fixed-rate schedule, settle bursts, restart the
 //! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
 
+mod cpu;
 mod signals;
 
 use std::io::Write;
@@ -175,15 +176,17 @@ impl<'a> Loop<'a> {
     }
 
     fn tick(&mut self, poller: &mut Poller, kind: Sweep) {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu::used());
         let tick = match kind {
             Sweep::Full => poller.tick(),
             Sweep::Hot => poller.tick_hot(),
         };
         let took = start.elapsed();
+        // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
+        let cost = cpu_start.zip(cpu::used()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
             self.rep.scanned(tick.stats, tick.listings, took);
-            if let Some(b) = self.schedule.done(start, took) {
+            if let Some(b) = self.schedule.done(start, cost) {
                 self.rep.back_off(&b);
             }
         }
