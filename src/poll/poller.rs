@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree};
 use super::warning::Warning;
-use crate::change::{Change, ChangeKind};
+use crate::change::{Change, ChangeKind, Reason};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
 use crate::config::Config;
 use crate::discover::{Filter, IgnoreScope, PatternError};
@@ -435,6 +435,7 @@ impl<V: Vfs> Poller<V> {
         let hot_until = nanos(scan) + dur(self.cfg.hot_for);
         // Removals wait until every event is reported: a removed directory's files are reported too.
         let mut gone = Vec::new();
+        let mut detach = Vec::new();
         for ev in events {
             let path = self.tree.path(ev.id);
             if let Some(stat) = ev.stat {
@@ -470,32 +471,56 @@ impl<V: Vfs> Poller<V> {
                     if let Some(n) = self.tree.nodes.get_mut(ev.id) {
                         n.state = State::Absent.into();
                     }
-                    if let Some(d) = dir {
-                        self.tree.detach_dir(d);
-                    }
+                    detach.extend(dir);
                 }
                 State::Gone => gone.push(ev.id),
                 State::Vanishing(_) => {
                     tick.pending = true;
                     self.heat(ev.id, hot_until);
                 }
-                State::Present(k) if k.fp.kind == FileKind::Dir => {
-                    if let (Some(d), true) = (dir, ev.out.relist) {
+                State::Present(k) if k.fp.kind == FileKind::Dir => match (dir, ev.stat) {
+                    (Some(d), Some(stat)) if ev.out.relist => {
+                        // Another directory may have taken this path (rename over, rm -r and mkdir, a link
+                        // retargeted): it is the one watched here now.
+                        self.tree.set_ident(d, (stat.dev, stat.ino.unwrap_or(u64::from(ev.id))));
                         to_list.push(d);
-                    } else if dir.is_none() && ev.out.relist {
-                        self.descend(ev.id, path, &ev, tick, to_list);
                     }
-                }
-                State::Present(_) => {
-                    if let Some(d) = dir {
-                        self.tree.detach_dir(d);
-                    }
-                }
+                    (None, Some(_)) if ev.out.relist => self.descend(ev.id, path, &ev, tick, to_list),
+                    _ => {}
+                },
+                // No longer a directory: what was inside it is gone.
+                State::Present(_) => detach.extend(dir),
                 State::Unseen(_) | State::Absent => {}
             }
         }
+        for d in detach {
+            self.report_removed_inside(d, tick);
+            self.tree.detach_dir(d);
+        }
         for id in gone {
+            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir) {
+                self.report_removed_inside(d, tick);
+            }
             self.tree.remove_node(id);
+        }
+    }
+
+    /// Reports every path still known to exist inside directory `d` as removed: the directory is gone (or is a
+    /// directory no longer), so they are too, even those not yet seen missing twice. Paths reported this tick
+    /// already are gone from the tree or reported twice, which a [`ChangeSet`](crate::change::ChangeSet) folds.
+    fn report_removed_inside(&self, d: DirId, tick: &mut Tick) {
+        let mut dirs = Vec::new();
+        self.tree.subtree_dirs(d, &mut dirs);
+        for dir in dirs.iter().filter_map(|&d| self.tree.dirs.get(d)) {
+            for &id in dir.children.iter() {
+                if self.tree.nodes.get(id).is_some_and(|n| n.state.is_present() || n.state.is_vanishing()) {
+                    tick.changes.push(Change {
+                        path: self.tree.path(id),
+                        kind: ChangeKind::Removed,
+                        reason: Reason::Vanished,
+                    });
+                }
+            }
         }
     }
 
@@ -513,7 +538,12 @@ impl<V: Vfs> Poller<V> {
     /// or an overlapping root) or the node is not somewhere stator descends.
     fn descend(&mut self, id: NodeId, path: PathBuf, ev: &Event, tick: &mut Tick, to_list: &mut Vec<DirId>) {
         let Some(stat) = ev.stat else { return };
-        let fresh = matches!(ev.out.change, Some((ChangeKind::Created, _)));
+        // A directory that did not exist (or was a file) at the previous scan had an empty listing.
+        let fresh = match ev.out.change {
+            Some((ChangeKind::Created, _)) => true,
+            Some((_, Reason::Fields(fields))) => fields.contains(Fields::KIND),
+            _ => false,
+        };
         let Some(node) = self.tree.nodes.get(id) else { return };
         let Some(parent) = self.tree.dirs.get(node.parent) else { return };
         if !node.pinned && !parent.listed {

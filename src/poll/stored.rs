@@ -139,6 +139,11 @@ impl Stored {
     pub fn is_present(&self) -> bool {
         self.tag == Tag::Present
     }
+
+    /// Was missing once, not yet confirmed removed.
+    pub fn is_vanishing(&self) -> bool {
+        self.tag == Tag::Vanishing
+    }
 }
 
 #[cfg(test)]

@@ -218,6 +218,20 @@ impl Tree {
         did
     }
 
+    /// Records that directory `did` now has identity `ident` (another directory took its path).
+    pub fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
+        let Some(dir) = self.dirs.get_mut(did) else { return };
+        if dir.ident == Some(ident) {
+            return;
+        }
+        if let Some(old) = dir.ident.replace(ident)
+            && self.by_ident.get(&old) == Some(&did)
+        {
+            self.by_ident.remove(&old);
+        }
+        self.by_ident.insert(ident, did);
+    }
+
     /// Stops descending into directory `did`: forgets it and everything below it.
     pub fn detach_dir(&mut self, did: DirId) {
         let Some(dir) = self.dirs.remove(did) else { return };
