@@ -199,9 +199,13 @@ pub fn in_ci() -> bool {
 }
 
 fn skip(spec: &Spec, var: &str) -> Option<&'static Mount> {
-    let msg = format!("SKIPPED {}: {var} is not set", spec.name);
-    assert!(!in_ci(), "{msg} (CI=true: every filesystem must be mounted; see .ci/run's output for the mount errors)");
-    eprintln!("{msg}");
+    assert!(
+        !in_ci(),
+        "NOT MOUNTED {}: {var} is not set, and with CI=true every filesystem must be mounted (see the mount \
+         errors in .ci/run's output)",
+        spec.name
+    );
+    eprintln!("SKIPPED {}: {var} is not set", spec.name);
     None
 }
 
