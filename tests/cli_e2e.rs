@@ -4,6 +4,8 @@
 //! wrote, a status line of stator's, a process gone from `/proc`). Where a test must show that something does
 //! *not* happen, it lets stator perform a few more scans (counted in its `-v` output) and then checks.
 
+#![cfg(unix)] // processes, signals and /proc: Unix only
+
 mod common_e2e;
 
 use std::fs;

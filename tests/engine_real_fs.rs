@@ -7,9 +7,10 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 use common::{Watch, mtime, now_plus, set_mtime, write};
 use filetime::FileTime;
@@ -379,6 +380,7 @@ fn symlink_loop_is_warned_once_not_on_every_later_tick() {
 #[cfg(unix)]
 #[test]
 fn non_utf8_file_name_is_reported_with_its_exact_bytes() {
+    use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     let name = OsStr::from_bytes(b"caf\xe9.rs");
     let mut w = Watch::new(|d| write(d.join("a.rs"), "a"));
@@ -415,6 +417,7 @@ fn unlock(dir: &Path) {
 }
 
 /// Warnings about `dir` or anything under it.
+#[cfg(unix)]
 fn warnings_under<'a>(warnings: &'a [Warning], dir: &Path) -> Vec<&'a Warning> {
     warnings
         .iter()
