@@ -26,5 +26,9 @@ fuzz_target!(|data: &[u8]| {
             // Whatever the flags said, compiling the filter fails cleanly or succeeds.
             let _ = Filter::new(&inv.config.filter);
         }
+        Parsed::Doctor(opts) => {
+            assert!(!opts.config.roots.is_empty(), "at least one path (default .)");
+            let _ = Filter::new(&opts.config.filter);
+        }
     }
 });

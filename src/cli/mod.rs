@@ -330,6 +330,7 @@ mod tests {
         match run(args) {
             Parsed::Run(inv) => *inv,
             Parsed::Exit { output, code } => panic!("{args:?}: exit {code}: {output}"),
+            Parsed::Doctor(opts) => panic!("{args:?}: doctor {opts:?}"),
         }
     }
 
@@ -337,6 +338,7 @@ mod tests {
         match run(args) {
             Parsed::Exit { output, code } => (code, output),
             Parsed::Run(inv) => panic!("{args:?} parsed: {inv:?}"),
+            Parsed::Doctor(opts) => panic!("{args:?} parsed: doctor {opts:?}"),
         }
     }
 
@@ -410,6 +412,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn learning_flags_parse() {
+        let inv = ok(&["--python", "--dep-file", "a.d", "--dep-file", "target/debug/app.d", "--", "python", "x.py"]);
+        assert_eq!(
+            inv.learn,
+            LearnOptions { python: true, node: false, dep_files: vec!["a.d".into(), "target/debug/app.d".into()] }
+        );
+        assert!(ok(&["--node", "--", "node", "app.js"]).learn.node);
+        assert_eq!(ok(&["--", "make"]).learn, LearnOptions::default());
+    }
+
+    #[test]
+    fn doctor_is_a_subcommand_only_as_the_first_argument() {
+        let doctor = |args: &[&str]| match run(args) {
+            Parsed::Doctor(opts) => *opts,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let d = doctor(&["doctor"]);
+        assert_eq!(d.config.roots, [PathBuf::from(".")]);
+        assert!(!d.json);
+        let d = doctor(&["doctor", "/mnt/share", "-w", "src", "--json", "-e", "py", "-i", "node_modules"]);
+        assert_eq!(d.config.roots, [PathBuf::from("/mnt/share"), PathBuf::from("src")]);
+        assert!(d.json);
+        assert_eq!(d.config.filter.extensions, ["py"]);
+        assert_eq!(d.config.filter.exclude, ["node_modules"]);
+        // A command named doctor still runs.
+        assert_eq!(ok(&["--", "doctor", "x"]).supervisor.command, [OsString::from("doctor"), "x".into()]);
+        assert_eq!(ok(&["-w", "src", "doctor"]).supervisor.command, [OsString::from("doctor")]);
+        let (code, help) = exit_code(&["doctor", "--help"]);
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("stator doctor") && help.contains("--json") && help.contains("stator -- doctor"),
+            "{help}"
+        );
+        assert_eq!(exit_code(&["doctor", "--bogus"]).0, EXIT_USAGE);
+    }
+
     #[cfg(unix)]
     #[test]
     fn non_utf8_command_arguments_pass_through_after_double_dash() {
@@ -419,6 +458,7 @@ mod tests {
         match parse(&args) {
             Parsed::Run(inv) => assert_eq!(inv.supervisor.command[1], weird),
             Parsed::Exit { output, .. } => panic!("{output}"),
+            Parsed::Doctor(opts) => panic!("doctor {opts:?}"),
         }
         let args = vec![OsString::from("stator"), "-w".into(), weird, "--".into(), "x".into()];
         assert!(matches!(parse(&args), Parsed::Exit { code: EXIT_USAGE, .. }));
