@@ -100,7 +100,7 @@ fn hint(problem: impl Into<String>, remedy: impl Into<String>) -> Hint {
 
 /// The value of `key=value` among comma-separated mount options (the last one wins, as for the kernel).
 fn option<'a>(options: &'a str, key: &str) -> Option<&'a str> {
-    options.split(',').filter_map(|o| o.split_once('=')).filter(|(k, _)| *k == key).map(|(_, v)| v).last()
+    options.rsplit(',').filter_map(|o| o.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 fn has_flag(options: &str, flag: &str) -> bool {

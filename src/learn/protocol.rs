@@ -155,11 +155,14 @@ mod tests {
         (paths, notices, p.pending())
     }
 
+    /// One case: what, the pieces fed, the paths expected, the bytes left pending.
+    type Case = (&'static str, Vec<Vec<u8>>, Vec<PathBuf>, usize);
+
     #[test]
     fn lines_become_paths() {
         let a = abs("/a/x.py");
         let a_line = format!("{}\n", a.display());
-        let cases: Vec<(&str, Vec<Vec<u8>>, Vec<PathBuf>, usize)> = vec![
+        let cases: Vec<Case> = vec![
             ("one line", vec![a_line.clone().into_bytes()], vec![a.clone()], 0),
             ("relative, against the base", vec![b"src/m.py\n".to_vec()], vec![base().join("src/m.py")], 0),
             ("CRLF", vec![format!("{}\r\n", a.display()).into_bytes()], vec![a.clone()], 0),
