@@ -16,7 +16,7 @@ use crate::doctor::DoctorOptions;
 /// interval to use.
 #[argh(
     example = "Check a project on an NFS share:\n  $ stator doctor /mnt/share/project",
-    example = "The same, for a tool:\n  $ stator doctor --json -w src -w tests",
+    example = "Two roots, as JSON for a tool:\n  $ stator doctor --json -w src -w tests",
     note = "A small probe file (.#stator-doctor-*) is created and removed in each writable directory examined, \
             to measure clock skew. To run a command named doctor, use: stator -- doctor"
 )]

@@ -33,7 +33,9 @@ pub const EXIT_USAGE: i32 = 2;
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
             ignored. The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
             changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
-            signal n killed it). With --python or --node, and for any command that writes to it, STATOR_WATCH_FILE             names a file the command may append paths to, one per line: stator watches them too. `stator doctor             [PATH]` explains the filesystems under PATH (see stator doctor --help); a command named doctor runs with             `stator -- doctor`.",
+            signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
+            line, for stator to watch too (--python and --node make Python and Node do it). `stator doctor [PATH]` \
+            explains the filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),

@@ -164,3 +164,97 @@ fn fs_json(fs: &FsReport) -> Value {
         "hints": fs.hints().iter().map(|h| json!({"problem": h.problem, "remedy": h.remedy})).collect::<Vec<_>>(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::doctor::mountinfo::Mount;
+    use crate::doctor::{Probe, ProbeError};
+    use crate::poll::FsSummary;
+    use crate::vfs::FsInfo;
+
+    fn sshfs(probe: Result<Probe, ProbeError>) -> FsReport {
+        FsReport {
+            summary: FsSummary {
+                dev: 0x34,
+                info: FsInfo { name: "fuse".into(), remote: true },
+                granularity: Duration::from_secs(1),
+                samples: 40,
+                window: Duration::from_secs(2),
+            },
+            mount: Some(Mount {
+                major: 0,
+                minor: 52,
+                mount_point: "/mnt/remote".into(),
+                fstype: "fuse.sshfs".into(),
+                source: "me@host:/src".into(),
+                options: "rw,nosuid".into(),
+            }),
+            probe: Some(("/mnt/remote/app".into(), probe)),
+        }
+    }
+
+    fn examined(scan_ms: u64, filesystems: Vec<FsReport>) -> Examined {
+        Examined {
+            roots: vec![PathBuf::from("/mnt/remote/app")],
+            files: 1200,
+            dirs: 80,
+            baseline: Duration::from_millis(3 * scan_ms),
+            scan: Duration::from_millis(scan_ms),
+            filesystems,
+            warnings: vec![],
+        }
+    }
+
+    const PROBE: Probe = Probe {
+        step: Duration::from_secs(1),
+        write_step: Duration::from_secs(2),
+        utimes_step: Duration::from_secs(1),
+        skew: Duration::from_secs(42),
+        skew_ahead: true,
+        took: Duration::from_millis(4),
+    };
+
+    #[test]
+    fn text_says_it_all_in_a_few_lines() {
+        let text = text(&examined(300, vec![sshfs(Ok(PROBE))]));
+        for needle in [
+            "stator doctor: /mnt/remote/app",
+            "1200 files in 80 directories; one scan takes 300.0 ms",
+            "recommended: --interval 2s",
+            "/mnt/remote (fuse.sshfs, network, FUSE)",
+            "from me@host:/src with rw,nosuid",
+            "timestamps: 1s (probe file); learned 1s from 40 timestamps",
+            "clock: 42.000 s ahead of this machine",
+            "fix: mount with -o dcache_timeout=1",
+            "fix: synchronise both clocks",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        assert!(text.lines().count() <= 14, "{text}");
+    }
+
+    #[test]
+    fn a_failed_probe_is_one_line_and_json_has_the_fields_tools_need() {
+        let failed = sshfs(Err(ProbeError::Create(io::Error::from(io::ErrorKind::PermissionDenied))));
+        let text = text(&examined(1, vec![failed]));
+        assert!(text.contains("clock: not measured: cannot create a file here"), "{text}");
+        assert!(text.contains("--interval 500ms (the default"), "{text}");
+
+        let v = json(&examined(300, vec![sshfs(Ok(PROBE))]));
+        assert_eq!(v["recommended_interval_ms"], 2000);
+        assert_eq!(v["files"], 1200);
+        let fs = &v["filesystems"][0];
+        assert_eq!(fs["type"], "fuse.sshfs");
+        assert_eq!(fs["statfs_type"], "fuse");
+        assert_eq!(
+            (fs["network"].as_bool(), fs["fuse"].as_bool(), fs["vm_share"].as_bool()),
+            (Some(true), Some(true), Some(false))
+        );
+        assert_eq!(fs["probe"]["skew_ms"], 42000.0);
+        assert_eq!(fs["hints"].as_array().map(Vec::len), Some(2));
+    }
+}

@@ -244,4 +244,47 @@ mod tests {
         p.reset();
         assert_eq!(p.feed(b"new\n", &base()).paths, [base().join("new")]);
     }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use super::base;
+
+        /// Mixed bytes around one run of `x` that may be longer than a line may be.
+        fn input() -> impl Strategy<Value = Vec<u8>> {
+            let byte = prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'#'), Just(0u8), Just(b'a'), any::<u8>()];
+            let small = proptest::collection::vec(byte, 0..300);
+            (small.clone(), 0..MAX_LINE + 2000, small).prop_map(|(mut head, run, tail)| {
+                head.extend(std::iter::repeat_n(b'x', run));
+                head.extend(tail);
+                head
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// However the bytes are split into reads, the same paths and notices come out, and never more than a
+            /// line's worth is held.
+            #[test]
+            fn pieces_do_not_matter(bytes in input(), cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8)) {
+                let mut whole = Parser::new();
+                let expected = whole.feed(&bytes, &base());
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+                cuts.sort_unstable();
+                let mut parser = Parser::new();
+                let mut got = Parsed::default();
+                let mut start = 0;
+                for cut in cuts.into_iter().chain([bytes.len()]) {
+                    let piece = parser.feed(&bytes[start..cut], &base());
+                    got.paths.extend(piece.paths);
+                    got.notices.extend(piece.notices);
+                    prop_assert!(parser.pending() <= MAX_LINE);
+                    start = cut;
+                }
+                prop_assert_eq!(got, expected);
+                prop_assert_eq!(parser.pending(), whole.pending());
+            }
+        }
+    }
 }
