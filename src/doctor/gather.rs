@@ -14,7 +14,7 @@ use super::{Examined, FsReport, Probe, ProbeError};
 use crate::config::Config;
 use crate::discover::{IgnoreScope, PatternError};
 use crate::fingerprint::step_of;
-use crate::poll::{Poller, normalize};
+use crate::poll::{Poller, Warning, normalize};
 use crate::time::{diff, dur, nanos};
 use crate::vfs::{FileKind, Vfs, real::RealFs};
 
@@ -48,7 +48,14 @@ pub fn examine(config: &Config) -> Result<Examined, PatternError> {
         baseline,
         scan,
         filesystems,
-        warnings: first.warnings.iter().map(ToString::to_string).collect(),
+        warnings: first
+            .warnings
+            .iter()
+            .map(|w| match w {
+                Warning::Missing { path } => format!("{} does not exist", path.display()),
+                other => other.to_string(),
+            })
+            .collect(),
     })
 }
 

@@ -16,6 +16,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
@@ -30,9 +34,9 @@ pub fn text(e: &Examined) -> String {
     }
     let _ = writeln!(
         out,
-        "  {} files in {} directories; one scan takes {:.1} ms (the first, listing every directory: {:.1} ms)",
-        e.files,
-        e.dirs,
+        "  {} in {}; one scan takes {:.1} ms (the first, listing every directory: {:.1} ms)",
+        count(e.files, "file", "files"),
+        count(e.dirs, "directory", "directories"),
         ms(e.scan),
         ms(e.baseline)
     );
