@@ -4,7 +4,7 @@
 //! skew between this machine and the filesystem (probe file, only where writable, removed at once), attribute-cache
 //! hints with their remedy; then the number of tracked files, the cost of one scan and the interval to use.
 //!
-//! [`gather`] looks (I/O); [`mountinfo`] and [`advice`] are pure; [`render`] writes plain text or JSON.
+//! `gather` looks (I/O); [`mountinfo`] and [`advice`] are pure; `render` writes plain text or JSON.
 
 pub mod advice;
 mod gather;
