@@ -31,8 +31,9 @@
 //! ```
 //!
 //! Layout: [`vfs`] is the seam to the outside world (real or simulated); [`fingerprint`] and [`compare`] are the
-//! pure detection rules; [`discover`] decides which names are watched; [`poll`] looks (in parallel), schedules
-//! and settles; [`supervisor`] runs the child; [`report`] and [`cli`] face the user; [`app`] is the main loop.
+//! pure detection rules; [`discover`] decides which names are watched; [`learn`] adds the files the child reports
+//! and those a dependency file lists; [`poll`] looks (in parallel), schedules and settles; [`supervisor`] runs the
+//! child; [`report`] and [`cli`] face the user; [`app`] is the main loop; [`doctor`] explains the environment.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod app;
@@ -41,7 +42,9 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod discover;
+pub mod doctor;
 pub mod fingerprint;
+pub mod learn;
 pub mod poll;
 pub mod report;
 pub mod supervisor;

@@ -6,6 +6,7 @@ fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let code = match parse(&args) {
         Parsed::Run(inv) => stator::app::run(*inv),
+        Parsed::Doctor(opts) => stator::doctor::run(&opts),
         Parsed::Exit { output, code: 0 } => {
             println!("{output}");
             0

@@ -2,7 +2,7 @@
 //! `NO_COLOR`, or one JSON object per line with `--json`.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
@@ -124,6 +124,32 @@ impl Reporter {
             return self.event(Verbosity::Quiet, json!({"event": "warning", "message": w.to_string()}));
         }
         self.line(Verbosity::Quiet, "33", &format!("warning: {w}"));
+    }
+
+    /// A warning that is not about one path or filesystem of the poller's (a bad line from the command, a dep file
+    /// that cannot be read).
+    pub fn warn(&self, text: &str) {
+        if self.json {
+            return self.event(Verbosity::Quiet, json!({"event": "warning", "message": text}));
+        }
+        self.line(Verbosity::Quiet, "33", &format!("warning: {text}"));
+    }
+
+    /// The command reported files to watch (verbose): the new ones, and how many it reported in all.
+    pub fn reported(&self, new: &[PathBuf], total: usize) {
+        if self.json {
+            let paths: Vec<_> = new.iter().map(|p| p.to_string_lossy()).collect();
+            return self.event(Verbosity::Verbose, json!({"event": "reported", "paths": paths, "total": total}));
+        }
+        let mut names: Vec<String> = new.iter().take(SHOWN).map(|p| p.display().to_string()).collect();
+        if new.len() > SHOWN {
+            names.push(format!("and {} more", new.len() - SHOWN));
+        }
+        self.line(
+            Verbosity::Verbose,
+            "2",
+            &format!("the command reported {} new files ({total} in all): {}", new.len(), names.join(", ")),
+        );
     }
 
     /// Scans are slower than the interval allows: the interval stretched.

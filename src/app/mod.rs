@@ -2,6 +2,7 @@
 //! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
 
 mod cpu;
+mod learn;
 mod signals;
 
 use std::io::Write;
@@ -15,6 +16,7 @@ use crate::poll::{Poller, Schedule, Settle, Sweep, Warning};
 use crate::report::Reporter;
 use crate::supervisor::{Outcome, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
+use learn::Learner;
 
 /// How often the child is checked for having exited, at most.
 const CHILD_POLL: Duration = Duration::from_millis(100);
@@ -26,7 +28,15 @@ pub const EXIT_FAILURE: i32 = 1;
 pub fn run(inv: Invocation) -> i32 {
     let rep = Reporter::new(inv.verbosity, inv.json);
     let started = Instant::now();
-    let mut poller = match baseline(&inv, &rep) {
+    // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
+    let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
+        Ok(learner) => learner,
+        Err(e) => {
+            rep.error(&e.to_string());
+            return EXIT_FAILURE;
+        }
+    };
+    let mut poller = match baseline(&inv, &rep, &mut learner) {
         Ok(poller) => poller,
         Err(code) => return code,
     };
@@ -40,7 +50,9 @@ pub fn run(inv: Invocation) -> i32 {
     rep.filesystems(&poller.filesystems());
 
     // As PID 1 (a container's entrypoint) the supervisor also reaps orphans; it decides that itself.
-    let mut sup = Supervisor::new(inv.supervisor.clone());
+    let mut opts = inv.supervisor.clone();
+    opts.env.extend(learner.env());
+    let mut sup = Supervisor::new(opts);
     let signals = match signals::install(sup.kill_handle()) {
         Ok(rx) => rx,
         Err(e) => {
@@ -78,10 +90,11 @@ pub fn run(inv: Invocation) -> i32 {
         if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
             return code;
         }
+        learner.poll(&mut poller, &rep);
         let now = Instant::now();
         let (due, kind) = looper.next_tick(now);
         if now >= due {
-            looper.tick(&mut poller, kind);
+            looper.tick(&mut poller, kind, &mut learner);
         }
         if let Some(set) = looper.settle.take(Instant::now()) {
             rep.changes(&set);
@@ -97,7 +110,7 @@ pub fn run(inv: Invocation) -> i32 {
 }
 
 /// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter) -> Result<Poller, i32> {
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, i32> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -109,6 +122,7 @@ fn baseline(inv: &Invocation, rep: &Reporter) -> Result<Poller, i32> {
             return Err(EXIT_USAGE);
         }
     };
+    learner.start(&mut poller, rep);
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -175,9 +189,9 @@ impl<'a> Loop<'a> {
         }
     }
 
-    fn tick(&mut self, poller: &mut Poller, kind: Sweep) {
+    fn tick(&mut self, poller: &mut Poller, kind: Sweep, learner: &mut Learner) {
         let (start, cpu_start) = (Instant::now(), cpu::used());
-        let tick = match kind {
+        let mut tick = match kind {
             Sweep::Full => poller.tick(),
             Sweep::Hot => poller.tick_hot(),
         };
@@ -197,6 +211,7 @@ impl<'a> Loop<'a> {
             self.rep.warning(w);
         }
         self.pending = tick.pending;
+        learner.filter(&mut tick.changes, poller, self.rep);
         self.settle.push(tick.changes, kind, Instant::now());
     }
 }

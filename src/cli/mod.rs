@@ -1,5 +1,6 @@
 //! The command line: argh flags, turned into a [`Config`] and the options of the other parts. No I/O.
 
+mod doctor;
 mod duration;
 
 use std::ffi::OsString;
@@ -11,6 +12,8 @@ use argh::FromArgs;
 pub use duration::parse_duration;
 
 use crate::config::{Config, FilterConfig};
+use crate::doctor::DoctorOptions;
+use crate::learn::LearnOptions;
 use crate::supervisor::{OnBusy, OnExit, Options, Signal};
 
 /// Exit code for a bad command line.
@@ -30,7 +33,9 @@ pub const EXIT_USAGE: i32 = 2;
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
             ignored, and so is Python bytecode (__pycache__, *.pyc). The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
             changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
-            signal n killed it).",
+            signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
+            line, for stator to watch too (--python and --node make Python and Node do it). `stator doctor [PATH]` \
+            explains the filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
@@ -140,6 +145,20 @@ struct Args {
     #[argh(switch)]
     shell: bool,
 
+    /// make Python commands report every module they import, and the file of a failed import, so editing it
+    /// restarts them (a sitecustomize shim put first on PYTHONPATH)
+    #[argh(switch)]
+    python: bool,
+
+    /// make Node commands report every file they require (a hook added to NODE_OPTIONS)
+    #[argh(switch)]
+    node: bool,
+
+    /// also watch every file this Makefile-style dependency file lists (gcc -MD, cargo's target/*/*.d), read
+    /// again when it changes; repeatable
+    #[argh(option)]
+    dep_file: Vec<PathBuf>,
+
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -173,6 +192,8 @@ pub struct Invocation {
     pub postpone: bool,
     /// Clear the screen before each run.
     pub clear: bool,
+    /// Files to watch beyond the roots: reported by the child, or listed by dependency files.
+    pub learn: LearnOptions,
 }
 
 /// What parsing decided.
@@ -180,6 +201,8 @@ pub struct Invocation {
 pub enum Parsed {
     /// Run with these options.
     Run(Box<Invocation>),
+    /// `stator doctor`: examine the filesystems under these roots.
+    Doctor(Box<DoctorOptions>),
     /// Print `output` (help on stdout when `code` is 0, an error on stderr otherwise) and exit with `code`.
     Exit {
         /// Text to print.
@@ -198,6 +221,16 @@ fn usage(msg: impl Into<String>) -> Parsed {
 pub fn parse(args: &[OsString]) -> Parsed {
     let name = args.first().and_then(|a| a.to_str()).map_or("stator", |n| n.rsplit('/').next().unwrap_or(n));
     let rest = args.get(1..).unwrap_or_default();
+    if rest.first().is_some_and(|a| a == "doctor") {
+        let mut strs = Vec::with_capacity(rest.len());
+        for arg in &rest[1..] {
+            match arg.to_str() {
+                Some(s) => strs.push(s),
+                None => return usage(format!("{} is not valid UTF-8", arg.display())),
+            }
+        }
+        return doctor::parse(name, &strs);
+    }
     let (flags, command) = match rest.iter().position(|a| a == "--") {
         Some(i) => (&rest[..i], Some(rest[i + 1..].to_vec())),
         None => (rest, None),
@@ -271,8 +304,19 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_busy: a.on_busy.unwrap_or(run_defaults.on_busy),
         on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
         reload_code: a.reload_code,
+        env: Vec::new(),
     };
-    Ok(Invocation { config, list: a.list, verbosity, json: a.json, supervisor, postpone: a.postpone, clear: a.clear })
+    let learn = LearnOptions { python: a.python, node: a.node, dep_files: a.dep_file };
+    Ok(Invocation {
+        config,
+        list: a.list,
+        verbosity,
+        json: a.json,
+        supervisor,
+        postpone: a.postpone,
+        clear: a.clear,
+        learn,
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +332,7 @@ mod tests {
         match run(args) {
             Parsed::Run(inv) => *inv,
             Parsed::Exit { output, code } => panic!("{args:?}: exit {code}: {output}"),
+            Parsed::Doctor(opts) => panic!("{args:?}: doctor {opts:?}"),
         }
     }
 
@@ -295,6 +340,7 @@ mod tests {
         match run(args) {
             Parsed::Exit { output, code } => (code, output),
             Parsed::Run(inv) => panic!("{args:?} parsed: {inv:?}"),
+            Parsed::Doctor(opts) => panic!("{args:?} parsed: doctor {opts:?}"),
         }
     }
 
@@ -368,6 +414,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn learning_flags_parse() {
+        let inv = ok(&["--python", "--dep-file", "a.d", "--dep-file", "target/debug/app.d", "--", "python", "x.py"]);
+        assert_eq!(
+            inv.learn,
+            LearnOptions { python: true, node: false, dep_files: vec!["a.d".into(), "target/debug/app.d".into()] }
+        );
+        assert!(ok(&["--node", "--", "node", "app.js"]).learn.node);
+        assert_eq!(ok(&["--", "make"]).learn, LearnOptions::default());
+    }
+
+    #[test]
+    fn doctor_is_a_subcommand_only_as_the_first_argument() {
+        let doctor = |args: &[&str]| match run(args) {
+            Parsed::Doctor(opts) => *opts,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let d = doctor(&["doctor"]);
+        assert_eq!(d.config.roots, [PathBuf::from(".")]);
+        assert!(!d.json);
+        let d = doctor(&["doctor", "/mnt/share", "-w", "src", "--json", "-e", "py", "-i", "node_modules"]);
+        assert_eq!(d.config.roots, [PathBuf::from("/mnt/share"), PathBuf::from("src")]);
+        assert!(d.json);
+        assert_eq!(d.config.filter.extensions, ["py"]);
+        assert_eq!(d.config.filter.exclude, ["node_modules"]);
+        // A command named doctor still runs.
+        assert_eq!(ok(&["--", "doctor", "x"]).supervisor.command, [OsString::from("doctor"), "x".into()]);
+        assert_eq!(ok(&["-w", "src", "doctor"]).supervisor.command, [OsString::from("doctor")]);
+        let (code, help) = exit_code(&["doctor", "--help"]);
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("stator doctor") && help.contains("--json") && help.contains("stator -- doctor"),
+            "{help}"
+        );
+        assert_eq!(exit_code(&["doctor", "--bogus"]).0, EXIT_USAGE);
+    }
+
     #[cfg(unix)]
     #[test]
     fn non_utf8_command_arguments_pass_through_after_double_dash() {
@@ -377,6 +460,7 @@ mod tests {
         match parse(&args) {
             Parsed::Run(inv) => assert_eq!(inv.supervisor.command[1], weird),
             Parsed::Exit { output, .. } => panic!("{output}"),
+            Parsed::Doctor(opts) => panic!("doctor {opts:?}"),
         }
         let args = vec![OsString::from("stator"), "-w".into(), weird, "--".into(), "x".into()];
         assert!(matches!(parse(&args), Parsed::Exit { code: EXIT_USAGE, .. }));

@@ -57,6 +57,9 @@ pub struct Options {
     pub on_exit: OnExit,
     /// A child exiting with this code is restarted at once, no change needed (Django's autoreloader uses 3).
     pub reload_code: Option<i32>,
+    /// More environment variables for every child, set before `STATOR_RUN` and `STATOR_CHANGED_FILE`
+    /// (`STATOR_WATCH_FILE`, and `PYTHONPATH` or `NODE_OPTIONS` for the shims of [`crate::learn`]).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl Default for Options {
@@ -69,6 +72,7 @@ impl Default for Options {
             on_busy: OnBusy::Restart,
             on_exit: OnExit::Wait,
             reload_code: None,
+            env: Vec::new(),
         }
     }
 }
@@ -468,6 +472,7 @@ impl Supervisor {
             cmd.args(&self.opts.command[1..]);
             (cmd, program.clone())
         };
+        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
         let child = sys::Proc::spawn(&mut cmd).map_err(|e| SpawnError::from_io(&program, e))?;
         self.kill.0.pid.store(child.id(), Ordering::SeqCst);

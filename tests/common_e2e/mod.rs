@@ -119,6 +119,7 @@ impl Sandbox {
             .env("SLEEP", self.sleep())
             .env_remove("STATOR_RUN")
             .env_remove("STATOR_CHANGED_FILE")
+            .env_remove("STATOR_WATCH_FILE")
             .stdin(Stdio::null());
     }
 

@@ -1,0 +1,86 @@
+//! `stator doctor`'s own flags. The main command line is flat, with a greedy positional command, so `doctor` is
+//! recognised as the first argument before the normal parse; a command literally named `doctor` runs with
+//! `stator -- doctor`.
+
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use super::{EXIT_USAGE, Parsed, usage};
+use crate::config::{Config, FilterConfig};
+use crate::doctor::DoctorOptions;
+
+#[derive(FromArgs, Debug)]
+/// Explain how stator sees the filesystems under PATH (default: .): their type, network or FUSE, timestamp
+/// granularity, clock skew, attribute caches and what to change, the files tracked, the cost of one scan and the
+/// interval to use.
+#[argh(
+    example = "Check a project on an NFS share:\n  $ stator doctor /mnt/share/project",
+    example = "Two roots, as JSON for a tool:\n  $ stator doctor --json -w src -w tests",
+    note = "A small probe file (.#stator-doctor-*) is created and removed in each writable directory examined, \
+            to measure clock skew. To run a command named doctor, use: stator -- doctor"
+)]
+struct DoctorArgs {
+    /// also examine this file or directory (as stator's -w); repeatable
+    #[argh(option, short = 'w')]
+    watch: Vec<PathBuf>,
+
+    /// only count files with these extensions, comma-separated (as stator's -e)
+    #[argh(option, short = 'e')]
+    exts: Vec<String>,
+
+    /// only count files matching this glob (as stator's -f); repeatable
+    #[argh(option, short = 'f')]
+    filter: Vec<String>,
+
+    /// ignore files and directories matching this glob (as stator's -i); repeatable
+    #[argh(option, short = 'i')]
+    ignore: Vec<String>,
+
+    /// do not read .gitignore, .ignore, .git/info/exclude or git's global excludes
+    #[argh(switch)]
+    no_vcs_ignore: bool,
+
+    /// do not ignore VCS directories and editor droppings by default
+    #[argh(switch)]
+    no_default_ignore: bool,
+
+    /// print one JSON object instead of text
+    #[argh(switch)]
+    json: bool,
+
+    /// the files or directories to examine (default: .)
+    #[argh(positional)]
+    paths: Vec<PathBuf>,
+}
+
+/// Parses the arguments after `doctor` (`name` is the program name, for the help text).
+pub(super) fn parse(name: &str, args: &[&str]) -> Parsed {
+    let a = match DoctorArgs::from_args(&[name, "doctor"], args) {
+        Ok(a) => a,
+        Err(exit) => {
+            let code = if exit.status.is_ok() { 0 } else { EXIT_USAGE };
+            return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
+        }
+    };
+    let mut roots = a.paths;
+    roots.extend(a.watch);
+    if roots.is_empty() {
+        roots.push(PathBuf::from("."));
+    }
+    if roots.iter().any(|r| r.as_os_str().is_empty()) {
+        return usage("doctor: an empty path");
+    }
+    let config = Config {
+        roots,
+        filter: FilterConfig {
+            extensions: a.exts,
+            include: a.filter,
+            exclude: a.ignore,
+            default_ignores: !a.no_default_ignore,
+            vcs_ignores: !a.no_vcs_ignore,
+        },
+        ..Config::default()
+    };
+    Parsed::Doctor(Box::new(DoctorOptions { config, json: a.json }))
+}

@@ -1,0 +1,118 @@
+//! Helpers for the tests of child-reported files and `stator doctor`: a minimal HTTP GET, a cached virtualenv with
+//! Django from PyPI, backdating files, and reading stator's `--json` events.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+/// The Django release the test installs (the newest patch release of this series).
+pub const DJANGO: &str = "5.2.*";
+
+/// `GET /` from 127.0.0.1:`port` over HTTP/1.0: the body of a 200 answer, `None` for anything else (nothing
+/// listening, an error page, a timeout).
+pub fn http_get(port: u16) -> Option<String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.lines().next()?;
+    status.split_ascii_whitespace().nth(1).filter(|code| *code == "200").map(|_| body.to_owned())
+}
+
+/// Sets `path`'s mtime an hour back, so that it is old news to stator (a file that joins the watched set without
+/// a directory listing counts as created only if it is recent).
+pub fn backdate(path: &Path) {
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    filetime::set_file_mtime(path, filetime::FileTime::from_system_time(hour_ago)).expect("set an old mtime");
+}
+
+/// Writes `text` to `path` (creating its directory) and backdates it.
+pub fn write_old(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create the directory");
+    }
+    std::fs::write(path, text).expect("write the file");
+    backdate(path);
+}
+
+/// The paths stator's `--json -v` output says the command reported.
+pub fn reported(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "reported")
+        .flat_map(|e| {
+            e["paths"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect()
+}
+
+/// The python interpreter of a virtualenv with Django installed, made once per Python version and Django series
+/// and kept under `target/tmp`. `Err` says why it could not be made (no python3, no network for pip...).
+pub fn django_python() -> Result<PathBuf, String> {
+    let python = crate::common_e2e::which("python3").ok_or("python3 is not on PATH")?;
+    let version = Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    let key = format!("django-{}-py{version}", DJANGO.trim_end_matches(".*"));
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
+    let venv = base.join(&key);
+    let venv_python = venv.join("bin/python");
+    if venv.join("ready").exists() {
+        return Ok(venv_python);
+    }
+    std::fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+    // Built aside and renamed into place, so a run interrupted half-way leaves nothing that looks ready. Only
+    // `bin/python -m ...` is used from it: console scripts would name the temporary path in their #! line.
+    let tmp = base.join(format!("{key}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    run(Command::new(&python).args(["-m", "venv"]).arg(&tmp), "python3 -m venv")?;
+    let pip = Command::new(tmp.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "2"])
+        .arg(format!("django=={DJANGO}"))
+        .output()
+        .map_err(|e| format!("cannot run pip: {e}"))?;
+    if !pip.status.success() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(format!(
+            "pip install django failed ({}): {}",
+            pip.status,
+            String::from_utf8_lossy(&pip.stderr).trim()
+        ));
+    }
+    std::fs::write(tmp.join("ready"), "").map_err(|e| e.to_string())?;
+    if std::fs::rename(&tmp, &venv).is_err() {
+        // Another test run made it meanwhile.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    if venv.join("ready").exists() { Ok(venv_python) } else { Err("the virtualenv did not end up in place".into()) }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// Skips the calling test with a loud message, or fails it when `CI=true` (where everything must be there).
+pub fn skip_or_fail(test: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {why} (CI=true: this must not be skipped)");
+    }
+    eprintln!("\n*** SKIP {test}: {why} ***\n");
+}
