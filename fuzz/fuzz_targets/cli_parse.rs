@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Parsed::Run(inv) => {
             assert!(!inv.config.interval.is_zero(), "a zero interval is refused");
-            assert!(inv.list || !inv.command.is_empty(), "a run needs a command unless --list");
+            assert!(inv.list || !inv.supervisor.command.is_empty(), "a run needs a command unless --list");
             assert!(!inv.config.roots.is_empty(), "at least one root (default .)");
             // Whatever the flags said, compiling the filter fails cleanly or succeeds.
             let _ = Filter::new(&inv.config.filter);
