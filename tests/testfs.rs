@@ -286,19 +286,9 @@ scenarios!(smb, testfs_common::SMB);
 scenarios!(bindfs, testfs_common::BINDFS);
 // Changing the upper layer behind a mounted overlay is undefined behaviour per the kernel docs, and this kernel
 // keeps the overlay's cached dentries: a file unlinked in the upper layer still `stat`s through the mount (with
-// st_nlink 0) while the listing no longer has it, and a renamed directory's old path keeps answering `stat` for
-// a moment after the listing dropped it. stator trusts `stat` over the listing, and its removal bookkeeping
-// does not survive that; see the ignore reasons.
-scenarios!(
-    overlay,
-    testfs_common::OVERLAY,
-    deletion: #[ignore = "bug: a file unlinked in the overlay's upper layer is reported modified (ctime), never \
-        removed, and stays tracked: the listing drops the name but stat through the stale dentry still answers \
-        (st_nlink 0) and stator believes stat"],
-    dir_rename: #[ignore = "bug: after a directory rename in the upper layer, d1 is reported removed but \
-        d1/f.rs never is: the listing marked d1 vanishing while stat still answered, so d1 is confirmed gone one \
-        tick before its file, and removing d1's subtree drops the file without reporting it"]
-);
+// st_nlink 0, which stator takes for "not found") while the listing no longer has it, and a renamed directory's
+// old path keeps answering `stat` for a moment after the listing dropped it.
+scenarios!(overlay, testfs_common::OVERLAY);
 
 /// fusefat: few, short tests, one at a time (see `Spec::serial`). No directory renames: fusefat loses a
 /// renamed directory's entries.

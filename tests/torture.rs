@@ -1542,7 +1542,6 @@ fn torture_without_ctime_the_content_hash_catches_racy_rewrites() {
 
 /// Every operation, hot ticks at any time. Fails on the bugs the `bug:` tests below pin down one by one.
 #[test]
-#[ignore = "bug: misses from the five engine bugs pinned down by the ignored tests below"]
 fn torture_every_operation_and_hot_ticks_anywhere() {
     torture(Variant { name: "torture_every_operation", trust_ctime: true, racy: 4, avoid_known_bugs: false });
 }
