@@ -1,4 +1,3 @@
-#![cfg(unix)]
 //! Hostile conditions, each a test: files that live shorter than a poll, a huge tree changed at once, a directory
 //! made unreadable and readable again, symlink loops, non-UTF-8 names, paths near PATH_MAX, a daemon that escapes
 //! the process group, and stator itself killed with SIGKILL.
@@ -6,6 +5,7 @@
 //! Engine tests drive `Poller` on real temporary directories (`tests/common`); process tests run the `stator` binary
 //! (`tests/common_e2e`). No test sleeps to synchronise: each waits, bounded, for something it can observe, or
 //! counts stator's own scans (`-v`). The process tests that look at `/proc` and process groups are Linux-only.
+#![cfg(target_os = "linux")]
 
 mod common;
 mod common_e2e;

@@ -1,10 +1,10 @@
-#![cfg(target_os = "linux")]
 //! Security: changed paths never reach a shell (with `--shell` too, they only ever travel in a file), and the file
 //! stator writes them to is private and gone when stator exits.
 //!
 //! The watched tree holds files whose names are shell code (`$(touch pwned)`, `;touch pwned`, ...). They are edited,
 //! the command restarts and is told about them; a file named `pwned` must never appear, and the names must reach the
 //! child byte for byte, through `STATOR_CHANGED_FILE` only (never its command line or its environment).
+#![cfg(target_os = "linux")]
 
 mod common_e2e;
 

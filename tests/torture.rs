@@ -1,4 +1,3 @@
-#![cfg(unix)]
 //! Model-based torture test: a seeded random sequence of thousands of file operations on a real tree, with the
 //! engine polling it between batches, against ground truth kept by the test.
 //!
@@ -43,6 +42,7 @@
 //! - `STATOR_TORTURE_NO_APPEND=1` (FAT, SMB: no appending; rewrites instead), and generally
 //!   `STATOR_TORTURE_SKIP=append,symlink,chmod,...` to leave operations out (names: see `Op::name`). Symlinks and
 //!   chmod are also left out by themselves when the directory cannot do them.
+#![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
