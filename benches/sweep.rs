@@ -38,7 +38,8 @@ mod bench {
     use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
@@ -58,13 +59,28 @@ mod bench {
     const AGE: Duration = Duration::from_secs(3);
     const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
+    static START: OnceLock<Instant> = OnceLock::new();
+
+    /// A progress line on stderr, with the time since the start of the run.
+    macro_rules! note {
+        ($label:expr, $($arg:tt)*) => {
+            eprintln!(
+                "[{} +{:.0}s] {}",
+                $label,
+                START.get_or_init(Instant::now).elapsed().as_secs_f64(),
+                format!($($arg)*)
+            )
+        };
+    }
+
     const USAGE: &str = "usage: cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] \
                          [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH]
   --sizes     tree sizes, comma-separated (k = thousand, m = million); default 10k,100k
   --reps      full sweeps measured per contender (medians are reported); default 5
   --threads   stator's \"default\" thread count; default RAYON_NUM_THREADS or the number of cores
   --interval  tick interval of the latency and idle loops; default 500ms
-  --trials    latency trials for each of cold and hot files; default 30
+  --trials    latency trials for each of cold and hot files; default 30, fewer (at least 10)
+              when sweeps overrun the interval, to keep the latency part near 2.5 minutes
   --idle      how long the idle loop watches; default 5s
   --dir       where the temporary trees go; default the system temp dir";
 
@@ -74,6 +90,7 @@ mod bench {
         threads: usize,
         interval: Duration,
         trials: usize,
+        trials_given: bool,
         idle: Duration,
         dir: PathBuf,
     }
@@ -113,6 +130,7 @@ mod bench {
                 threads: default_threads(),
                 interval: Duration::from_millis(500),
                 trials: 30,
+                trials_given: false,
                 idle: Duration::from_secs(5),
                 dir: std::env::temp_dir(),
             };
@@ -146,7 +164,10 @@ mod bench {
                     }
                     "--reps" => args.reps = number(&value)?,
                     "--threads" => args.threads = number(&value)?,
-                    "--trials" => args.trials = number(&value)?,
+                    "--trials" => {
+                        args.trials = number(&value)?;
+                        args.trials_given = true;
+                    }
                     "--interval" => args.interval = duration(&value)?.max(Duration::from_millis(1)),
                     "--idle" => args.idle = duration(&value)?,
                     "--dir" => args.dir = PathBuf::from(value),
@@ -298,8 +319,7 @@ mod bench {
         Tree { dirs, files, max_depth }
     }
 
-    fn generate(root: &Path, tree: &Tree, threads: usize) {
-        let started = Instant::now();
+    fn generate(label: &str, root: &Path, tree: &Tree, threads: usize) {
         for (dir, _) in &tree.dirs {
             fs::create_dir_all(root.join(dir)).expect("mkdir");
         }
@@ -316,12 +336,12 @@ mod bench {
                 let before = done.fetch_add(names.len(), Ordering::Relaxed);
                 let after = before + names.len();
                 if loud && before * 10 / tree.files != after * 10 / tree.files {
-                    eprintln!(
-                        "  generated {:>9} of {} files ({:>3}%), {:.0} s",
+                    note!(
+                        label,
+                        "generated {:>9} of {} files ({:>3}%)",
                         thousands(after),
                         thousands(tree.files),
-                        after * 100 / tree.files,
-                        started.elapsed().as_secs_f64()
+                        after * 100 / tree.files
                     );
                 }
             });
@@ -464,7 +484,7 @@ mod bench {
         poller: &mut Poller,
         interval: Duration,
         mut go: impl FnMut(Instant) -> bool,
-        mut seen: impl FnMut(Instant, &Tick),
+        mut seen: impl FnMut(Instant, Instant, &Tick),
     ) -> Watch {
         let (c0, w0) = (cpu(), Instant::now());
         let mut next = w0;
@@ -477,7 +497,7 @@ mod bench {
             let start = Instant::now();
             let tick = poller.tick();
             let end = Instant::now();
-            seen(end, &tick);
+            seen(start, end, &tick);
             watch.ticks += 1;
             next = start + interval;
             if end > next {
@@ -499,9 +519,10 @@ mod bench {
         watch: Watch,
     }
 
-    /// Edit-to-detection latency. An editor thread waits a random fraction of the interval (so edits land at a
-    /// uniformly random phase of the schedule), makes a file longer in one `write`, and waits for the first tick
-    /// that reports the file; the latency is from the write's return to that tick's end. `trials` random files
+    /// Edit-to-detection latency. An editor thread waits a random fraction of the schedule's period (the interval,
+    /// or the time between tick starts when ticks overrun it), so that edits land at a uniformly random phase of
+    /// the schedule, makes a file longer in one `write`, and waits for the first tick that reports the file; the
+    /// latency is from the write's return to that tick's end. `trials` random files
     /// (cold), then `trials` edits of the file edited just before (hot).
     fn latency(
         poller: &mut Poller,
@@ -522,8 +543,9 @@ mod bench {
             dir.join(&names[n as usize])
         };
         let stop = AtomicBool::new(false);
+        let period = AtomicU64::new(interval.as_nanos() as u64);
         let (tx, rx) = mpsc::channel::<(Instant, Vec<PathBuf>)>();
-        let (files, stop) = (&files, &stop);
+        let (files, stop, period) = (&files, &stop, &period);
         std::thread::scope(|s| {
             let editor = s.spawn(move || {
                 let mut rng = Rng(SEED ^ 0x5eed);
@@ -533,7 +555,8 @@ mod bench {
                     let is_hot = trial >= trials;
                     let file = if is_hot { last } else { files[rng.below(files.len())] };
                     let path = rel(file);
-                    std::thread::sleep(interval.mul_f64(rng.unit()));
+                    let period = Duration::from_nanos(period.load(Ordering::Relaxed)).max(interval);
+                    std::thread::sleep(period.mul_f64(rng.unit()));
                     let before = Instant::now();
                     let content = vec![b'x'; EDIT_BASE + trial + 1];
                     fs::OpenOptions::new()
@@ -562,12 +585,16 @@ mod bench {
                 stop.store(true, Ordering::Relaxed);
                 (cold, hot, missed)
             });
+            let mut last_start: Option<Instant> = None;
             let watch = pool.install(|| {
                 tick_loop(
                     poller,
                     interval,
                     |_| !stop.load(Ordering::Relaxed),
-                    |end, tick| {
+                    |start, end, tick| {
+                        if let Some(previous) = last_start.replace(start) {
+                            period.store((start - previous).as_nanos() as u64, Ordering::Relaxed);
+                        }
                         if !tick.changes.is_empty() {
                             let _ = tx.send((end, tick.changes.iter().map(|c| c.path.clone()).collect()));
                         }
@@ -600,22 +627,23 @@ mod bench {
         let tree = plan(files);
         let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
         let root = tmp.path().to_path_buf();
-        eprintln!(
-            "[{label}] generating {} files in {} directories under {} ...",
+        note!(
+            label,
+            "generating {} files in {} directories under {} ...",
             thousands(files),
             thousands(tree.dirs.len()),
             root.display()
         );
         let t0 = Instant::now();
-        generate(&root, &tree, threads);
+        generate(label, &root, &tree, threads);
         let generated = t0.elapsed();
-        eprintln!("[{label}] generated in {:.1} s; letting it age {} s", generated.as_secs_f64(), AGE.as_secs());
+        note!(label, "generated in {:.1} s; letting it age {} s", generated.as_secs_f64(), AGE.as_secs());
         std::thread::sleep(AGE);
 
-        eprintln!("[{label}] memory, in a child process ...");
-        let memory = memory(&root, threads, args.reps).map_err(|e| eprintln!("[{label}] memory: {e}")).ok();
+        note!(label, "memory, in a child process ...");
+        let memory = memory(&root, threads, args.reps).map_err(|e| note!(label, "memory: {e}")).ok();
 
-        eprintln!("[{label}] baseline ticks ...");
+        note!(label, "baseline ticks ...");
         let one_pool = pool(1);
         let many_pool = pool(threads);
         let mut one = Poller::new(config(&root), RealFs).expect("poller");
@@ -648,7 +676,7 @@ mod bench {
         let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
         let max_open = usize::try_from(limit.saturating_sub(256)).unwrap_or(usize::MAX).max(16);
 
-        eprintln!("[{label}] {} full sweeps of each contender, round-robin ...", args.reps);
+        note!(label, "{} full sweeps of each contender, round-robin ...", args.reps);
         let mut unexpected = 0;
         let mut runs: [Vec<Cost>; 4] = Default::default();
         for rep in 0..=args.reps {
@@ -672,16 +700,20 @@ mod bench {
         drop(one);
         let [lstat, fstatat, one_runs, many_runs] = runs.map(|r| summarize(&r));
 
-        eprintln!(
-            "[{label}] latency: {} cold and {} hot edits at {} ...",
-            args.trials,
-            args.trials,
+        // Each trial takes about one and a half periods of the schedule: unless told, take fewer when sweeps
+        // overrun the interval, so that a 1M-file tree does not spend ten minutes here.
+        let period = many_runs.wall.max(args.interval).as_secs_f64();
+        let trials =
+            if args.trials_given { args.trials } else { args.trials.min(((150.0 / (3.0 * period)) as usize).max(10)) };
+        note!(
+            label,
+            "latency: {trials} cold and {trials} hot edits at {} ...",
             humantime::format_duration(args.interval)
         );
-        let latency = latency(&mut many, &many_pool, &root, &tree, args.interval, args.trials);
-        eprintln!("[{label}] idle watching for {} ...", humantime::format_duration(args.idle));
+        let latency = latency(&mut many, &many_pool, &root, &tree, args.interval, trials);
+        note!(label, "idle watching for {} ...", humantime::format_duration(args.idle));
         let idle_end = Instant::now() + args.idle;
-        let idle = many_pool.install(|| tick_loop(&mut many, args.interval, |next| next < idle_end, |_, _| {}));
+        let idle = many_pool.install(|| tick_loop(&mut many, args.interval, |next| next < idle_end, |_, _, _| {}));
 
         let result = SizeResult {
             label: label.to_string(),
@@ -698,8 +730,18 @@ mod bench {
             SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
         print_size(args, &result, &info);
         drop(many);
-        eprintln!("[{label}] removing the tree ...");
+        note!(label, "removing the tree ...");
+        let removing = Instant::now();
+        pool(threads).install(|| {
+            tree.dirs.par_iter().for_each(|(d, names)| {
+                let dir = root.join(d);
+                for name in names {
+                    let _ = fs::remove_file(dir.join(name));
+                }
+            });
+        });
         drop(tmp);
+        note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
         result
     }
 
@@ -854,8 +896,10 @@ mod bench {
         }
         let l = &r.latency;
         line(format!(
-            "latency, edit -> end of the tick reporting it, every {}, {t} threads ({} ticks, {} overran the interval)",
+            "latency, edit -> end of the tick reporting it, every {}, {t} threads, {} trials each ({} ticks, {} overran \
+             the interval)",
             humantime::format_duration(args.interval),
+            l.cold.len() + l.missed[0],
             l.watch.ticks,
             l.watch.overran
         ));
@@ -869,7 +913,7 @@ mod bench {
                 ms(percentile(v, 90.0)),
                 ms(percentile(v, 99.0)),
                 ms(v.last().copied().unwrap_or_default()),
-                format!("{missed}/{}", args.trials)
+                format!("{missed}/{}", v.len() + missed)
             ));
         }
         let idle = &r.idle;
@@ -938,7 +982,7 @@ mod bench {
              before the walk and before the sweeps. Latency: an editor thread makes a file longer at a random phase of \
              a fixed-rate tick schedule (next start = previous start + interval, at once if overrun) every {interval} \
              with {t} threads, and measures from the write's return to the end of the first tick that reports it; \
-             cold = a random file, hot = the file edited in the previous trial; {trials} trials each (below 100 trials \
+             cold = a random file, hot = the file edited in the previous trial; {trials} trials each unless sweeps overrun the interval (below 100 trials \
              p99 is the maximum). Engine ticks only: no settle delay. Idle = the same loop with no edits for {idle}, CPU as % of \
              one core.",
             cores = cores(),
@@ -1035,7 +1079,7 @@ mod bench {
                 std::process::exit(2);
             }
         };
-        let started = Instant::now();
+        let started = *START.get_or_init(Instant::now);
         header(&args);
         let results: Vec<SizeResult> = args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).collect();
         summary(&args, &results, started);
