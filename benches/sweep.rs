@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] [--interval 500ms] [--trials N]
-//!                              [--idle 5s] [--dir PATH]
+//!                              [--idle 5s] [--dir PATH] [--keep]
 //! ```
 //!
 //! For each size it generates a deterministic tree of small files (directories of 10 to 100 files, up to six levels
@@ -11,8 +11,9 @@
 //!   and with the default thread count, side by side with two single-threaded floors measured in the same run over
 //!   the same files: `lstat(2)` on absolute paths and `fstatat(2)` relative to open directory handles (both through
 //!   rustix, so the floor is the system call). Ratios first, then absolute numbers;
-//! - memory: RSS per tracked file beyond the process baseline, measured in a child process (this binary re-executed
-//!   in a memory-only mode) that never holds the floors' file lists; peaks during the walk and during sweeps;
+//! - memory: RSS per tracked file beyond the process baseline, measured in child processes (this binary re-executed
+//!   in a memory-only mode, with 1 thread and with the default count) that never hold the floors' file lists; peaks
+//!   during the walk and during sweeps;
 //! - edit-to-detection latency (p50/p99) for a random file and for a recently edited one, with ticks on a fixed-rate
 //!   schedule at `--interval`, and the CPU the tick loop costs per second of idle watching.
 //!
@@ -74,7 +75,7 @@ mod bench {
     }
 
     const USAGE: &str = "usage: cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] \
-                         [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH]
+                         [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH] [--keep]
   --sizes     tree sizes, comma-separated (k = thousand, m = million); default 10k,100k
   --reps      full sweeps measured per contender (medians are reported); default 5
   --threads   stator's \"default\" thread count; default RAYON_NUM_THREADS or the number of cores
@@ -82,7 +83,9 @@ mod bench {
   --trials    latency trials for each of cold and hot files; default 30, fewer (at least 10)
               when sweeps overrun the interval, to keep the latency part near 2.5 minutes
   --idle      how long the idle loop watches; default 5s
-  --dir       where the temporary trees go; default the system temp dir";
+  --dir       where the trees go; default the system temp dir
+  --keep      keep the trees in --dir (as stator-sweep-N, with a stator-sweep-N.done marker) and reuse them in
+              later runs instead of generating and removing them (removing 1M files can take minutes)";
 
     struct Args {
         sizes: Vec<(String, usize)>,
@@ -93,6 +96,7 @@ mod bench {
         trials_given: bool,
         idle: Duration,
         dir: PathBuf,
+        keep: bool,
     }
 
     fn default_threads() -> usize {
@@ -133,11 +137,16 @@ mod bench {
                 trials_given: false,
                 idle: Duration::from_secs(5),
                 dir: std::env::temp_dir(),
+                keep: false,
             };
             let mut it = std::env::args().skip(1);
             while let Some(arg) = it.next() {
                 // cargo bench passes --bench to harness-less benchmarks.
                 if arg == "--bench" {
+                    continue;
+                }
+                if arg == "--keep" {
+                    args.keep = true;
                     continue;
                 }
                 if arg == "--help" || arg == "-h" {
@@ -284,8 +293,8 @@ mod bench {
         ("md", b"# notes\n"),
         ("json", b"{}\n"),
     ];
-    /// Every generated file is shorter than this; edits write longer contents, each longer than the last.
-    const EDIT_BASE: usize = 20;
+    /// Written into the marker of a kept tree: a tree made by another layout version is generated again.
+    const LAYOUT: &str = "stator sweep tree v1";
 
     /// A generated tree: directories (relative to the root) with their file names.
     struct Tree {
@@ -427,7 +436,6 @@ mod bench {
         rss0: u64,
         rss1: u64,
         hwm_walk: u64,
-        rss2: u64,
         hwm_sweep: u64,
         files: u64,
         reset: bool,
@@ -456,7 +464,6 @@ mod bench {
             rss0: get("rss0")?,
             rss1: get("rss1")?,
             hwm_walk: get("hwm_walk")?,
-            rss2: get("rss2")?,
             hwm_sweep: get("hwm_sweep")?,
             files: get("files")?,
             reset: get("reset")? == 1,
@@ -557,11 +564,15 @@ mod bench {
                     let path = rel(file);
                     let period = Duration::from_nanos(period.load(Ordering::Relaxed)).max(interval);
                     std::thread::sleep(period.mul_f64(rng.unit()));
+                    // One byte longer, written from the start in one write(2) without truncating: the size
+                    // changes once, never through a shorter state a tick could see half-way.
+                    let target = root.join(&path);
+                    let len = fs::metadata(&target).map(|m| m.len()).expect("stat the file to edit");
+                    let content = vec![b'x'; usize::try_from(len).expect("small file") + 1];
                     let before = Instant::now();
-                    let content = vec![b'x'; EDIT_BASE + trial + 1];
                     fs::OpenOptions::new()
                         .write(true)
-                        .open(root.join(&path))
+                        .open(&target)
                         .and_then(|mut f| f.write_all(&content))
                         .expect("edit");
                     let edited = Instant::now();
@@ -617,7 +628,8 @@ mod bench {
         fstatat: Summary,
         one: Summary,
         many: Summary,
-        memory: Option<Memory>,
+        /// With one thread, then with the default count.
+        memory: [Option<Memory>; 2],
         latency: Latency,
         idle: Watch,
     }
@@ -625,23 +637,48 @@ mod bench {
     fn run_size(args: &Args, label: &str, files: usize) -> SizeResult {
         let threads = args.threads;
         let tree = plan(files);
-        let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
-        let root = tmp.path().to_path_buf();
-        note!(
-            label,
-            "generating {} files in {} directories under {} ...",
-            thousands(files),
-            thousands(tree.dirs.len()),
-            root.display()
-        );
-        let t0 = Instant::now();
-        generate(label, &root, &tree, threads);
-        let generated = t0.elapsed();
-        note!(label, "generated in {:.1} s; letting it age {} s", generated.as_secs_f64(), AGE.as_secs());
-        std::thread::sleep(AGE);
+        // A fresh temporary tree, or with --keep a fixed one that later runs reuse.
+        let (tmp, root) = if args.keep {
+            (None, args.dir.join(format!("stator-sweep-{files}")))
+        } else {
+            let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
+            let root = tmp.path().to_path_buf();
+            (Some(tmp), root)
+        };
+        let marker = args.dir.join(format!("stator-sweep-{files}.done"));
+        let stamp = format!("{LAYOUT} {files} {SEED:x}");
+        let reused = args.keep && fs::read_to_string(&marker).is_ok_and(|m| m == stamp) && root.is_dir();
+        let generated = if reused {
+            note!(label, "reusing the tree kept in {}", root.display());
+            None
+        } else {
+            if args.keep {
+                let _ = fs::remove_file(&marker);
+                let _ = fs::remove_dir_all(&root);
+                fs::create_dir_all(&root).expect("tree root");
+            }
+            note!(
+                label,
+                "generating {} files in {} directories under {} ...",
+                thousands(files),
+                thousands(tree.dirs.len()),
+                root.display()
+            );
+            let t0 = Instant::now();
+            generate(label, &root, &tree, threads);
+            let took = t0.elapsed();
+            if args.keep {
+                fs::write(&marker, &stamp).expect("marker");
+            }
+            note!(label, "generated in {:.1} s; letting it age {} s", took.as_secs_f64(), AGE.as_secs());
+            std::thread::sleep(AGE);
+            Some(took)
+        };
 
-        note!(label, "memory, in a child process ...");
-        let memory = memory(&root, threads, args.reps).map_err(|e| note!(label, "memory: {e}")).ok();
+        note!(label, "memory, in child processes (1 and {threads} threads) ...");
+        let sweeps = args.reps.min(2);
+        let memory = [1, threads]
+            .map(|t| memory(&root, t, sweeps).map_err(|e| note!(label, "memory with {t} threads: {e}")).ok());
 
         note!(label, "baseline ticks ...");
         let one_pool = pool(1);
@@ -730,18 +767,23 @@ mod bench {
             SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
         print_size(args, &result, &info);
         drop(many);
-        note!(label, "removing the tree ...");
-        let removing = Instant::now();
-        pool(threads).install(|| {
-            tree.dirs.par_iter().for_each(|(d, names)| {
-                let dir = root.join(d);
-                for name in names {
-                    let _ = fs::remove_file(dir.join(name));
-                }
-            });
-        });
-        drop(tmp);
-        note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
+        match tmp {
+            Some(tmp) => {
+                note!(label, "removing the tree (--keep would keep it for later runs) ...");
+                let removing = Instant::now();
+                pool(threads).install(|| {
+                    tree.dirs.par_iter().for_each(|(d, names)| {
+                        let dir = root.join(d);
+                        for name in names {
+                            let _ = fs::remove_file(dir.join(name));
+                        }
+                    });
+                });
+                drop(tmp);
+                note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
+            }
+            None => note!(label, "kept {} for later runs with --keep", root.display()),
+        }
         result
     }
 
@@ -749,7 +791,7 @@ mod bench {
 
     struct SizeInfo<'a> {
         tree: &'a Tree,
-        generated: Duration,
+        generated: Option<Duration>,
         tracked: usize,
         listed: usize,
         stats: usize,
@@ -795,12 +837,15 @@ mod bench {
             out.push('\n');
         };
         line(format!(
-            "== {}: {} files in {} directories, up to {} levels deep (generated in {:.1} s) ==",
+            "== {}: {} files in {} directories, up to {} levels deep ({}) ==",
             r.label,
             thousands(r.files),
             thousands(info.tree.dirs.len()),
             info.tree.max_depth,
-            info.generated.as_secs_f64()
+            info.generated.map_or("reused from an earlier --keep run".to_string(), |g| format!(
+                "generated in {:.1} s",
+                g.as_secs_f64()
+            ))
         ));
         line(format!(
             "stator tracks {} files and lists {} directories; {} stats per sweep",
@@ -863,36 +908,34 @@ mod bench {
                 c.cpu.as_nanos() as f64 / r.files.max(1) as f64
             ));
         }
-        match &r.memory {
-            Some(m) => {
+        let [m1, mt] = &r.memory;
+        match (m1, mt) {
+            (Some(m1), Some(mt)) => {
                 line(format!(
-                    "memory, in a child process (re-executed bench, {t} threads, no floor lists), beyond its {:.1} MB baseline RSS",
-                    mb(m.rss0)
+                    "memory, in child processes (this bench re-executed, no floor lists), RSS beyond the child's \
+                     baseline ({:.1} MB)",
+                    mb(m1.rss0)
                 ));
-                let files = m.files;
-                let above = |x: u64| x.saturating_sub(m.rss0);
-                line(format!(
-                    "  after the baseline tick    {:>8.1} MB  = {:>5} bytes/file",
-                    mb(above(m.rss1)),
-                    per_file(above(m.rss1), files)
-                ));
-                line(format!(
-                    "  peak during the walk       {:>8.1} MB  = {:>5} bytes/file   (walk: {:.0} ms cpu, {:.0} ms wall)",
-                    mb(above(m.hwm_walk)),
-                    per_file(above(m.hwm_walk), files),
-                    ms(m.walk.cpu),
-                    ms(m.walk.wall)
-                ));
-                line(format!(
-                    "  peak during {} sweeps       {:>8.1} MB  = {:>5} bytes/file   (after them: {:.1} MB){}",
-                    args.reps,
-                    mb(above(m.hwm_sweep)),
-                    per_file(above(m.hwm_sweep), files),
-                    mb(above(m.rss2)),
-                    if m.reset { "" } else { "  [peak not resettable here: since the child started]" }
-                ));
+                line(format!("{:<28} {:>26} {:>26}", "", "1 thread", format!("{t} threads")));
+                let cell = |m: &Memory, x: u64| {
+                    let above = x.saturating_sub(m.rss0);
+                    format!("{:.1} MB = {:>5} B/file", mb(above), per_file(above, m.files))
+                };
+                let sweeps = format!("peak during {} more sweeps", args.reps.min(2));
+                for (name, pick) in [
+                    ("after the baseline tick", (|m: &Memory| m.rss1) as fn(&Memory) -> u64),
+                    ("peak during the walk", |m: &Memory| m.hwm_walk),
+                    (sweeps.as_str(), |m: &Memory| m.hwm_sweep),
+                ] {
+                    line(format!("  {name:<26} {:>26} {:>26}", cell(m1, pick(m1)), cell(mt, pick(mt))));
+                }
+                let walk = |m: &Memory| format!("{:.0} ms cpu, {:.0} ms wall", ms(m.walk.cpu), ms(m.walk.wall));
+                line(format!("  {:<26} {:>26} {:>26}", "the walk in the child", walk(m1), walk(mt)));
+                if !m1.reset || !mt.reset {
+                    line("  (this kernel cannot reset the peak: peaks are since the child started)".to_string());
+                }
             }
-            None => line("memory: not measured (needs /proc)".to_string()),
+            _ => line("memory: not measured (needs /proc)".to_string()),
         }
         let l = &r.latency;
         line(format!(
@@ -976,10 +1019,11 @@ mod bench {
              and over the same files: lstat = rustix lstat(2) on each absolute path; fstatat = rustix \
              statat(dirfd, name, AT_SYMLINK_NOFOLLOW) relative to directory handles opened beforehand (not timed). \
              Ratios are stator / floor: 1.00x is the floor, lower is better; stator also stats its directories. The \
-             walk is the first (baseline) tick, which lists the tree. Memory is measured in a child process (this \
-             binary re-executed in a memory-only mode, which never builds the floors' lists): RSS (VmRSS) before \
-             creating the poller and after its baseline tick, divided by the files tracked; peaks are VmHWM, reset \
-             before the walk and before the sweeps. Latency: an editor thread makes a file longer at a random phase of \
+             walk is the first (baseline) tick, which lists the tree. Memory is measured in child processes (this \
+             binary re-executed in a memory-only mode, which never builds the floors' lists), one with 1 thread and \
+             one with {t}: RSS (VmRSS) before creating the poller and after its baseline tick, divided by the files \
+             tracked; peaks are VmHWM, reset before the walk and before the sweeps. With several threads, glibc keeps \
+             part of the walk's freed memory in per-thread arenas, so that RSS varies from run to run. Latency: an editor thread makes a file longer at a random phase of \
              a fixed-rate tick schedule (next start = previous start + interval, at once if overrun) every {interval} \
              with {t} threads, and measures from the write's return to the end of the first tick that reports it; \
              cold = a random file, hot = the file edited in the previous trial; {trials} trials each unless sweeps overrun the interval (below 100 trials \
@@ -1024,29 +1068,29 @@ mod bench {
         ));
         out.push_str(&format!(
             "(1t, {t}t: stator with 1 and {t} threads, cpu and wall as ratios to the fstatat floor; B/file: RSS beyond the \
-             baseline after the walk; latency p50/p99 in ms; idle: % of one core)\n"
+             baseline after the walk, with 1 and {t} threads; latency p50/p99 in ms; idle: % of one core)\n"
         ));
         out.push_str(&format!(
-            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>13} {:>6}\n",
+            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>11} {:>13} {:>13} {:>6}\n",
             "size",
             "files",
             "1t cpu",
             "1t wall",
             format!("{t}t cpu"),
             format!("{t}t wall"),
-            "B/file",
+            format!("B/file 1t/{t}t"),
             "cold p50/p99",
             "hot p50/p99",
             "idle"
         ));
         for r in results {
-            let bytes = r
-                .memory
-                .as_ref()
-                .map_or("n/a".to_string(), |m| per_file(m.rss1.saturating_sub(m.rss0), m.files).to_string());
+            let per = |m: &Option<Memory>| {
+                m.as_ref().map_or("n/a".to_string(), |m| per_file(m.rss1.saturating_sub(m.rss0), m.files).to_string())
+            };
+            let bytes = format!("{}/{}", per(&r.memory[0]), per(&r.memory[1]));
             let (c, h) = (&r.latency.cold, &r.latency.hot);
             out.push_str(&format!(
-                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>7} {:>13} {:>13} {:>5.1}%\n",
+                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>11} {:>13} {:>13} {:>5.1}%\n",
                 r.label,
                 thousands(r.files),
                 ratio(r.one.cpu, r.fstatat.cpu),
