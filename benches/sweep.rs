@@ -85,7 +85,8 @@ mod bench {
   --idle      how long the idle loop watches; default 5s
   --dir       where the trees go; default the system temp dir
   --keep      keep the trees in --dir (as stator-sweep-N, with a stator-sweep-N.done marker) and reuse them in
-              later runs instead of generating and removing them (removing 1M files can take minutes)";
+              later runs instead of generating and removing them (removing 1M files can take minutes);
+              an interrupted run leaves its stator-sweep-* trees in --dir";
 
     struct Args {
         sizes: Vec<(String, usize)>,
@@ -634,7 +635,7 @@ mod bench {
         idle: Watch,
     }
 
-    fn run_size(args: &Args, label: &str, files: usize) -> SizeResult {
+    fn run_size(args: &Args, label: &str, files: usize) -> (SizeResult, Option<Cleanup>) {
         let threads = args.threads;
         let tree = plan(files);
         // A fresh temporary tree, or with --keep a fixed one that later runs reuse.
@@ -767,24 +768,41 @@ mod bench {
             SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
         print_size(args, &result, &info);
         drop(many);
-        match tmp {
-            Some(tmp) => {
-                note!(label, "removing the tree (--keep would keep it for later runs) ...");
-                let removing = Instant::now();
-                pool(threads).install(|| {
-                    tree.dirs.par_iter().for_each(|(d, names)| {
-                        let dir = root.join(d);
-                        for name in names {
-                            let _ = fs::remove_file(dir.join(name));
-                        }
-                    });
-                });
-                drop(tmp);
-                note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
+        let cleanup = match tmp {
+            Some(tmp) => Some(Cleanup { label: label.to_string(), tmp, tree, threads }),
+            None => {
+                note!(label, "kept {} for later runs with --keep", root.display());
+                None
             }
-            None => note!(label, "kept {} for later runs with --keep", root.display()),
+        };
+        (result, cleanup)
+    }
+
+    /// A temporary tree to remove once every result is printed.
+    struct Cleanup {
+        label: String,
+        tmp: tempfile::TempDir,
+        tree: Tree,
+        threads: usize,
+    }
+
+    impl Cleanup {
+        fn run(self) {
+            let Cleanup { label, tmp, tree, threads } = self;
+            note!(label, "removing the tree (--keep would keep it for later runs) ...");
+            let removing = Instant::now();
+            let root = tmp.path();
+            pool(threads).install(|| {
+                tree.dirs.par_iter().for_each(|(d, names)| {
+                    let dir = root.join(d);
+                    for name in names {
+                        let _ = fs::remove_file(dir.join(name));
+                    }
+                });
+            });
+            drop(tmp);
+            note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
         }
-        result
     }
 
     // ----- printing -----
@@ -1104,7 +1122,7 @@ mod bench {
             ));
         }
         out.push_str(&format!(
-            "(whole run: {:.0} s; load average {} at the end)",
+            "(measured in {:.0} s, trees removed afterwards; load average {} at the end)",
             started.elapsed().as_secs_f64(),
             loadavg()
         ));
@@ -1125,7 +1143,9 @@ mod bench {
         };
         let started = *START.get_or_init(Instant::now);
         header(&args);
-        let results: Vec<SizeResult> = args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).collect();
+        let (results, cleanups): (Vec<SizeResult>, Vec<Option<Cleanup>>) =
+            args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).unzip();
         summary(&args, &results, started);
+        cleanups.into_iter().flatten().for_each(Cleanup::run);
     }
 }
