@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] [--interval 500ms] [--trials N]
-//!                              [--idle 5s] [--dir PATH]
+//!                              [--idle 5s] [--dir PATH] [--keep]
 //! ```
 //!
 //! For each size it generates a deterministic tree of small files (directories of 10 to 100 files, up to six levels
@@ -11,8 +11,9 @@
 //!   and with the default thread count, side by side with two single-threaded floors measured in the same run over
 //!   the same files: `lstat(2)` on absolute paths and `fstatat(2)` relative to open directory handles (both through
 //!   rustix, so the floor is the system call). Ratios first, then absolute numbers;
-//! - memory: RSS per tracked file beyond the process baseline, measured in a child process (this binary re-executed
-//!   in a memory-only mode) that never holds the floors' file lists; peaks during the walk and during sweeps;
+//! - memory: RSS per tracked file beyond the process baseline, measured in child processes (this binary re-executed
+//!   in a memory-only mode, with 1 thread and with the default count) that never hold the floors' file lists; peaks
+//!   during the walk and during sweeps;
 //! - edit-to-detection latency (p50/p99) for a random file and for a recently edited one, with ticks on a fixed-rate
 //!   schedule at `--interval`, and the CPU the tick loop costs per second of idle watching.
 //!
@@ -38,7 +39,8 @@ mod bench {
     use std::os::unix::ffi::OsStrExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
@@ -58,15 +60,33 @@ mod bench {
     const AGE: Duration = Duration::from_secs(3);
     const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
+    static START: OnceLock<Instant> = OnceLock::new();
+
+    /// A progress line on stderr, with the time since the start of the run.
+    macro_rules! note {
+        ($label:expr, $($arg:tt)*) => {
+            eprintln!(
+                "[{} +{:.0}s] {}",
+                $label,
+                START.get_or_init(Instant::now).elapsed().as_secs_f64(),
+                format!($($arg)*)
+            )
+        };
+    }
+
     const USAGE: &str = "usage: cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] \
-                         [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH]
+                         [--interval 500ms] [--trials N] [--idle 5s] [--dir PATH] [--keep]
   --sizes     tree sizes, comma-separated (k = thousand, m = million); default 10k,100k
   --reps      full sweeps measured per contender (medians are reported); default 5
   --threads   stator's \"default\" thread count; default RAYON_NUM_THREADS or the number of cores
   --interval  tick interval of the latency and idle loops; default 500ms
-  --trials    latency trials for each of cold and hot files; default 30
+  --trials    latency trials for each of cold and hot files; default 30, fewer (at least 10)
+              when sweeps overrun the interval, to keep the latency part near 2.5 minutes
   --idle      how long the idle loop watches; default 5s
-  --dir       where the temporary trees go; default the system temp dir";
+  --dir       where the trees go; default the system temp dir
+  --keep      keep the trees in --dir (as stator-sweep-N, with a stator-sweep-N.done marker) and reuse them in
+              later runs instead of generating and removing them (removing 1M files can take minutes);
+              an interrupted run leaves its stator-sweep-* trees in --dir";
 
     struct Args {
         sizes: Vec<(String, usize)>,
@@ -74,8 +94,10 @@ mod bench {
         threads: usize,
         interval: Duration,
         trials: usize,
+        trials_given: bool,
         idle: Duration,
         dir: PathBuf,
+        keep: bool,
     }
 
     fn default_threads() -> usize {
@@ -113,13 +135,19 @@ mod bench {
                 threads: default_threads(),
                 interval: Duration::from_millis(500),
                 trials: 30,
+                trials_given: false,
                 idle: Duration::from_secs(5),
                 dir: std::env::temp_dir(),
+                keep: false,
             };
             let mut it = std::env::args().skip(1);
             while let Some(arg) = it.next() {
                 // cargo bench passes --bench to harness-less benchmarks.
                 if arg == "--bench" {
+                    continue;
+                }
+                if arg == "--keep" {
+                    args.keep = true;
                     continue;
                 }
                 if arg == "--help" || arg == "-h" {
@@ -146,7 +174,10 @@ mod bench {
                     }
                     "--reps" => args.reps = number(&value)?,
                     "--threads" => args.threads = number(&value)?,
-                    "--trials" => args.trials = number(&value)?,
+                    "--trials" => {
+                        args.trials = number(&value)?;
+                        args.trials_given = true;
+                    }
                     "--interval" => args.interval = duration(&value)?.max(Duration::from_millis(1)),
                     "--idle" => args.idle = duration(&value)?,
                     "--dir" => args.dir = PathBuf::from(value),
@@ -263,8 +294,8 @@ mod bench {
         ("md", b"# notes\n"),
         ("json", b"{}\n"),
     ];
-    /// Every generated file is shorter than this; edits write longer contents, each longer than the last.
-    const EDIT_BASE: usize = 20;
+    /// Written into the marker of a kept tree: a tree made by another layout version is generated again.
+    const LAYOUT: &str = "stator sweep tree v1";
 
     /// A generated tree: directories (relative to the root) with their file names.
     struct Tree {
@@ -298,8 +329,7 @@ mod bench {
         Tree { dirs, files, max_depth }
     }
 
-    fn generate(root: &Path, tree: &Tree, threads: usize) {
-        let started = Instant::now();
+    fn generate(label: &str, root: &Path, tree: &Tree, threads: usize) {
         for (dir, _) in &tree.dirs {
             fs::create_dir_all(root.join(dir)).expect("mkdir");
         }
@@ -316,12 +346,12 @@ mod bench {
                 let before = done.fetch_add(names.len(), Ordering::Relaxed);
                 let after = before + names.len();
                 if loud && before * 10 / tree.files != after * 10 / tree.files {
-                    eprintln!(
-                        "  generated {:>9} of {} files ({:>3}%), {:.0} s",
+                    note!(
+                        label,
+                        "generated {:>9} of {} files ({:>3}%)",
                         thousands(after),
                         thousands(tree.files),
-                        after * 100 / tree.files,
-                        started.elapsed().as_secs_f64()
+                        after * 100 / tree.files
                     );
                 }
             });
@@ -407,7 +437,6 @@ mod bench {
         rss0: u64,
         rss1: u64,
         hwm_walk: u64,
-        rss2: u64,
         hwm_sweep: u64,
         files: u64,
         reset: bool,
@@ -436,7 +465,6 @@ mod bench {
             rss0: get("rss0")?,
             rss1: get("rss1")?,
             hwm_walk: get("hwm_walk")?,
-            rss2: get("rss2")?,
             hwm_sweep: get("hwm_sweep")?,
             files: get("files")?,
             reset: get("reset")? == 1,
@@ -464,7 +492,7 @@ mod bench {
         poller: &mut Poller,
         interval: Duration,
         mut go: impl FnMut(Instant) -> bool,
-        mut seen: impl FnMut(Instant, &Tick),
+        mut seen: impl FnMut(Instant, Instant, &Tick),
     ) -> Watch {
         let (c0, w0) = (cpu(), Instant::now());
         let mut next = w0;
@@ -477,7 +505,7 @@ mod bench {
             let start = Instant::now();
             let tick = poller.tick();
             let end = Instant::now();
-            seen(end, &tick);
+            seen(start, end, &tick);
             watch.ticks += 1;
             next = start + interval;
             if end > next {
@@ -499,9 +527,10 @@ mod bench {
         watch: Watch,
     }
 
-    /// Edit-to-detection latency. An editor thread waits a random fraction of the interval (so edits land at a
-    /// uniformly random phase of the schedule), makes a file longer in one `write`, and waits for the first tick
-    /// that reports the file; the latency is from the write's return to that tick's end. `trials` random files
+    /// Edit-to-detection latency. An editor thread waits a random fraction of the schedule's period (the interval,
+    /// or the time between tick starts when ticks overrun it), so that edits land at a uniformly random phase of
+    /// the schedule, makes a file longer in one `write`, and waits for the first tick that reports the file; the
+    /// latency is from the write's return to that tick's end. `trials` random files
     /// (cold), then `trials` edits of the file edited just before (hot).
     fn latency(
         poller: &mut Poller,
@@ -522,8 +551,9 @@ mod bench {
             dir.join(&names[n as usize])
         };
         let stop = AtomicBool::new(false);
+        let period = AtomicU64::new(interval.as_nanos() as u64);
         let (tx, rx) = mpsc::channel::<(Instant, Vec<PathBuf>)>();
-        let (files, stop) = (&files, &stop);
+        let (files, stop, period) = (&files, &stop, &period);
         std::thread::scope(|s| {
             let editor = s.spawn(move || {
                 let mut rng = Rng(SEED ^ 0x5eed);
@@ -533,12 +563,17 @@ mod bench {
                     let is_hot = trial >= trials;
                     let file = if is_hot { last } else { files[rng.below(files.len())] };
                     let path = rel(file);
-                    std::thread::sleep(interval.mul_f64(rng.unit()));
+                    let period = Duration::from_nanos(period.load(Ordering::Relaxed)).max(interval);
+                    std::thread::sleep(period.mul_f64(rng.unit()));
+                    // One byte longer, written from the start in one write(2) without truncating: the size
+                    // changes once, never through a shorter state a tick could see half-way.
+                    let target = root.join(&path);
+                    let len = fs::metadata(&target).map(|m| m.len()).expect("stat the file to edit");
+                    let content = vec![b'x'; usize::try_from(len).expect("small file") + 1];
                     let before = Instant::now();
-                    let content = vec![b'x'; EDIT_BASE + trial + 1];
                     fs::OpenOptions::new()
                         .write(true)
-                        .open(root.join(&path))
+                        .open(&target)
                         .and_then(|mut f| f.write_all(&content))
                         .expect("edit");
                     let edited = Instant::now();
@@ -562,12 +597,16 @@ mod bench {
                 stop.store(true, Ordering::Relaxed);
                 (cold, hot, missed)
             });
+            let mut last_start: Option<Instant> = None;
             let watch = pool.install(|| {
                 tick_loop(
                     poller,
                     interval,
                     |_| !stop.load(Ordering::Relaxed),
-                    |end, tick| {
+                    |start, end, tick| {
+                        if let Some(previous) = last_start.replace(start) {
+                            period.store((start - previous).as_nanos() as u64, Ordering::Relaxed);
+                        }
                         if !tick.changes.is_empty() {
                             let _ = tx.send((end, tick.changes.iter().map(|c| c.path.clone()).collect()));
                         }
@@ -590,32 +629,59 @@ mod bench {
         fstatat: Summary,
         one: Summary,
         many: Summary,
-        memory: Option<Memory>,
+        /// With one thread, then with the default count.
+        memory: [Option<Memory>; 2],
         latency: Latency,
         idle: Watch,
     }
 
-    fn run_size(args: &Args, label: &str, files: usize) -> SizeResult {
+    fn run_size(args: &Args, label: &str, files: usize) -> (SizeResult, Option<Cleanup>) {
         let threads = args.threads;
         let tree = plan(files);
-        let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
-        let root = tmp.path().to_path_buf();
-        eprintln!(
-            "[{label}] generating {} files in {} directories under {} ...",
-            thousands(files),
-            thousands(tree.dirs.len()),
-            root.display()
-        );
-        let t0 = Instant::now();
-        generate(&root, &tree, threads);
-        let generated = t0.elapsed();
-        eprintln!("[{label}] generated in {:.1} s; letting it age {} s", generated.as_secs_f64(), AGE.as_secs());
-        std::thread::sleep(AGE);
+        // A fresh temporary tree, or with --keep a fixed one that later runs reuse.
+        let (tmp, root) = if args.keep {
+            (None, args.dir.join(format!("stator-sweep-{files}")))
+        } else {
+            let tmp = tempfile::Builder::new().prefix("stator-sweep-").tempdir_in(&args.dir).expect("temp dir");
+            let root = tmp.path().to_path_buf();
+            (Some(tmp), root)
+        };
+        let marker = args.dir.join(format!("stator-sweep-{files}.done"));
+        let stamp = format!("{LAYOUT} {files} {SEED:x}");
+        let reused = args.keep && fs::read_to_string(&marker).is_ok_and(|m| m == stamp) && root.is_dir();
+        let generated = if reused {
+            note!(label, "reusing the tree kept in {}", root.display());
+            None
+        } else {
+            if args.keep {
+                let _ = fs::remove_file(&marker);
+                let _ = fs::remove_dir_all(&root);
+                fs::create_dir_all(&root).expect("tree root");
+            }
+            note!(
+                label,
+                "generating {} files in {} directories under {} ...",
+                thousands(files),
+                thousands(tree.dirs.len()),
+                root.display()
+            );
+            let t0 = Instant::now();
+            generate(label, &root, &tree, threads);
+            let took = t0.elapsed();
+            if args.keep {
+                fs::write(&marker, &stamp).expect("marker");
+            }
+            note!(label, "generated in {:.1} s; letting it age {} s", took.as_secs_f64(), AGE.as_secs());
+            std::thread::sleep(AGE);
+            Some(took)
+        };
 
-        eprintln!("[{label}] memory, in a child process ...");
-        let memory = memory(&root, threads, args.reps).map_err(|e| eprintln!("[{label}] memory: {e}")).ok();
+        note!(label, "memory, in child processes (1 and {threads} threads) ...");
+        let sweeps = args.reps.min(2);
+        let memory = [1, threads]
+            .map(|t| memory(&root, t, sweeps).map_err(|e| note!(label, "memory with {t} threads: {e}")).ok());
 
-        eprintln!("[{label}] baseline ticks ...");
+        note!(label, "baseline ticks ...");
         let one_pool = pool(1);
         let many_pool = pool(threads);
         let mut one = Poller::new(config(&root), RealFs).expect("poller");
@@ -648,7 +714,7 @@ mod bench {
         let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
         let max_open = usize::try_from(limit.saturating_sub(256)).unwrap_or(usize::MAX).max(16);
 
-        eprintln!("[{label}] {} full sweeps of each contender, round-robin ...", args.reps);
+        note!(label, "{} full sweeps of each contender, round-robin ...", args.reps);
         let mut unexpected = 0;
         let mut runs: [Vec<Cost>; 4] = Default::default();
         for rep in 0..=args.reps {
@@ -672,16 +738,20 @@ mod bench {
         drop(one);
         let [lstat, fstatat, one_runs, many_runs] = runs.map(|r| summarize(&r));
 
-        eprintln!(
-            "[{label}] latency: {} cold and {} hot edits at {} ...",
-            args.trials,
-            args.trials,
+        // Each trial takes about one and a half periods of the schedule: unless told, take fewer when sweeps
+        // overrun the interval, so that a 1M-file tree does not spend ten minutes here.
+        let period = many_runs.wall.max(args.interval).as_secs_f64();
+        let trials =
+            if args.trials_given { args.trials } else { args.trials.min(((150.0 / (3.0 * period)) as usize).max(10)) };
+        note!(
+            label,
+            "latency: {trials} cold and {trials} hot edits at {} ...",
             humantime::format_duration(args.interval)
         );
-        let latency = latency(&mut many, &many_pool, &root, &tree, args.interval, args.trials);
-        eprintln!("[{label}] idle watching for {} ...", humantime::format_duration(args.idle));
+        let latency = latency(&mut many, &many_pool, &root, &tree, args.interval, trials);
+        note!(label, "idle watching for {} ...", humantime::format_duration(args.idle));
         let idle_end = Instant::now() + args.idle;
-        let idle = many_pool.install(|| tick_loop(&mut many, args.interval, |next| next < idle_end, |_, _| {}));
+        let idle = many_pool.install(|| tick_loop(&mut many, args.interval, |next| next < idle_end, |_, _, _| {}));
 
         let result = SizeResult {
             label: label.to_string(),
@@ -698,16 +768,48 @@ mod bench {
             SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
         print_size(args, &result, &info);
         drop(many);
-        eprintln!("[{label}] removing the tree ...");
-        drop(tmp);
-        result
+        let cleanup = match tmp {
+            Some(tmp) => Some(Cleanup { label: label.to_string(), tmp, tree, threads }),
+            None => {
+                note!(label, "kept {} for later runs with --keep", root.display());
+                None
+            }
+        };
+        (result, cleanup)
+    }
+
+    /// A temporary tree to remove once every result is printed.
+    struct Cleanup {
+        label: String,
+        tmp: tempfile::TempDir,
+        tree: Tree,
+        threads: usize,
+    }
+
+    impl Cleanup {
+        fn run(self) {
+            let Cleanup { label, tmp, tree, threads } = self;
+            note!(label, "removing the tree (--keep would keep it for later runs) ...");
+            let removing = Instant::now();
+            let root = tmp.path();
+            pool(threads).install(|| {
+                tree.dirs.par_iter().for_each(|(d, names)| {
+                    let dir = root.join(d);
+                    for name in names {
+                        let _ = fs::remove_file(dir.join(name));
+                    }
+                });
+            });
+            drop(tmp);
+            note!(label, "removed in {:.1} s", removing.elapsed().as_secs_f64());
+        }
     }
 
     // ----- printing -----
 
     struct SizeInfo<'a> {
         tree: &'a Tree,
-        generated: Duration,
+        generated: Option<Duration>,
         tracked: usize,
         listed: usize,
         stats: usize,
@@ -753,12 +855,15 @@ mod bench {
             out.push('\n');
         };
         line(format!(
-            "== {}: {} files in {} directories, up to {} levels deep (generated in {:.1} s) ==",
+            "== {}: {} files in {} directories, up to {} levels deep ({}) ==",
             r.label,
             thousands(r.files),
             thousands(info.tree.dirs.len()),
             info.tree.max_depth,
-            info.generated.as_secs_f64()
+            info.generated.map_or("reused from an earlier --keep run".to_string(), |g| format!(
+                "generated in {:.1} s",
+                g.as_secs_f64()
+            ))
         ));
         line(format!(
             "stator tracks {} files and lists {} directories; {} stats per sweep",
@@ -821,41 +926,41 @@ mod bench {
                 c.cpu.as_nanos() as f64 / r.files.max(1) as f64
             ));
         }
-        match &r.memory {
-            Some(m) => {
+        let [m1, mt] = &r.memory;
+        match (m1, mt) {
+            (Some(m1), Some(mt)) => {
                 line(format!(
-                    "memory, in a child process (re-executed bench, {t} threads, no floor lists), beyond its {:.1} MB baseline RSS",
-                    mb(m.rss0)
+                    "memory, in child processes (this bench re-executed, no floor lists), RSS beyond the child's \
+                     baseline ({:.1} MB)",
+                    mb(m1.rss0)
                 ));
-                let files = m.files;
-                let above = |x: u64| x.saturating_sub(m.rss0);
-                line(format!(
-                    "  after the baseline tick    {:>8.1} MB  = {:>5} bytes/file",
-                    mb(above(m.rss1)),
-                    per_file(above(m.rss1), files)
-                ));
-                line(format!(
-                    "  peak during the walk       {:>8.1} MB  = {:>5} bytes/file   (walk: {:.0} ms cpu, {:.0} ms wall)",
-                    mb(above(m.hwm_walk)),
-                    per_file(above(m.hwm_walk), files),
-                    ms(m.walk.cpu),
-                    ms(m.walk.wall)
-                ));
-                line(format!(
-                    "  peak during {} sweeps       {:>8.1} MB  = {:>5} bytes/file   (after them: {:.1} MB){}",
-                    args.reps,
-                    mb(above(m.hwm_sweep)),
-                    per_file(above(m.hwm_sweep), files),
-                    mb(above(m.rss2)),
-                    if m.reset { "" } else { "  [peak not resettable here: since the child started]" }
-                ));
+                line(format!("{:<28} {:>26} {:>26}", "", "1 thread", format!("{t} threads")));
+                let cell = |m: &Memory, x: u64| {
+                    let above = x.saturating_sub(m.rss0);
+                    format!("{:.1} MB = {:>5} B/file", mb(above), per_file(above, m.files))
+                };
+                let sweeps = format!("peak during {} more sweeps", args.reps.min(2));
+                for (name, pick) in [
+                    ("after the baseline tick", (|m: &Memory| m.rss1) as fn(&Memory) -> u64),
+                    ("peak during the walk", |m: &Memory| m.hwm_walk),
+                    (sweeps.as_str(), |m: &Memory| m.hwm_sweep),
+                ] {
+                    line(format!("  {name:<26} {:>26} {:>26}", cell(m1, pick(m1)), cell(mt, pick(mt))));
+                }
+                let walk = |m: &Memory| format!("{:.0} ms cpu, {:.0} ms wall", ms(m.walk.cpu), ms(m.walk.wall));
+                line(format!("  {:<26} {:>26} {:>26}", "the walk in the child", walk(m1), walk(mt)));
+                if !m1.reset || !mt.reset {
+                    line("  (this kernel cannot reset the peak: peaks are since the child started)".to_string());
+                }
             }
-            None => line("memory: not measured (needs /proc)".to_string()),
+            _ => line("memory: not measured (needs /proc)".to_string()),
         }
         let l = &r.latency;
         line(format!(
-            "latency, edit -> end of the tick reporting it, every {}, {t} threads ({} ticks, {} overran the interval)",
+            "latency, edit -> end of the tick reporting it, every {}, {t} threads, {} trials each ({} ticks, {} overran \
+             the interval)",
             humantime::format_duration(args.interval),
+            l.cold.len() + l.missed[0],
             l.watch.ticks,
             l.watch.overran
         ));
@@ -869,7 +974,7 @@ mod bench {
                 ms(percentile(v, 90.0)),
                 ms(percentile(v, 99.0)),
                 ms(v.last().copied().unwrap_or_default()),
-                format!("{missed}/{}", args.trials)
+                format!("{missed}/{}", v.len() + missed)
             ));
         }
         let idle = &r.idle;
@@ -932,13 +1037,14 @@ mod bench {
              and over the same files: lstat = rustix lstat(2) on each absolute path; fstatat = rustix \
              statat(dirfd, name, AT_SYMLINK_NOFOLLOW) relative to directory handles opened beforehand (not timed). \
              Ratios are stator / floor: 1.00x is the floor, lower is better; stator also stats its directories. The \
-             walk is the first (baseline) tick, which lists the tree. Memory is measured in a child process (this \
-             binary re-executed in a memory-only mode, which never builds the floors' lists): RSS (VmRSS) before \
-             creating the poller and after its baseline tick, divided by the files tracked; peaks are VmHWM, reset \
-             before the walk and before the sweeps. Latency: an editor thread makes a file longer at a random phase of \
+             walk is the first (baseline) tick, which lists the tree. Memory is measured in child processes (this \
+             binary re-executed in a memory-only mode, which never builds the floors' lists), one with 1 thread and \
+             one with {t}: RSS (VmRSS) before creating the poller and after its baseline tick, divided by the files \
+             tracked; peaks are VmHWM, reset before the walk and before the sweeps. With several threads, glibc keeps \
+             part of the walk's freed memory in per-thread arenas, so that RSS varies from run to run. Latency: an editor thread makes a file longer at a random phase of \
              a fixed-rate tick schedule (next start = previous start + interval, at once if overrun) every {interval} \
              with {t} threads, and measures from the write's return to the end of the first tick that reports it; \
-             cold = a random file, hot = the file edited in the previous trial; {trials} trials each (below 100 trials \
+             cold = a random file, hot = the file edited in the previous trial; {trials} trials each unless sweeps overrun the interval (below 100 trials \
              p99 is the maximum). Engine ticks only: no settle delay. Idle = the same loop with no edits for {idle}, CPU as % of \
              one core.",
             cores = cores(),
@@ -980,29 +1086,29 @@ mod bench {
         ));
         out.push_str(&format!(
             "(1t, {t}t: stator with 1 and {t} threads, cpu and wall as ratios to the fstatat floor; B/file: RSS beyond the \
-             baseline after the walk; latency p50/p99 in ms; idle: % of one core)\n"
+             baseline after the walk, with 1 and {t} threads; latency p50/p99 in ms; idle: % of one core)\n"
         ));
         out.push_str(&format!(
-            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>13} {:>6}\n",
+            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>11} {:>13} {:>13} {:>6}\n",
             "size",
             "files",
             "1t cpu",
             "1t wall",
             format!("{t}t cpu"),
             format!("{t}t wall"),
-            "B/file",
+            format!("B/file 1t/{t}t"),
             "cold p50/p99",
             "hot p50/p99",
             "idle"
         ));
         for r in results {
-            let bytes = r
-                .memory
-                .as_ref()
-                .map_or("n/a".to_string(), |m| per_file(m.rss1.saturating_sub(m.rss0), m.files).to_string());
+            let per = |m: &Option<Memory>| {
+                m.as_ref().map_or("n/a".to_string(), |m| per_file(m.rss1.saturating_sub(m.rss0), m.files).to_string())
+            };
+            let bytes = format!("{}/{}", per(&r.memory[0]), per(&r.memory[1]));
             let (c, h) = (&r.latency.cold, &r.latency.hot);
             out.push_str(&format!(
-                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>7} {:>13} {:>13} {:>5.1}%\n",
+                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>11} {:>13} {:>13} {:>5.1}%\n",
                 r.label,
                 thousands(r.files),
                 ratio(r.one.cpu, r.fstatat.cpu),
@@ -1016,7 +1122,7 @@ mod bench {
             ));
         }
         out.push_str(&format!(
-            "(whole run: {:.0} s; load average {} at the end)",
+            "(measured in {:.0} s, trees removed afterwards; load average {} at the end)",
             started.elapsed().as_secs_f64(),
             loadavg()
         ));
@@ -1035,9 +1141,11 @@ mod bench {
                 std::process::exit(2);
             }
         };
-        let started = Instant::now();
+        let started = *START.get_or_init(Instant::now);
         header(&args);
-        let results: Vec<SizeResult> = args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).collect();
+        let (results, cleanups): (Vec<SizeResult>, Vec<Option<Cleanup>>) =
+            args.sizes.iter().map(|(label, n)| run_size(&args, label, *n)).unzip();
         summary(&args, &results, started);
+        cleanups.into_iter().flatten().for_each(Cleanup::run);
     }
 }
