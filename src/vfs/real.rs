@@ -83,11 +83,6 @@ fn kind_of(t: &fs::FileType) -> FileKind {
 fn stat_path(path: &Path) -> io::Result<Stat> {
     use rustix::fs::FileType;
     let st = rustix::fs::stat(path)?;
-    // A path that still resolves to an unlinked inode (a stale dentry: overlayfs whose upper layer was changed
-    // directly, some network filesystems) names nothing any more.
-    if st.st_nlink == 0 {
-        return Err(io::ErrorKind::NotFound.into());
-    }
     let kind = match FileType::from_raw_mode(st.st_mode as _) {
         FileType::RegularFile => FileKind::File,
         FileType::Directory => FileKind::Dir,
