@@ -1604,8 +1604,6 @@ fn want(list: &[(&str, ChangeKind)]) -> Vec<(String, ChangeKind)> {
 }
 
 #[test]
-#[ignore = "bug: a directory that turns into a file forgets what was in it without reporting it removed \
-            (poller.rs:437-440 detach_dir drops the subtree silently)"]
 fn a_directory_replaced_by_a_file_reports_the_files_that_were_in_it() {
     use ChangeKind::{Modified, Removed};
     let mut s = Small::new(|_, root| tree_with_a_directory(root));
@@ -1620,8 +1618,6 @@ fn a_directory_replaced_by_a_file_reports_the_files_that_were_in_it() {
 }
 
 #[test]
-#[ignore = "bug: a file that turns into a directory is listed as if it joined without a listing (Join::Unlisted), \
-            so old files in it are never reported (poller.rs:476 `fresh` only for Created; poller.rs:534)"]
 fn a_file_replaced_by_a_directory_of_old_files_reports_them_created() {
     use ChangeKind::{Created, Modified};
     let mut s = Small::new(|_, root| tree_with_a_directory(root));
@@ -1638,9 +1634,6 @@ fn a_file_replaced_by_a_directory_of_old_files_reports_them_created() {
 }
 
 #[test]
-#[ignore = "bug: a directory's identity is recorded once (Tree::by_ident) and never updated when another directory \
-            takes its path (ln -sfn, rename over, rm -r + mkdir); a directory later seen with the old identity is \
-            taken for an already watched one and never descended (poller.rs:430-433 and 486-496)"]
 fn a_directory_linked_again_after_its_link_was_retargeted_is_watched() {
     use ChangeKind::Created;
     let mut s = Small::new(|tmp, root| {
@@ -1664,8 +1657,6 @@ fn a_directory_linked_again_after_its_link_was_retargeted_is_watched() {
 }
 
 #[test]
-#[ignore = "bug: when a hot tick saw a directory vanish first, the next full tick confirms it removed and forgets the \
-            files inside it that had only just been seen missing, without reporting them (poller.rs:425 and 445-447)"]
 fn a_removed_directory_reports_its_files_even_when_a_hot_tick_saw_it_first() {
     use ChangeKind::{Modified, Removed};
     let mut s = Small::new(|_, root| tree_with_a_directory(root));
@@ -1685,8 +1676,6 @@ fn a_removed_directory_reports_its_files_even_when_a_hot_tick_saw_it_first() {
 }
 
 #[test]
-#[ignore = "bug: a watched root that is removed is reported, but the files in it are forgotten unreported \
-            (poller.rs:415-423 detaches the root's subtree before its children's events are applied)"]
 fn a_removed_root_reports_the_files_that_were_in_it() {
     use ChangeKind::Removed;
     let mut s = Small::new(|_, root| tree_with_a_directory(root));
