@@ -567,3 +567,27 @@ fn a_change_while_the_command_is_stopping_gives_exactly_one_more_restart() {
     st.wait_scans(5);
     assert_eq!(sb.log_count("start"), 3, "exactly one more restart\n{}", st.stderr());
 }
+
+/// Stator raises its own open-file limit (it holds a handle per watched directory on local filesystems), but the
+/// child gets the limit stator was started with: programs that use `select(2)` break above 1024.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_child_gets_the_open_file_limit_stator_was_started_with() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    fs::write(src.join("a.txt"), "a\n").unwrap();
+    let inner = sb.command(&fast(&["-w", s(&src)]), &sb.sh(r#"ulimit -S -n >> "$LOG"; exec "$SLEEP" 1000"#));
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(r#"ulimit -S -n 512 && exec "$0" "$@""#).arg(inner.get_program()).args(inner.get_args());
+    sb.prepare(&mut cmd);
+    let mut st = sb.spawn_cmd(cmd);
+    st.wait("the child to log its limit", || !sb.log_lines().is_empty());
+    assert_eq!(sb.log_lines(), ["512"], "{}", st.stderr());
+    let limits = fs::read_to_string(format!("/proc/{}/limits", st.pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+    let field = |n: usize| line.split_whitespace().nth(n).and_then(|v| v.parse::<u64>().ok());
+    let (soft, hard) = (field(3), field(4));
+    if hard.is_some_and(|h| h > 512) {
+        assert!(soft > Some(512), "stator kept the low limit: {line}");
+    }
+}

@@ -28,6 +28,8 @@ pub const EXIT_FAILURE: i32 = 1;
 pub fn run(inv: Invocation) -> i32 {
     let rep = Reporter::new(inv.verbosity, inv.json);
     let started = Instant::now();
+    // Room for a handle per watched directory; the child gets the usual limit back.
+    crate::vfs::handle::raise_fd_limit();
     // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
     let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
         Ok(learner) => learner,
@@ -48,6 +50,10 @@ pub fn run(inv: Invocation) -> i32 {
     let (files, dirs) = poller.counts();
     rep.watching(&roots, files, dirs, took, inv.config.interval);
     rep.filesystems(&poller.filesystems());
+    rep.detail(&format!(
+        "{} of {dirs} directories are statted through open handles (local filesystems)",
+        poller.handles()
+    ));
 
     // As PID 1 (a container's entrypoint) the supervisor also reaps orphans; it decides that itself.
     let mut opts = inv.supervisor.clone();

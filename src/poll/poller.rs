@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::discover::{Filter, IgnoreScope, PatternError};
 use crate::fingerprint::{Fields, Granularity, racy_window};
 use crate::time::{diff, dur, nanos};
-use crate::vfs::{DirEntry, FileKind, FsInfo, Stat, Vfs, real::RealFs};
+use crate::vfs::{DirEntry, DirHandle, FileKind, FsInfo, Stat, Vfs, real::RealFs};
 
 /// What one tick found.
 #[derive(Debug, Default)]
@@ -69,26 +69,54 @@ struct Event {
 /// Everything one observation needs besides the node itself; shared by the parallel sweep and the hot tier.
 struct Look<'a, V> {
     vfs: &'a V,
-    params: HashMap<u64, FsParams>,
+    /// Per device (a handful): the parameters of its filesystem.
+    params: Vec<(u64, FsParams)>,
     ctx: &'a Ctx,
+    /// `ctx.scan`, whole seconds.
+    scan_secs: i64,
 }
 
 impl<V: Vfs> Look<'_, V> {
-    /// Stats one node (its path built into `buf`), applies the rules and updates the node's state; returns an
-    /// event when there is something to act on.
+    /// Stats one node (relative to its directory's handle, or by its path built into `buf`), applies the rules
+    /// and updates the node's state; returns an event when there is something to act on.
     fn at(&self, found: &mut Found, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) {
         const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
-        buf.clear();
-        if let Some(d) = dirs.get(node.parent) {
-            buf.push(&d.path);
+        let parent = dirs.get(node.parent);
+        let path_into = |buf: &mut PathBuf| {
+            buf.clear();
+            if let Some(d) = parent {
+                buf.push(&d.path);
+            }
+            buf.push(&*node.name);
+        };
+        let seen = match parent.and_then(|d| d.handle.as_ref()) {
+            Some(handle) => self.vfs.stat_in(handle, &node.name),
+            None => {
+                path_into(buf);
+                self.vfs.stat(buf)
+            }
         }
-        buf.push(&*node.name);
-        let seen = self.vfs.stat(buf).map_err(|e| e.kind());
-        let fs = seen.as_ref().ok().and_then(|s| self.params.get(&s.dev)).copied().unwrap_or(DEFAULT);
+        .map_err(|e| e.kind());
+        // The common case: nothing changed, and the mtime is not in the future (which is worth a warning).
+        if let Ok(s) = &seen
+            && s.mtime.unix_seconds() < self.scan_secs
+            && node.state.unchanged(s)
+        {
+            node.failing = false;
+            found.looked += 1;
+            return;
+        }
+        let fs = match &seen {
+            Ok(s) => self.params.iter().find(|(dev, _)| *dev == s.dev).map_or(DEFAULT, |(_, p)| *p),
+            Err(_) => DEFAULT,
+        };
         let before = State::from(node.state);
         let vfs = self.vfs;
-        let mut out =
-            compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut || vfs.hash(buf).ok());
+        let mut hash = || {
+            path_into(buf);
+            vfs.hash(buf).ok()
+        };
+        let mut out = compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut hash);
         node.state = out.state.into();
         match out.error {
             Some(_) if node.failing => out.error = None,
@@ -138,6 +166,9 @@ impl Found {
     }
 }
 
+/// A directory's listing, and a handle on it when one was wanted and could be opened.
+type Listing = (io::Result<Vec<DirEntry>>, Option<DirHandle>);
+
 /// The window assumed on a filesystem not identified yet (the first sight of a new device).
 const COARSE_WINDOW: Duration = Duration::from_secs(3);
 
@@ -165,6 +196,9 @@ pub struct Poller<V: Vfs = RealFs> {
     hot: HashMap<NodeId, i128>,
     /// Stat errors of this tick, reported at its end, one line per directory.
     stat_errors: Vec<(DirId, PathBuf, io::ErrorKind)>,
+    /// Directories whose handle turned out to be open on the directory that used to be at their path: their
+    /// names are looked at again, by path or through a new handle, before the tick ends.
+    restat: HashSet<DirId>,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -185,6 +219,7 @@ impl<V: Vfs> Poller<V> {
             loops_warned: HashSet::new(),
             hot: HashMap::new(),
             stat_errors: Vec::new(),
+            restat: HashSet::new(),
         })
     }
 
@@ -273,7 +308,7 @@ impl<V: Vfs> Poller<V> {
         if first || rescan_due {
             self.last_rescan = scan;
         }
-        while !to_list.is_empty() {
+        while !to_list.is_empty() || !self.restat.is_empty() {
             self.list_dirs(std::mem::take(&mut to_list), first, &mut tick);
             let events = self.sweep(&ctx, true, &mut tick);
             self.apply(events, scan, &mut tick, &mut to_list);
@@ -325,7 +360,7 @@ impl<V: Vfs> Poller<V> {
         self.tree.add_node(holder, &name, state, true)
     }
 
-    fn params(&self) -> HashMap<u64, FsParams> {
+    fn params(&self) -> Vec<(u64, FsParams)> {
         self.fs
             .iter()
             .map(|(&dev, st)| {
@@ -335,10 +370,12 @@ impl<V: Vfs> Poller<V> {
             .collect()
     }
 
-    /// Stats every node (or only the unseen ones) in parallel and applies the rules; returns the nodes with
-    /// something to act on.
+    /// Stats every node in parallel (or only the unseen ones and those in [`Poller::restat`] directories) and
+    /// applies the rules; returns the nodes with something to act on.
     fn sweep(&mut self, ctx: &Ctx, only_unseen: bool, tick: &mut Tick) -> Vec<Event> {
-        let look = Look { vfs: &self.vfs, params: self.params(), ctx };
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx, scan_secs: ctx.scan.unix_seconds() };
+        let restat = std::mem::take(&mut self.restat);
+        let again = |n: &Node| !restat.is_empty() && restat.contains(&n.parent);
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
         let found = tree
@@ -347,7 +384,7 @@ impl<V: Vfs> Poller<V> {
             .par_iter_mut()
             .enumerate()
             .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
-            .filter(|(_, n)| !only_unseen || n.state.is_unseen())
+            .filter(|(_, n)| !only_unseen || n.state.is_unseen() || again(n))
             .fold(
                 || (Found::default(), PathBuf::new()),
                 |(mut found, mut buf), (id, node)| {
@@ -384,6 +421,12 @@ impl<V: Vfs> Poller<V> {
         }
     }
 
+    /// How many watched directories have an open handle their files are statted through (see
+    /// [`crate::vfs::handle`]).
+    pub fn handles(&self) -> usize {
+        self.tree.dirs.items.iter().flatten().filter(|d| d.handle.is_some()).count()
+    }
+
     /// How many paths the hot tier re-checks between full sweeps.
     pub fn hot_count(&self) -> usize {
         self.hot.len()
@@ -405,7 +448,7 @@ impl<V: Vfs> Poller<V> {
             return tick;
         }
         let ctx = self.ctx(scan);
-        let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx };
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx, scan_secs: ctx.scan.unix_seconds() };
         let (nodes, dirs) = (&mut self.tree.nodes, &self.tree.dirs);
         let mut buf = PathBuf::new();
         let mut found = Found::default();
@@ -417,7 +460,7 @@ impl<V: Vfs> Poller<V> {
         let events = self.absorb(found, &mut tick);
         let mut to_list = Vec::new();
         self.apply(events, scan, &mut tick, &mut to_list);
-        while !to_list.is_empty() {
+        while !to_list.is_empty() || !self.restat.is_empty() {
             self.list_dirs(std::mem::take(&mut to_list), false, &mut tick);
             let events = self.sweep(&ctx, true, &mut tick);
             self.apply(events, scan, &mut tick, &mut to_list);
@@ -446,6 +489,9 @@ impl<V: Vfs> Poller<V> {
                 self.stat_errors.push((node.parent, path.clone(), error));
             }
             let (pinned, parent, dir) = (node.pinned, node.parent, node.dir);
+            if let Some(d) = dir {
+                self.check_handle(d, &ev);
+            }
             if let Some((kind, reason)) = ev.out.change {
                 if is_ignore_file(&path) {
                     // The rules inside this directory and below changed: judge every name again.
@@ -502,6 +548,21 @@ impl<V: Vfs> Poller<V> {
                 self.report_removed_inside(d, tick);
             }
             self.tree.remove_node(id);
+        }
+    }
+
+    /// Drops directory `d`'s handle unless the event shows the same directory still at its path: the sweep
+    /// statted its names through that handle, so they were looked at in the old directory (renamed or removed
+    /// since), and are looked at again by path before the tick ends. Without this, a directory renamed within
+    /// the tree would still look present at its old name, and its new name would not be descended.
+    fn check_handle(&mut self, d: DirId, ev: &Event) {
+        let Some(dir) = self.tree.dirs.get_mut(d) else { return };
+        let Some(handle) = &dir.handle else { return };
+        let same = matches!(ev.out.state, State::Present(k) if k.fp.kind == FileKind::Dir)
+            && ev.stat.is_some_and(|s| s.ino.is_some_and(|ino| (s.dev, ino) == handle.ident()));
+        if !same {
+            dir.handle = None;
+            self.restat.insert(d);
         }
     }
 
@@ -575,14 +636,25 @@ impl<V: Vfs> Poller<V> {
         dirs.sort_unstable();
         dirs.dedup();
         dirs.sort_by_key(|&d| depth(&self.tree, d));
+        // Handles only on local filesystems: on a network mount the round trip, not the path walk, is the cost.
+        let local: Vec<u64> = self.fs.iter().filter(|(_, f)| !f.info.remote).map(|(&dev, _)| dev).collect();
         // In chunks, so that the listings held at once (every name of every directory read) stay few.
         for chunk in dirs.chunks(LIST_CHUNK) {
             let vfs = &self.vfs;
             let tree = &self.tree;
-            let listings: Vec<(DirId, io::Result<Vec<DirEntry>>)> =
-                chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, vfs.read_dir(&dir.path)))).collect();
+            let read = |dir: &DirNode| {
+                let want = dir.handle.is_none() && dir.ident.is_some_and(|(dev, _)| local.contains(&dev));
+                (vfs.read_dir(&dir.path), want.then(|| vfs.open_dir(&dir.path)).flatten())
+            };
+            let listings: Vec<(DirId, Listing)> =
+                chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, read(dir)))).collect();
             tick.listings += listings.len();
-            for (d, listing) in listings {
+            for (d, (listing, handle)) in listings {
+                if let Some(dir) = self.tree.dirs.get_mut(d) {
+                    // Opened on the directory the last stat saw there, or not kept (it changed in between: the
+                    // next sweep sees that and lists it again).
+                    dir.handle = dir.handle.take().or(handle.filter(|h| Some(h.ident()) == dir.ident));
+                }
                 self.apply_listing(d, listing, first, tick);
             }
         }

@@ -119,6 +119,33 @@ fn scenarios() -> Vec<Scenario> {
             vec![("/w/d1", Removed), ("/w/d1/f.rs", Removed), ("/w/d2", Created), ("/w/d2/f.rs", Created)],
         ),
         (
+            // Through a directory handle (local profiles), `/w/d`'s files would be looked at in `/w/old`.
+            "directory renamed and a new one made under its name",
+            |fs| {
+                fs.write("/w/d/sub/f.rs", b"x");
+                fs.write("/w/d/g.rs", b"g");
+            },
+            |fs| {
+                fs.rename("/w/d", "/w/old");
+                fs.write("/w/d/sub/f.rs", b"y");
+                fs.write("/w/d/g.rs", b"g");
+            },
+            vec![
+                ("/w/d/g.rs", Modified),
+                ("/w/d/sub/f.rs", Modified),
+                ("/w/old", Created),
+                ("/w/old/g.rs", Created),
+                ("/w/old/sub", Created),
+                ("/w/old/sub/f.rs", Created),
+            ],
+        ),
+        (
+            "a subdirectory moved out of its parent",
+            |fs| fs.write("/w/a/b/f.rs", b"x"),
+            |fs| fs.rename("/w/a/b", "/w/c"),
+            vec![("/w/a/b", Removed), ("/w/a/b/f.rs", Removed), ("/w/c", Created), ("/w/c/f.rs", Created)],
+        ),
+        (
             "a change under .git is nothing",
             |fs| fs.write("/w/.git/HEAD", b"ref: a"),
             |fs| fs.write("/w/.git/HEAD", b"ref: b"),

@@ -125,6 +125,31 @@ impl From<Stored> for State {
 }
 
 impl Stored {
+    /// Present, not inside its racy window, and `stat` reports exactly the fingerprint on record: the rules have
+    /// nothing to say (see [`crate::compare::observe`]), and the sweep can skip them. This is what nearly every
+    /// file of a sweep looks like, so it compares fields in place instead of converting to a [`State`].
+    #[inline]
+    pub fn unchanged(&self, stat: &crate::vfs::Stat) -> bool {
+        let ino = match stat.ino {
+            Some(ino) => self.flags & HAS_INO != 0 && self.ino == ino,
+            None => self.flags & HAS_INO == 0,
+        };
+        let ctime = match stat.ctime {
+            Some(c) => {
+                self.flags & HAS_CTIME != 0 && self.ctime_s == c.unix_seconds() && self.ctime_ns == c.nanoseconds()
+            }
+            None => self.flags & HAS_CTIME == 0,
+        };
+        self.tag == Tag::Present
+            && self.flags & RACY == 0
+            && self.kind == stat.kind
+            && self.size == stat.size
+            && self.mtime_s == stat.mtime.unix_seconds()
+            && self.mtime_ns == stat.mtime.nanoseconds()
+            && ino
+            && ctime
+    }
+
     /// Joined and not looked at yet.
     pub fn is_unseen(&self) -> bool {
         self.tag == Tag::Unseen
@@ -174,5 +199,39 @@ mod tests {
             assert_eq!(State::from(Stored::from(state)), state);
         }
         assert_eq!(std::mem::size_of::<Stored>(), 64);
+    }
+
+    #[test]
+    fn unchanged_means_present_not_racy_and_every_field_equal() {
+        use crate::vfs::Stat;
+        let stat = Stat {
+            kind: FileKind::File,
+            size: 42,
+            mtime: FileTime::from_unix_time(1_767_225_600, 123_456_789),
+            ctime: Some(FileTime::from_unix_time(1_767_225_601, 5)),
+            ino: Some(7),
+            dev: 1,
+        };
+        let known = Known { fp: Fingerprint::from(&stat), racy: None };
+        let present = Stored::from(State::Present(known));
+        assert!(present.unchanged(&stat));
+        assert!(present.unchanged(&Stat { dev: 2, ..stat }), "the device is not part of the fingerprint");
+        let others = [
+            Stat { kind: FileKind::Dir, ..stat },
+            Stat { size: 43, ..stat },
+            Stat { mtime: FileTime::from_unix_time(1_767_225_600, 123_456_788), ..stat },
+            Stat { mtime: FileTime::from_unix_time(1_767_225_599, 123_456_789), ..stat },
+            Stat { ctime: Some(FileTime::from_unix_time(1_767_225_601, 6)), ..stat },
+            Stat { ctime: None, ..stat },
+            Stat { ino: Some(8), ..stat },
+            Stat { ino: None, ..stat },
+        ];
+        for other in others {
+            assert!(!present.unchanged(&other), "{other:?}");
+        }
+        let racy = Known { racy: Some(Racy { since: 0, hash: Some(1) }), ..known };
+        for state in [State::Present(racy), State::Vanishing(known), State::Unseen(Join::Baseline), State::Absent] {
+            assert!(!Stored::from(state).unchanged(&stat), "{state:?}");
+        }
     }
 }

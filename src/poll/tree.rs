@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::stored::Stored;
 use crate::compare::State;
 use crate::discover::IgnoreScope;
+use crate::vfs::DirHandle;
 
 /// Index of a directory in [`Tree::dirs`].
 pub type DirId = u32;
@@ -95,6 +96,10 @@ pub struct DirNode {
     pub ident: Option<(u64, u64)>,
     /// A listing error was reported and has not cleared yet.
     pub failing: bool,
+    /// An open handle on the directory, to stat the names inside it without walking its path (local
+    /// filesystems only; see [`crate::vfs::handle`]). Its identity always equals `ident`: a handle on a directory
+    /// that no longer is the one at `path` is dropped.
+    pub handle: Option<DirHandle>,
 }
 
 /// One watched path.
@@ -141,6 +146,7 @@ impl Tree {
             node: None,
             ident: None,
             failing: false,
+            handle: None,
         });
         self.holders.insert(path.to_path_buf(), id);
         id
@@ -210,6 +216,7 @@ impl Tree {
             node: Some(id),
             ident: Some(ident),
             failing: false,
+            handle: None,
         });
         self.by_ident.insert(ident, did);
         if let Some(n) = self.nodes.get_mut(id) {
@@ -218,12 +225,14 @@ impl Tree {
         did
     }
 
-    /// Records that directory `did` now has identity `ident` (another directory took its path).
+    /// Records that directory `did` now has identity `ident` (another directory took its path), dropping its
+    /// handle, which is open on the directory that used to be there.
     pub fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
         let Some(dir) = self.dirs.get_mut(did) else { return };
         if dir.ident == Some(ident) {
             return;
         }
+        dir.handle = None;
         if let Some(old) = dir.ident.replace(ident)
             && self.by_ident.get(&old) == Some(&did)
         {

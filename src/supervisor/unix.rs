@@ -37,6 +37,7 @@ impl Proc {
         cmd.process_group(0);
         #[cfg(target_os = "linux")]
         die_with_parent(cmd);
+        restore_fd_limit(cmd);
         let child = cmd.spawn()?;
         let pgid = Pid::from_child(&child);
         Ok(Proc { child, pgid, status: None })
@@ -289,6 +290,17 @@ impl Pauses {
         std::thread::sleep(self.0.min(left));
         self.0 = (self.0 * 2).min(MAX_PAUSE);
         true
+    }
+}
+
+/// Gives the child the open-file limit stator started with: stator raises its own for directory handles
+/// ([`crate::vfs::handle::raise_fd_limit`]), and programs that still use `select(2)` break above 1024.
+#[allow(unsafe_code)]
+fn restore_fd_limit(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec. `handle::restore_fd_limit` reads two atomics and
+    // makes one system call (`setrlimit`); it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(crate::vfs::handle::restore_fd_limit);
     }
 }
 

@@ -6,10 +6,13 @@
 //! seconds, FAT rounding into the future, NTFS stamped from a coarse tick, a server clock an hour off. The real
 //! implementation is [`real::RealFs`].
 
+pub mod handle;
 pub mod real;
 pub mod sim;
 
-use std::ffi::OsString;
+pub use handle::DirHandle;
+
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::Path;
 
@@ -78,6 +81,16 @@ pub trait Vfs: Sync {
     fn now(&self) -> FileTime;
     /// `stat` following symlinks.
     fn stat(&self, path: &Path) -> io::Result<Stat>;
+    /// A handle on directory `path` to [`Vfs::stat_in`] names inside it, where the platform has them and the
+    /// budget of open files allows; `None` otherwise, and stator then stats by path.
+    fn open_dir(&self, _path: &Path) -> Option<DirHandle> {
+        None
+    }
+    /// `stat` of `name` inside the directory `dir` is open on, following symlinks. Only ever called with a
+    /// handle this filesystem's [`Vfs::open_dir`] returned.
+    fn stat_in(&self, _dir: &DirHandle, _name: &OsStr) -> io::Result<Stat> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// The names in a directory, without `.` and `..`, in no particular order.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>>;
     /// A hash of the file's content, for the racy window (see [`crate::compare`]).

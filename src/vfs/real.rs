@@ -1,5 +1,7 @@
 //! The real filesystem and clock.
 
+#[cfg(unix)]
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
@@ -7,6 +9,10 @@ use std::path::Path;
 use filetime::FileTime;
 use xxhash_rust::xxh3::Xxh3;
 
+#[cfg(unix)]
+use super::DirHandle;
+#[cfg(unix)]
+use super::handle::{self, Inner};
 use super::{DirEntry, FileKind, FsInfo, Stat, Vfs};
 
 /// Ignore files and similar are read whole; anything larger is refused rather than loaded.
@@ -23,6 +29,36 @@ impl Vfs for RealFs {
 
     fn stat(&self, path: &Path) -> io::Result<Stat> {
         stat_path(path)
+    }
+
+    #[cfg(unix)]
+    fn open_dir(&self, path: &Path) -> Option<DirHandle> {
+        use rustix::fs::{Mode, OFlags, fstat, open};
+        // O_PATH: a handle for lookups only, no read permission needed (Linux); elsewhere a read-only open.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        const FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        const FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+        if !handle::take_slot() {
+            return None;
+        }
+        let opened = open(path, FLAGS, Mode::empty()).and_then(|fd| fstat(&fd).map(|st| (fd, st)));
+        match opened {
+            #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+            Ok((fd, st)) => Some(DirHandle { ident: (st.st_dev as u64, st.st_ino as u64), inner: Inner::Fd(fd) }),
+            Err(_) => {
+                handle::give_back_slot();
+                None
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    fn stat_in(&self, dir: &DirHandle, name: &OsStr) -> io::Result<Stat> {
+        match &dir.inner {
+            Inner::Fd(fd) => Ok(from_raw(rustix::fs::statat(fd, name, rustix::fs::AtFlags::empty())?)),
+            Inner::Sim => Err(io::ErrorKind::Unsupported.into()),
+        }
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -79,24 +115,28 @@ fn kind_of(t: &fs::FileType) -> FileKind {
 /// `stat(2)` itself: std's `metadata` goes through `statx` and builds a larger structure, which costs about 7% more
 /// per file on Linux, and the sweep is nothing but this call.
 #[cfg(unix)]
-#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
 fn stat_path(path: &Path) -> io::Result<Stat> {
+    Ok(from_raw(rustix::fs::stat(path)?))
+}
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+fn from_raw(st: rustix::fs::Stat) -> Stat {
     use rustix::fs::FileType;
-    let st = rustix::fs::stat(path)?;
     let kind = match FileType::from_raw_mode(st.st_mode as _) {
         FileType::RegularFile => FileKind::File,
         FileType::Directory => FileKind::Dir,
         FileType::Symlink => FileKind::Symlink,
         _ => FileKind::Other,
     };
-    Ok(Stat {
+    Stat {
         kind,
         size: st.st_size as u64,
         mtime: FileTime::from_unix_time(st.st_mtime as i64, st.st_mtime_nsec as u32),
         ctime: Some(FileTime::from_unix_time(st.st_ctime as i64, st.st_ctime_nsec as u32)),
         ino: Some(st.st_ino as u64),
         dev: st.st_dev as u64,
-    })
+    }
 }
 
 #[cfg(not(unix))]

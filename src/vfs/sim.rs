@@ -17,6 +17,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -25,7 +26,8 @@ use std::time::Duration;
 use filetime::FileTime;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::{DirEntry, FileKind, FsInfo, Stat, Vfs};
+use super::handle::Inner;
+use super::{DirEntry, DirHandle, FileKind, FsInfo, Stat, Vfs};
 use crate::time::{from_nanos, nanos};
 
 /// How a simulated filesystem stamps times.
@@ -313,6 +315,26 @@ impl Vfs for SimFs {
             ino: Some(node.ino),
             dev: 1,
         })
+    }
+
+    /// A simulated handle follows the directory's identity, as a real one does: after a rename it looks inside
+    /// the directory at its new path, after a removal it finds nothing.
+    fn open_dir(&self, path: &Path) -> Option<DirHandle> {
+        let st = self.lock();
+        self.check(&st, path).ok()?;
+        let node = st.nodes.get(path).filter(|n| n.kind == FileKind::Dir)?;
+        Some(DirHandle { ident: (1, node.ino), inner: Inner::Sim })
+    }
+
+    fn stat_in(&self, dir: &DirHandle, name: &OsStr) -> io::Result<Stat> {
+        let at = {
+            let st = self.lock();
+            st.nodes.iter().find(|(_, n)| n.kind == FileKind::Dir && n.ino == dir.ident.1).map(|(p, _)| p.join(name))
+        };
+        match at {
+            Some(path) => self.stat(&path),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
