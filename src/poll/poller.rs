@@ -11,6 +11,8 @@ use filetime::FileTime;
 use ignore::gitignore::Gitignore;
 use rayon::prelude::*;
 
+mod outage;
+
 use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind, Reason};
@@ -110,7 +112,9 @@ impl<V: Vfs> Look<'_, V> {
             || out.error.is_some()
             || out.ahead.is_some()
             || matches!(out.state, State::Gone | State::Vanishing(_))
-            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
+            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir)
+            // A directory on another device: something was mounted or unmounted there (see `outage`).
+            || node.dir.and_then(|d| dirs.get(d)?.ident).zip(stat).is_some_and(|((dev, _), s)| s.dev != dev);
         if interesting {
             found.events.push(Event { id, before, out, stat });
         }
@@ -165,6 +169,8 @@ pub struct Poller<V: Vfs = RealFs> {
     hot: HashMap<NodeId, i128>,
     /// Stat errors of this tick, reported at its end, one line per directory.
     stat_errors: Vec<(DirId, PathBuf, io::ErrorKind)>,
+    /// Trees whose filesystem went away (unmounted, disconnected), kept at their last known state.
+    outages: outage::Outages,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -185,6 +191,7 @@ impl<V: Vfs> Poller<V> {
             loops_warned: HashSet::new(),
             hot: HashMap::new(),
             stat_errors: Vec::new(),
+            outages: outage::Outages::default(),
         })
     }
 
@@ -261,6 +268,9 @@ impl<V: Vfs> Poller<V> {
         let ctx = self.ctx(scan);
         let mut tick = Tick::default();
         let mut to_list = Vec::new();
+        if !first {
+            self.watch_mounts(&mut tick, &mut to_list);
+        }
 
         let events = self.sweep(&ctx, false, &mut tick);
         self.apply(events, scan, &mut tick, &mut to_list);
@@ -361,7 +371,7 @@ impl<V: Vfs> Poller<V> {
     }
 
     /// Takes in what a sweep learned about devices (identifying new filesystems, refining granularity) and
-    /// returns its events.
+    /// returns its events, less those inside trees whose filesystem went away.
     fn absorb(&mut self, found: Found, tick: &mut Tick) -> Vec<Event> {
         tick.stats += found.looked;
         for (dev, (granularity, id)) in found.devices {
@@ -374,7 +384,7 @@ impl<V: Vfs> Poller<V> {
             });
             fs.granularity.merge(&granularity);
         }
-        found.events
+        self.screen(found.events, tick)
     }
 
     /// Marks a node hot until `until` (ns): the hot tier re-checks it between full sweeps.
@@ -574,6 +584,7 @@ impl<V: Vfs> Poller<V> {
         let depth = |t: &Tree, d: DirId| t.dirs.get(d).map_or(0, |d| d.path.components().count());
         dirs.sort_unstable();
         dirs.dedup();
+        dirs.retain(|&d| !self.outages.covers_dir(&self.tree, d));
         dirs.sort_by_key(|&d| depth(&self.tree, d));
         // In chunks, so that the listings held at once (every name of every directory read) stay few.
         for chunk in dirs.chunks(LIST_CHUNK) {
@@ -583,6 +594,9 @@ impl<V: Vfs> Poller<V> {
                 chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, vfs.read_dir(&dir.path)))).collect();
             tick.listings += listings.len();
             for (d, listing) in listings {
+                if listing.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotConnected) && self.cut_off(d, tick) {
+                    continue;
+                }
                 self.apply_listing(d, listing, first, tick);
             }
         }
