@@ -118,8 +118,14 @@ impl Reporter {
         self.line(Verbosity::Normal, "36", &format!("changed: {}", names.join(", ")));
     }
 
-    /// A warning about a path or filesystem.
+    /// A warning about a path or filesystem; a notice (a filesystem that is back) is a plain status line.
     pub fn warning(&self, w: &Warning) {
+        if w.is_notice() {
+            if self.json {
+                return self.event(Verbosity::Normal, json!({"event": "notice", "message": w.to_string()}));
+            }
+            return self.line(Verbosity::Normal, "36", &w.to_string());
+        }
         if self.json {
             return self.event(Verbosity::Quiet, json!({"event": "warning", "message": w.to_string()}));
         }

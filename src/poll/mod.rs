@@ -13,4 +13,4 @@ mod warning;
 pub use poller::{FsSummary, Poller, Tick, normalize};
 pub use schedule::{BackOff, Schedule};
 pub use settle::{Settle, Sweep};
-pub use warning::Warning;
+pub use warning::{Outage, Warning};

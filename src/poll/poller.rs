@@ -11,6 +11,8 @@ use filetime::FileTime;
 use ignore::gitignore::Gitignore;
 use rayon::prelude::*;
 
+mod outage;
+
 use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind, Reason};
@@ -97,10 +99,13 @@ impl<V: Vfs> Look<'_, V> {
             }
         }
         .map_err(|e| e.kind());
-        // The common case: nothing changed, and the mtime is not in the future (which is worth a warning).
+        // The common case: nothing changed, the mtime is not in the future (which is worth a warning), and a
+        // directory is still on its device (the device is not part of a fingerprint; see `outage`).
+        let same_device = |s: &Stat| node.dir.and_then(|d| dirs.get(d)?.ident).is_none_or(|(dev, _)| dev == s.dev);
         if let Ok(s) = &seen
             && s.mtime.unix_seconds() < self.scan_secs
             && node.state.unchanged(s)
+            && same_device(s)
         {
             node.failing = false;
             found.looked += 1;
@@ -138,7 +143,9 @@ impl<V: Vfs> Look<'_, V> {
             || out.error.is_some()
             || out.ahead.is_some()
             || matches!(out.state, State::Gone | State::Vanishing(_))
-            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir);
+            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir)
+            // A directory on another device: something was mounted or unmounted there (see `outage`).
+            || node.dir.and_then(|d| dirs.get(d)?.ident).zip(stat).is_some_and(|((dev, _), s)| s.dev != dev);
         if interesting {
             found.events.push(Event { id, before, out, stat });
         }
@@ -199,6 +206,8 @@ pub struct Poller<V: Vfs = RealFs> {
     /// Directories whose handle turned out to be open on the directory that used to be at their path: their
     /// names are looked at again, by path or through a new handle, before the tick ends.
     restat: HashSet<DirId>,
+    /// Trees whose filesystem went away (unmounted, disconnected), kept at their last known state.
+    outages: outage::Outages,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -220,6 +229,7 @@ impl<V: Vfs> Poller<V> {
             hot: HashMap::new(),
             stat_errors: Vec::new(),
             restat: HashSet::new(),
+            outages: outage::Outages::default(),
         })
     }
 
@@ -296,6 +306,9 @@ impl<V: Vfs> Poller<V> {
         let ctx = self.ctx(scan);
         let mut tick = Tick::default();
         let mut to_list = Vec::new();
+        if !first {
+            self.watch_mounts(&mut tick, &mut to_list);
+        }
 
         let events = self.sweep(&ctx, false, &mut tick);
         self.apply(events, scan, &mut tick, &mut to_list);
@@ -398,7 +411,7 @@ impl<V: Vfs> Poller<V> {
     }
 
     /// Takes in what a sweep learned about devices (identifying new filesystems, refining granularity) and
-    /// returns its events.
+    /// returns its events, less those inside trees whose filesystem went away.
     fn absorb(&mut self, found: Found, tick: &mut Tick) -> Vec<Event> {
         tick.stats += found.looked;
         for (dev, (granularity, id)) in found.devices {
@@ -411,7 +424,7 @@ impl<V: Vfs> Poller<V> {
             });
             fs.granularity.merge(&granularity);
         }
-        found.events
+        self.screen(found.events, tick)
     }
 
     /// Marks a node hot until `until` (ns): the hot tier re-checks it between full sweeps.
@@ -635,6 +648,7 @@ impl<V: Vfs> Poller<V> {
         let depth = |t: &Tree, d: DirId| t.dirs.get(d).map_or(0, |d| d.path.components().count());
         dirs.sort_unstable();
         dirs.dedup();
+        dirs.retain(|&d| !self.outages.covers_dir(&self.tree, d));
         dirs.sort_by_key(|&d| depth(&self.tree, d));
         // Handles only on local filesystems: on a network mount the round trip, not the path walk, is the cost.
         let local: Vec<u64> = self.fs.iter().filter(|(_, f)| !f.info.remote).map(|(&dev, _)| dev).collect();
@@ -650,6 +664,9 @@ impl<V: Vfs> Poller<V> {
                 chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, read(dir)))).collect();
             tick.listings += listings.len();
             for (d, (listing, handle)) in listings {
+                if listing.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotConnected) && self.cut_off(d, tick) {
+                    continue;
+                }
                 if let Some(dir) = self.tree.dirs.get_mut(d) {
                     // Opened on the directory the last stat saw there, or not kept (it changed in between: the
                     // next sweep sees that and lists it again).

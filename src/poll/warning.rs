@@ -56,6 +56,55 @@ pub enum Warning {
     },
     /// A problem in an ignore file.
     IgnoreFile(String),
+    /// The filesystem holding a watched tree went away: what was known of its files is kept, nothing is reported
+    /// as changed, and the tree is compared with that when a filesystem is there again.
+    Offline {
+        /// The watched path (the topmost one that went away).
+        path: PathBuf,
+        /// How many other watched paths went away with it.
+        more: usize,
+        /// The filesystem type, as it was.
+        fs: String,
+        /// How many files are kept at their last known state.
+        files: usize,
+        /// What happened to it.
+        why: Outage,
+    },
+    /// A watched tree that was offline is there again; what changed meanwhile follows as changes.
+    Back {
+        /// The watched path.
+        path: PathBuf,
+        /// The filesystem type now.
+        fs: String,
+    },
+    /// A watched directory is on another filesystem now (something was mounted or unmounted there, and what is
+    /// there now is not an empty mount point): its files are compared with what was there.
+    Replaced {
+        /// The directory.
+        path: PathBuf,
+        /// The filesystem type it was on.
+        was: String,
+        /// The filesystem type it is on now.
+        now: String,
+    },
+}
+
+/// How a watched tree's filesystem went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// It was unmounted, and the watched path went with it.
+    Unmounted,
+    /// It was unmounted from the watched path itself, where the empty directory underneath shows now.
+    UnmountedAt,
+    /// It does not answer: every `stat` fails with ENOTCONN (a FUSE daemon or a network filesystem's client died).
+    Disconnected,
+}
+
+impl Warning {
+    /// Good news rather than a warning (a filesystem that is back): reported as a plain status line.
+    pub fn is_notice(&self) -> bool {
+        matches!(self, Warning::Back { .. })
+    }
 }
 
 impl fmt::Display for Warning {
@@ -90,6 +139,42 @@ impl fmt::Display for Warning {
                 write!(f, "{} is {} again (symlink loop); not descending twice", path.display(), first.display())
             }
             Warning::IgnoreFile(msg) => f.write_str(msg),
+            Warning::Offline { path, more, fs, files, why } => {
+                let path = match more {
+                    0 => path.display().to_string(),
+                    1 => format!("{} (and 1 more watched path)", path.display()),
+                    n => format!("{} (and {n} more watched paths)", path.display()),
+                };
+                let kept = match files {
+                    1 => "keeping the last known state of its 1 file".to_owned(),
+                    n => format!("keeping the last known state of its {n} files"),
+                };
+                match why {
+                    Outage::Unmounted => {
+                        write!(f, "the {fs} filesystem holding {path} was unmounted; {kept} until it is mounted again")
+                    }
+                    Outage::UnmountedAt => write!(
+                        f,
+                        "the {fs} filesystem mounted at {path} was unmounted (an empty directory shows there now); \
+                         {kept} until it is mounted again"
+                    ),
+                    Outage::Disconnected => write!(
+                        f,
+                        "the {fs} filesystem holding {path} is disconnected (transport endpoint is not connected: its \
+                         FUSE daemon or server is gone); {kept} until it is mounted again (`umount -l` its mount \
+                         point, then mount it again)"
+                    ),
+                }
+            }
+            Warning::Back { path, fs } => {
+                write!(f, "{} is back ({fs}); comparing its files with their last known state", path.display())
+            }
+            Warning::Replaced { path, was, now } => write!(
+                f,
+                "{} is a directory on another filesystem now ({now}, was {was}): something was mounted or unmounted \
+                 there; comparing its files with what was there",
+                path.display()
+            ),
         }
     }
 }

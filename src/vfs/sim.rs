@@ -1,6 +1,10 @@
 //! A simulated filesystem with a controllable clock, for tests of the detection rules on filesystems that cannot
 //! be mounted here (HFS+, FAT rounding, NTFS ticks, skewed server clocks).
 //!
+//! Mounts can be simulated too: a subtree on a device of its own ([`SimFs::mount`]), unmounted and mounted again
+//! ([`SimFs::unmount`], [`SimFs::remount`]), or not answering at all, as a FUSE filesystem whose daemon died
+//! ([`SimFs::set_error_below`]).
+//!
 //! Timestamps are stamped the way the profile says: the writer's clock (this machine's clock plus the profile's
 //! skew) is cut to a tick, rounded down or up, and expressed in the filesystem's unit.
 //!
@@ -123,11 +127,23 @@ pub struct Counters {
     pub reads: u64,
 }
 
+/// A filesystem mounted inside the simulation, at a path of its own.
+#[derive(Debug)]
+struct SimMount {
+    dev: u64,
+    info: FsInfo,
+    /// Its files while it is unmounted (the mount point included); `None` while mounted.
+    away: Option<BTreeMap<PathBuf, Node>>,
+}
+
 #[derive(Debug)]
 struct State {
     clock: i128,
     nodes: BTreeMap<PathBuf, Node>,
     errors: HashMap<PathBuf, io::ErrorKind>,
+    /// Errors for a path and everything below it (a dead FUSE daemon: ENOTCONN for the whole mount).
+    errors_below: HashMap<PathBuf, io::ErrorKind>,
+    mounts: BTreeMap<PathBuf, SimMount>,
     next_ino: u64,
     counters: Counters,
 }
@@ -151,6 +167,8 @@ impl SimFs {
                 clock: START,
                 nodes: BTreeMap::new(),
                 errors: HashMap::new(),
+                errors_below: HashMap::new(),
+                mounts: BTreeMap::new(),
                 next_ino: 2,
                 counters: Counters::default(),
             }),
@@ -289,11 +307,61 @@ impl SimFs {
         self.touch_parent(&mut st, to);
     }
 
+    /// Makes every call on `path` and on everything below it fail with `kind` (`NotConnected` for a FUSE
+    /// filesystem whose daemon died), or succeed again with `None`.
+    pub fn set_error_below(&self, path: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+        let mut st = self.lock();
+        match kind {
+            Some(k) => st.errors_below.insert(path.as_ref().to_path_buf(), k),
+            None => st.errors_below.remove(path.as_ref()),
+        };
+    }
+
+    /// Makes the tree at `at` (created if missing) a filesystem of its own, with device `dev` and type `info`.
+    pub fn mount(&self, at: impl AsRef<Path>, dev: u64, info: FsInfo) {
+        let at = at.as_ref();
+        self.mkdir(at);
+        self.lock().mounts.insert(at.to_path_buf(), SimMount { dev, info, away: None });
+    }
+
+    /// Unmounts the filesystem at `at`: its files go away with it, and the directory underneath (empty, on the
+    /// parent's device) shows through.
+    pub fn unmount(&self, at: impl AsRef<Path>) {
+        let at = at.as_ref();
+        let mut st = self.lock();
+        let away: BTreeMap<PathBuf, Node> =
+            st.nodes.iter().filter(|(p, _)| p.starts_with(at)).map(|(p, n)| (p.clone(), n.clone())).collect();
+        st.nodes.retain(|p, _| !p.starts_with(at));
+        if let Some(m) = st.mounts.get_mut(at) {
+            m.away = Some(away);
+        }
+        let ino = st.next_ino;
+        st.next_ino += 1;
+        let stamp = self.stamp(st.clock - 3_600_000_000_000);
+        st.nodes
+            .insert(at.to_path_buf(), Node { kind: FileKind::Dir, data: Vec::new(), mtime: stamp, ctime: stamp, ino });
+    }
+
+    /// Mounts the filesystem unmounted from `at` again, with the files it had.
+    pub fn remount(&self, at: impl AsRef<Path>) {
+        let at = at.as_ref();
+        let mut st = self.lock();
+        let Some(away) = st.mounts.get_mut(at).and_then(|m| m.away.take()) else { return };
+        st.nodes.retain(|p, _| !p.starts_with(at));
+        st.nodes.extend(away);
+    }
+
     fn check(&self, st: &State, path: &Path) -> io::Result<()> {
-        match st.errors.get(path) {
+        let below = || path.ancestors().find_map(|a| st.errors_below.get(a));
+        match st.errors.get(path).or_else(below) {
             Some(kind) => Err(io::Error::from(*kind)),
             None => Ok(()),
         }
+    }
+
+    /// The mounted filesystem `path` is on, if any.
+    fn mount_of<'a>(&self, st: &'a State, path: &Path) -> Option<&'a SimMount> {
+        path.ancestors().find_map(|a| st.mounts.get(a).filter(|m| m.away.is_none()))
     }
 }
 
@@ -313,7 +381,7 @@ impl Vfs for SimFs {
             mtime: from_nanos(node.mtime),
             ctime: self.profile.has_ctime.then(|| from_nanos(node.ctime)),
             ino: Some(node.ino),
-            dev: 1,
+            dev: self.mount_of(&st, path).map_or(1, |m| m.dev),
         })
     }
 
@@ -370,7 +438,9 @@ impl Vfs for SimFs {
         st.nodes.get(path).map(|n| n.data.clone()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
 
-    fn fs_info(&self, _path: &Path) -> io::Result<FsInfo> {
-        Ok(self.profile.info.clone())
+    fn fs_info(&self, path: &Path) -> io::Result<FsInfo> {
+        let st = self.lock();
+        self.check(&st, path)?;
+        Ok(self.mount_of(&st, path).map_or_else(|| self.profile.info.clone(), |m| m.info.clone()))
     }
 }
