@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{EXIT_USAGE, Invocation};
 use crate::discover::IgnoreScope;
-use crate::poll::{Poller, Schedule, Settle, Sweep, Warning};
+use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
 use crate::report::Reporter;
 use crate::supervisor::{Outcome, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
@@ -135,64 +135,34 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
     Ok(poller)
 }
 
-/// The polling half of the loop: when to look (a full sweep on the fixed-rate schedule, the hot tier in between,
-/// an early look while a burst settles), looking, settling.
+/// The polling half of the loop: when to look (the [`Cadence`]: a full sweep on the fixed-rate schedule, the hot
+/// tier in between, an early look while a burst settles), looking, settling.
 struct Loop<'a> {
-    schedule: Schedule,
+    cadence: Cadence,
     settle: Settle,
-    /// The hot tier's interval; `None` when it is off.
-    hot: Option<Duration>,
-    next_hot: Instant,
-    /// The short delay used, without a hot tier, while a removal waits for its confirming look.
-    quick: Duration,
-    pending: bool,
     rep: &'a Reporter,
 }
 
 impl<'a> Loop<'a> {
     /// The schedule after a baseline that started at `started` and took `took`.
     fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration) -> Loop<'a> {
-        let hot = (!inv.config.hot_interval.is_zero()).then_some(inv.config.hot_interval);
-        if let Some(h) = hot {
+        let mut cadence = Cadence::new(&inv.config, started);
+        if cadence.hot_interval().is_some() {
             rep.detail(&format!(
                 "hot tier: files changed in the last {} are re-checked every {} between full scans",
                 humantime::format_duration(inv.config.hot_for),
-                humantime::format_duration(h)
+                humantime::format_duration(inv.config.hot_interval)
             ));
         }
-        let mut schedule = Schedule::new(inv.config.interval, started);
-        if let Some(b) = schedule.done(started, took) {
+        if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
             rep.back_off(&b);
         }
-        Loop {
-            schedule,
-            settle: Settle::new(inv.config.settle, inv.config.max_wait),
-            hot,
-            next_hot: started,
-            quick: inv.config.settle,
-            pending: false,
-            rep,
-        }
+        Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
     }
 
     /// When the next look is due, and what kind of look it is.
     fn next_tick(&self, now: Instant) -> (Instant, Sweep) {
-        let mut full = self.schedule.next();
-        let mut hot = self.hot.map(|_| self.next_hot);
-        if let Some(deadline) = self.settle.deadline() {
-            if self.settle.needs_full_sweep() || self.hot.is_none() {
-                full = full.min(deadline);
-            } else {
-                hot = Some(hot.map_or(deadline, |h| h.min(deadline)));
-            }
-        }
-        if self.pending && self.hot.is_none() {
-            full = full.min(now + self.quick);
-        }
-        match hot {
-            Some(h) if h < full => (h, Sweep::Hot),
-            _ => (full, Sweep::Full),
-        }
+        self.cadence.next(now, &self.settle)
     }
 
     fn tick(&mut self, poller: &mut Poller, kind: Sweep, learner: &mut Learner) {
@@ -206,17 +176,13 @@ impl<'a> Loop<'a> {
         let cost = cpu_start.zip(cpu::used()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
             self.rep.scanned(tick.stats, tick.listings, took);
-            if let Some(b) = self.schedule.done(start, cost) {
-                self.rep.back_off(&b);
-            }
         }
-        if let Some(h) = self.hot {
-            self.next_hot = start + h;
+        if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
+            self.rep.back_off(&b);
         }
         for w in &tick.warnings {
             self.rep.warning(w);
         }
-        self.pending = tick.pending;
         learner.filter(&mut tick.changes, poller, self.rep);
         self.settle.push(tick.changes, kind, Instant::now());
     }

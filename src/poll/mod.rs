@@ -1,6 +1,7 @@
-//! When to look, and looking: the parallel sweep and [`Poller::tick`], the fixed-rate schedule, and settling a
-//! burst of changes into one change set.
+//! When to look, and looking: the parallel sweep and [`Poller::tick`], the fixed-rate schedule and the hot tier's
+//! cadence between its sweeps, and settling a burst of changes into one change set.
 
+mod cadence;
 mod poller;
 #[cfg(test)]
 mod scenarios;
@@ -10,6 +11,7 @@ mod stored;
 mod tree;
 mod warning;
 
+pub use cadence::Cadence;
 pub use poller::{FsSummary, Poller, Tick, normalize};
 pub use schedule::{BackOff, Schedule};
 pub use settle::{Settle, Sweep};
