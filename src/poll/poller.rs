@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 mod outage;
 
-use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree};
+use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree, node_c_name, node_name};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind, Reason};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
@@ -88,11 +88,11 @@ impl<V: Vfs> Look<'_, V> {
             buf.clear();
             if let Some(d) = parent {
                 buf.push(&d.path);
+                buf.push(node_name(d, node));
             }
-            buf.push(&*node.name);
         };
-        let seen = match parent.and_then(|d| d.handle.as_ref()) {
-            Some(handle) => self.vfs.stat_in(handle, &node.name),
+        let seen = match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
+            Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),
             None => {
                 path_into(buf);
                 self.vfs.stat(buf)
@@ -101,13 +101,13 @@ impl<V: Vfs> Look<'_, V> {
         .map_err(|e| e.kind());
         // The common case: nothing changed, the mtime is not in the future (which is worth a warning), and a
         // directory is still on its device (the device is not part of a fingerprint; see `outage`).
-        let same_device = |s: &Stat| node.dir.and_then(|d| dirs.get(d)?.ident).is_none_or(|(dev, _)| dev == s.dev);
+        let same_device = |s: &Stat| node.dir().and_then(|d| dirs.get(d)?.ident).is_none_or(|(dev, _)| dev == s.dev);
         if let Ok(s) = &seen
             && s.mtime.unix_seconds() < self.scan_secs
             && node.state.unchanged(s)
             && same_device(s)
         {
-            node.failing = false;
+            node.set_failing(false);
             found.looked += 1;
             return;
         }
@@ -124,9 +124,9 @@ impl<V: Vfs> Look<'_, V> {
         let mut out = compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut hash);
         node.state = out.state.into();
         match out.error {
-            Some(_) if node.failing => out.error = None,
-            Some(_) => node.failing = true,
-            None => node.failing = false,
+            Some(_) if node.failing() => out.error = None,
+            Some(_) => node.set_failing(true),
+            None => node.set_failing(false),
         }
         let stat = seen.ok();
         let first_sight = matches!(before, State::Unseen(_) | State::Absent);
@@ -143,9 +143,9 @@ impl<V: Vfs> Look<'_, V> {
             || out.error.is_some()
             || out.ahead.is_some()
             || matches!(out.state, State::Gone | State::Vanishing(_))
-            || node.dir.is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir)
+            || node.dir().is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir)
             // A directory on another device: something was mounted or unmounted there (see `outage`).
-            || node.dir.and_then(|d| dirs.get(d)?.ident).zip(stat).is_some_and(|((dev, _), s)| s.dev != dev);
+            || node.dir().and_then(|d| dirs.get(d)?.ident).zip(stat).is_some_and(|((dev, _), s)| s.dev != dev);
         if interesting {
             found.events.push(Event { id, before, out, stat });
         }
@@ -330,6 +330,7 @@ impl<V: Vfs> Poller<V> {
         if first {
             // The tree grew by doubling during the walk; most trees change little after it.
             self.tree.nodes.items.shrink_to_fit();
+            self.tree.shrink_names();
         }
         self.prev_scan = Some(scan);
         tick
@@ -501,7 +502,7 @@ impl<V: Vfs> Poller<V> {
             if let Some(error) = ev.out.error {
                 self.stat_errors.push((node.parent, path.clone(), error));
             }
-            let (pinned, parent, dir) = (node.pinned, node.parent, node.dir);
+            let (pinned, parent, dir) = (node.pinned(), node.parent, node.dir());
             if let Some(d) = dir {
                 self.check_handle(d, &ev);
             }
@@ -557,7 +558,7 @@ impl<V: Vfs> Poller<V> {
             self.tree.detach_dir(d);
         }
         for id in gone {
-            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir) {
+            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir()) {
                 self.report_removed_inside(d, tick);
             }
             self.tree.remove_node(id);
@@ -620,7 +621,7 @@ impl<V: Vfs> Poller<V> {
         };
         let Some(node) = self.tree.nodes.get(id) else { return };
         let Some(parent) = self.tree.dirs.get(node.parent) else { return };
-        if !node.pinned && !parent.listed {
+        if !node.pinned() && !parent.listed {
             return;
         }
         let ident = (stat.dev, stat.ino.unwrap_or(u64::from(id)));
@@ -638,7 +639,8 @@ impl<V: Vfs> Poller<V> {
                 return;
             }
         }
-        let (root, is_root) = if node.pinned { (path, true) } else { (parent.root.clone().unwrap_or_default(), false) };
+        let (root, is_root) =
+            if node.pinned() { (path, true) } else { (parent.root.clone().unwrap_or_default(), false) };
         let did = self.tree.attach_dir(id, root, is_root, fresh, ident);
         to_list.push(did);
     }
@@ -722,7 +724,7 @@ impl<V: Vfs> Poller<V> {
                 (true, None) => {
                     self.tree.add_node(d, &entry.name, State::Unseen(join), false);
                 }
-                (false, Some(id)) if self.tree.nodes.get(id).is_some_and(|n| !n.pinned) => {
+                (false, Some(id)) if self.tree.nodes.get(id).is_some_and(|n| !n.pinned()) => {
                     self.tree.remove_node(id);
                 }
                 _ => {}
@@ -737,7 +739,7 @@ impl<V: Vfs> Poller<V> {
             .children
             .iter()
             .copied()
-            .filter(|&id| nodes.get(id).is_some_and(|n| !present.contains(&*n.name)))
+            .filter(|&id| nodes.get(id).is_some_and(|n| !present.contains(node_name(dir, n))))
             .collect();
         for id in gone {
             let Some(node) = self.tree.nodes.get_mut(id) else { continue };
@@ -746,7 +748,7 @@ impl<V: Vfs> Poller<V> {
                     node.state = State::Vanishing(k).into();
                     tick.pending = true;
                 }
-                State::Unseen(_) if !node.pinned => self.tree.remove_node(id),
+                State::Unseen(_) if !node.pinned() => self.tree.remove_node(id),
                 _ => {}
             }
         }

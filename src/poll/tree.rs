@@ -1,11 +1,14 @@
 //! The tracked set: directories with their listings, and one node per watched path.
 //!
-//! Paths are not stored per file: a node keeps its name and its parent directory's id, and the full path is
-//! built on demand into a reused buffer. Ids are indices into arenas whose slots are recycled.
+//! Paths are not stored per file: a node keeps its parent directory's id and where its name is in that
+//! directory's name buffer, and the full path is built on demand into a reused buffer. Names are stored once,
+//! each followed by a NUL, so a name is a C string for `fstatat` as it is, with no allocation per file. Ids are
+//! indices into arenas whose slots are recycled.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::hash::BuildHasher;
+use std::num::NonZeroU32;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::path::{Path, PathBuf};
@@ -83,8 +86,12 @@ pub struct DirNode {
     /// An ignore file in it or above it changed: rebuild the rules and judge every name again at the next
     /// listing.
     pub scope_stale: bool,
-    /// Tracked names inside it: node ids, hashed by their names (each name is stored once, in its node).
+    /// Tracked names inside it: node ids, hashed by their names.
     pub children: HashTable<NodeId>,
+    /// The names of the nodes inside it, each followed by a NUL.
+    names: Vec<u8>,
+    /// Bytes of `names` no node uses any more; the buffer is compacted when they are most of it.
+    dead: usize,
     /// Its listing has been read at least once. A holder (the parent of an explicit path) is never listed.
     pub listed: bool,
     /// The directory itself was just created: its previous listing is the empty one, so everything in its
@@ -102,18 +109,98 @@ pub struct DirNode {
     pub handle: Option<DirHandle>,
 }
 
-/// One watched path.
+/// One watched path: 80 bytes (a million tracked files must fit in little memory), hence the packed fields.
 #[derive(Debug)]
 pub struct Node {
     pub parent: DirId,
-    pub name: Box<OsStr>,
+    /// Where the name starts in the parent's name buffer.
+    name_at: u32,
+    /// The name's length (without the NUL) in the low 30 bits; [`PINNED`] and [`FAILING`] above.
+    len_flags: u32,
+    /// The descended directory this node is, as its id plus one.
+    dir: Option<NonZeroU32>,
     pub state: Stored,
+}
+
+/// An explicit root: kept (as absent) when it disappears, exempt from filters.
+const PINNED: u32 = 1 << 30;
+/// A stat error was reported and has not cleared yet.
+const FAILING: u32 = 1 << 31;
+const LEN: u32 = PINNED - 1;
+
+impl Node {
+    fn new(parent: DirId, name_at: u32, name_len: u32, state: State, pinned: bool) -> Node {
+        let flags = if pinned { PINNED } else { 0 };
+        Node { parent, name_at, len_flags: (name_len & LEN) | flags, dir: None, state: state.into() }
+    }
+
+    fn name_len(&self) -> u32 {
+        self.len_flags & LEN
+    }
+
     /// Set when this node is a directory stator descends into.
-    pub dir: Option<DirId>,
+    pub fn dir(&self) -> Option<DirId> {
+        self.dir.map(|d| d.get() - 1)
+    }
+
+    fn set_dir(&mut self, dir: Option<DirId>) {
+        self.dir = dir.and_then(|d| NonZeroU32::new(d.wrapping_add(1)));
+    }
+
     /// An explicit root: kept (as absent) when it disappears, exempt from filters.
-    pub pinned: bool,
+    pub fn pinned(&self) -> bool {
+        self.len_flags & PINNED != 0
+    }
+
     /// A stat error was reported and has not cleared yet.
-    pub failing: bool,
+    pub fn failing(&self) -> bool {
+        self.len_flags & FAILING != 0
+    }
+
+    /// Records whether a stat error is being reported.
+    pub fn set_failing(&mut self, failing: bool) {
+        if failing {
+            self.len_flags |= FAILING;
+        } else {
+            self.len_flags &= !FAILING;
+        }
+    }
+}
+
+/// The bytes of `n`'s name in its parent's buffer, without the NUL.
+fn slice<'a>(names: &'a [u8], n: &Node) -> &'a [u8] {
+    names.get(n.name_at as usize..(n.name_at + n.name_len()) as usize).unwrap_or_default()
+}
+
+fn name_bytes<'a>(dir: &'a DirNode, n: &Node) -> &'a [u8] {
+    slice(&dir.names, n)
+}
+
+/// The name of `n`, a node inside `dir`.
+pub fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
+    os_str(name_bytes(dir, n))
+}
+
+/// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes).
+pub fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
+    let bytes = dir.names.get(n.name_at as usize..=(n.name_at + n.name_len()) as usize).unwrap_or_default();
+    CStr::from_bytes_with_nul(bytes).unwrap_or_default()
+}
+
+/// Bytes that [`OsStr::as_encoded_bytes`] produced, as an `OsStr` again.
+#[cfg(unix)]
+fn os_str(bytes: &[u8]) -> &OsStr {
+    std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+}
+
+/// Bytes that [`OsStr::as_encoded_bytes`] produced, as an `OsStr` again.
+#[cfg(not(unix))]
+#[allow(unsafe_code)]
+fn os_str(bytes: &[u8]) -> &OsStr {
+    // SAFETY: every name buffer holds whole names copied from `OsStr::as_encoded_bytes`, and `bytes` is exactly
+    // one of them (the offsets and lengths are those recorded when it was copied), which is what
+    // `from_encoded_bytes_unchecked` requires.
+    unsafe { OsStr::from_encoded_bytes_unchecked(bytes) }
 }
 
 #[derive(Debug, Default)]
@@ -141,6 +228,8 @@ impl Tree {
             scope: IgnoreScope::empty(),
             scope_stale: false,
             children: HashTable::new(),
+            names: Vec::new(),
+            dead: 0,
             listed: false,
             fresh: false,
             node: None,
@@ -156,41 +245,55 @@ impl Tree {
     pub fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
         let dir = self.dirs.get(parent)?;
         let nodes = &self.nodes;
-        dir.children.find(self.hasher.hash_one(name), |&id| nodes.get(id).is_some_and(|n| &*n.name == name)).copied()
+        let bytes = name.as_encoded_bytes();
+        dir.children
+            .find(self.hasher.hash_one(bytes), |&id| nodes.get(id).is_some_and(|n| name_bytes(dir, n) == bytes))
+            .copied()
     }
 
     /// Adds `name` inside `parent`, or returns the node already there.
     pub fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
         if let Some(id) = self.child(parent, name) {
-            if let Some(n) = self.nodes.get_mut(id) {
-                n.pinned |= pinned;
+            if let Some(n) = self.nodes.get_mut(id)
+                && pinned
+            {
+                n.len_flags |= PINNED;
             }
             return id;
         }
-        let id = self.nodes.insert(Node {
-            parent,
-            name: name.into(),
-            state: state.into(),
-            dir: None,
-            pinned,
-            failing: false,
-        });
+        let bytes = name.as_encoded_bytes();
+        let Some(d) = self.dirs.get_mut(parent) else {
+            // No such directory: a node nobody can reach (never happens; ids come from the tree).
+            return self.nodes.insert(Node::new(parent, 0, 0, state, pinned));
+        };
+        // Offsets are 32-bit and lengths 30-bit: a directory whose names pass 4 GiB, or a name of a gigabyte, is
+        // past any real listing (names are at most 255 bytes on the filesystems stator knows).
+        let (at, len) = (d.names.len() as u32, bytes.len() as u32);
+        d.names.extend_from_slice(bytes);
+        d.names.push(0);
+        let id = self.nodes.insert(Node::new(parent, at, len, state, pinned));
         let (nodes, hasher) = (&self.nodes, &self.hasher);
-        if let Some(d) = self.dirs.get_mut(parent) {
-            let rehash = |&id: &NodeId| nodes.get(id).map_or(0, |n| hasher.hash_one(&*n.name));
-            d.children.insert_unique(hasher.hash_one(name), id, rehash);
-        }
+        let DirNode { children, names, .. } = d;
+        let rehash = |&c: &NodeId| nodes.get(c).map_or(0, |n| hasher.hash_one(slice(names, n)));
+        children.insert_unique(hasher.hash_one(bytes), id, rehash);
         id
+    }
+
+    /// Gives every directory's name buffer back the memory it does not use (after the first walk).
+    pub fn shrink_names(&mut self) {
+        for dir in self.dirs.items.iter_mut().flatten() {
+            dir.names.shrink_to_fit();
+        }
     }
 
     /// Writes the node's full path into `buf`.
     pub fn path_into(&self, id: NodeId, buf: &mut PathBuf) {
         buf.clear();
-        if let Some(n) = self.nodes.get(id) {
-            if let Some(d) = self.dirs.get(n.parent) {
-                buf.push(&d.path);
-            }
-            buf.push(&*n.name);
+        if let Some(n) = self.nodes.get(id)
+            && let Some(d) = self.dirs.get(n.parent)
+        {
+            buf.push(&d.path);
+            buf.push(node_name(d, n));
         }
     }
 
@@ -211,6 +314,8 @@ impl Tree {
             scope: IgnoreScope::empty(),
             scope_stale: false,
             children: HashTable::new(),
+            names: Vec::new(),
+            dead: 0,
             listed: false,
             fresh,
             node: Some(id),
@@ -220,7 +325,7 @@ impl Tree {
         });
         self.by_ident.insert(ident, did);
         if let Some(n) = self.nodes.get_mut(id) {
-            n.dir = Some(did);
+            n.set_dir(Some(did));
         }
         did
     }
@@ -250,7 +355,7 @@ impl Tree {
             self.by_ident.remove(&ident);
         }
         if let Some(n) = dir.node.and_then(|id| self.nodes.get_mut(id)) {
-            n.dir = None;
+            n.set_dir(None);
         }
         for child in dir.children {
             self.forget_node(child);
@@ -260,18 +365,39 @@ impl Tree {
     /// Removes node `id` from its parent, with its subtree.
     pub fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
-        let hash = self.hasher.hash_one(&*n.name);
-        if let Some(d) = self.dirs.get_mut(n.parent)
-            && let Ok(entry) = d.children.find_entry(hash, |&c| c == id)
-        {
-            entry.remove();
+        if let Some(d) = self.dirs.get_mut(n.parent) {
+            let hash = self.hasher.hash_one(slice(&d.names, n));
+            if let Ok(entry) = d.children.find_entry(hash, |&c| c == id) {
+                entry.remove();
+            }
+            d.dead += n.name_len() as usize + 1;
         }
+        let parent = n.parent;
         self.forget_node(id);
+        self.compact_names(parent);
+    }
+
+    /// Rewrites directory `d`'s name buffer without the names of removed nodes, once those are most of it.
+    fn compact_names(&mut self, d: DirId) {
+        let Some(dir) = self.dirs.get_mut(d) else { return };
+        if dir.dead < 4096 || dir.dead * 2 < dir.names.len() {
+            return;
+        }
+        let mut names = Vec::with_capacity(dir.names.len() - dir.dead);
+        for &id in dir.children.iter() {
+            if let Some(n) = self.nodes.get_mut(id) {
+                let at = names.len() as u32;
+                names.extend_from_slice(&dir.names[n.name_at as usize..=(n.name_at + n.name_len()) as usize]);
+                n.name_at = at;
+            }
+        }
+        dir.names = names;
+        dir.dead = 0;
     }
 
     fn forget_node(&mut self, id: NodeId) {
         if let Some(n) = self.nodes.remove(id)
-            && let Some(did) = n.dir
+            && let Some(did) = n.dir()
         {
             self.detach_dir(did);
         }
@@ -282,10 +408,51 @@ impl Tree {
         out.push(did);
         if let Some(d) = self.dirs.get(did) {
             for &child in d.children.iter() {
-                if let Some(sub) = self.nodes.get(child).and_then(|n| n.dir) {
+                if let Some(sub) = self.nodes.get(child).and_then(|n| n.dir()) {
                     self.subtree_dirs(sub, out);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::Join;
+    use std::ffi::OsString;
+
+    fn name(i: usize) -> OsString {
+        OsString::from(format!("file-{i:05}.rs"))
+    }
+
+    #[test]
+    fn names_survive_removals_and_the_buffer_is_compacted() {
+        let mut tree = Tree::default();
+        let d = tree.holder(Path::new("/w"));
+        let ids: Vec<NodeId> =
+            (0..10_000).map(|i| tree.add_node(d, &name(i), State::Unseen(Join::Baseline), false)).collect();
+        let full = tree.dirs.get(d).unwrap().names.len();
+        assert_eq!(full, 10_000 * ("file-00000.rs".len() + 1));
+        for (i, &id) in ids.iter().enumerate().filter(|(i, _)| i % 10 != 0) {
+            assert_eq!(tree.child(d, &name(i)), Some(id));
+            tree.remove_node(id);
+        }
+        let dir = tree.dirs.get(d).unwrap();
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 80);
+        assert!(dir.names.len() < full / 2, "compacted: {} of {full} bytes", dir.names.len());
+        for (i, &id) in ids.iter().enumerate() {
+            let want = (i % 10 == 0).then_some(id);
+            assert_eq!(tree.child(d, &name(i)), want, "{i}");
+            if want.is_some() {
+                assert_eq!(tree.path(id), Path::new("/w").join(name(i)));
+                let n = tree.nodes.get(id).unwrap();
+                assert_eq!(node_c_name(tree.dirs.get(d).unwrap(), n).to_bytes(), name(i).as_encoded_bytes());
+            }
+        }
+        // A name added after the compaction is found, and the ones before it still are.
+        let new = tree.add_node(d, OsStr::new("new.rs"), State::Unseen(Join::Listed), false);
+        assert_eq!(tree.child(d, OsStr::new("new.rs")), Some(new));
+        assert_eq!(tree.child(d, &name(0)), Some(ids[0]));
     }
 }

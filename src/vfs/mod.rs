@@ -12,7 +12,7 @@ pub mod sim;
 
 pub use handle::DirHandle;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, OsString};
 use std::io;
 use std::path::Path;
 
@@ -88,7 +88,7 @@ pub trait Vfs: Sync {
     }
     /// `stat` of `name` inside the directory `dir` is open on, following symlinks. Only ever called with a
     /// handle this filesystem's [`Vfs::open_dir`] returned.
-    fn stat_in(&self, _dir: &DirHandle, _name: &OsStr) -> io::Result<Stat> {
+    fn stat_in(&self, _dir: &DirHandle, _name: &CStr) -> io::Result<Stat> {
         Err(io::ErrorKind::Unsupported.into())
     }
     /// The names in a directory, without `.` and `..`, in no particular order.

@@ -1,7 +1,7 @@
 //! The real filesystem and clock.
 
 #[cfg(unix)]
-use std::ffi::OsStr;
+use std::ffi::CStr;
 use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
@@ -54,7 +54,7 @@ impl Vfs for RealFs {
     }
 
     #[cfg(unix)]
-    fn stat_in(&self, dir: &DirHandle, name: &OsStr) -> io::Result<Stat> {
+    fn stat_in(&self, dir: &DirHandle, name: &CStr) -> io::Result<Stat> {
         match &dir.inner {
             Inner::Fd(fd) => Ok(from_raw(rustix::fs::statat(fd, name, rustix::fs::AtFlags::empty())?)),
             Inner::Sim => Err(io::ErrorKind::Unsupported.into()),

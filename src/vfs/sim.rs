@@ -21,7 +21,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -365,6 +365,18 @@ impl SimFs {
     }
 }
 
+/// A C string name as the `OsStr` the simulated tree is keyed by.
+#[cfg(unix)]
+fn os_name(name: &CStr) -> &OsStr {
+    std::os::unix::ffi::OsStrExt::from_bytes(name.to_bytes())
+}
+
+/// A C string name as the `OsStr` the simulated tree is keyed by (simulated names are UTF-8 off Unix).
+#[cfg(not(unix))]
+fn os_name(name: &CStr) -> &OsStr {
+    OsStr::new(name.to_str().unwrap_or_default())
+}
+
 impl Vfs for SimFs {
     fn now(&self) -> FileTime {
         from_nanos(self.lock().clock)
@@ -394,7 +406,8 @@ impl Vfs for SimFs {
         Some(DirHandle { ident: (1, node.ino), inner: Inner::Sim })
     }
 
-    fn stat_in(&self, dir: &DirHandle, name: &OsStr) -> io::Result<Stat> {
+    fn stat_in(&self, dir: &DirHandle, name: &CStr) -> io::Result<Stat> {
+        let name = os_name(name);
         let at = {
             let st = self.lock();
             st.nodes.iter().find(|(_, n)| n.kind == FileKind::Dir && n.ino == dir.ident.1).map(|(p, _)| p.join(name))

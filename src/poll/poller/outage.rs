@@ -201,7 +201,7 @@ impl<V: Vfs> Poller<V> {
             if self.outages.offline.contains_key(&id) || !(node.state.is_present() || node.state.is_vanishing()) {
                 continue;
             }
-            let ident = node.dir.and_then(|d| self.tree.dirs.get(d)).and_then(|d| d.ident);
+            let ident = node.dir().and_then(|d| self.tree.dirs.get(d)).and_then(|d| d.ident);
             let known = self.outages.root_devs.get(&id).copied().or(ident.map(|(dev, _)| dev));
             let path = self.tree.path(id);
             let seen = self.vfs.stat(&path);
@@ -210,12 +210,12 @@ impl<V: Vfs> Poller<V> {
                 self.outages.root_devs.insert(id, s.dev);
             }
             let Some(dev) = known else { continue };
-            match judge(&self.vfs, &path, dev, node.dir.is_some(), seen) {
+            match judge(&self.vfs, &path, dev, node.dir().is_some(), seen) {
                 Verdict::Normal => {}
                 Verdict::Offline(why) => tops.push(Top { id, path, dev, why }),
                 Verdict::Replaced { dev: now } => {
                     self.replaced(&path, dev, now, tick);
-                    if let (Some(d), Some(s)) = (self.tree.nodes.get(id).and_then(|n| n.dir), stat) {
+                    if let (Some(d), Some(s)) = (self.tree.nodes.get(id).and_then(|n| n.dir()), stat) {
                         // The directory that is there now, listed again whatever its fingerprint says.
                         self.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
                         self.outages.taken_over.insert(d, dev);
@@ -236,7 +236,7 @@ impl<V: Vfs> Poller<V> {
         for (i, ev) in events.iter().enumerate() {
             let Some(node) = self.tree.nodes.get(ev.id) else { continue };
             let cut = ev.out.error == Some(io::ErrorKind::NotConnected);
-            let Some(d) = node.dir else {
+            let Some(d) = node.dir() else {
                 // A file that does not answer or is missing: its directory is the one to judge (a hot scan looks
                 // at the files changed lately, maybe not at their directory; a scan may see the files of an
                 // unmounted filesystem go before their directory).
@@ -383,7 +383,7 @@ impl<V: Vfs> Poller<V> {
     /// alive (its loop device busy), and show its old content. Listing the tree again when it is back opens new
     /// ones.
     fn drop_handles_below(&mut self, id: NodeId) {
-        let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir) else { return };
+        let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir()) else { return };
         let mut dirs = Vec::new();
         self.tree.subtree_dirs(d, &mut dirs);
         for d in dirs {
@@ -466,7 +466,7 @@ impl<V: Vfs> Poller<V> {
             if self.roots.contains(&id) {
                 self.outages.root_devs.insert(id, s.dev);
             }
-            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir)
+            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir())
                 && s.kind == FileKind::Dir
             {
                 self.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
@@ -501,7 +501,7 @@ impl<V: Vfs> Poller<V> {
     /// How many regular files node `id` stands for: itself, or what its directory tree holds.
     fn files_in(&self, id: NodeId) -> usize {
         let Some(node) = self.tree.nodes.get(id) else { return 0 };
-        let Some(d) = node.dir else { return usize::from(node.state.is_file()) };
+        let Some(d) = node.dir() else { return usize::from(node.state.is_file()) };
         let mut dirs = Vec::new();
         self.tree.subtree_dirs(d, &mut dirs);
         dirs.iter()
