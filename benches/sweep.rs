@@ -834,7 +834,18 @@ mod bench {
             })
             .collect();
         let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-        let max_open = usize::try_from(limit.saturating_sub(256)).unwrap_or(usize::MAX).max(16);
+        // The pollers' directory handles count against the same limit.
+        let max_open = usize::try_from(limit.saturating_sub(256))
+            .unwrap_or(usize::MAX)
+            .saturating_sub(stator::vfs::handle::open_handles())
+            .max(16);
+        note!(
+            label,
+            "directory handles: {} (1 thread) and {} ({threads} threads) of {listed} directories; the fstatat floor \
+             opens {max_open} at a time",
+            one.handles(),
+            many.handles()
+        );
 
         note!(label, "{} full sweeps of each contender, round-robin ...", args.reps);
         let mut unexpected = 0;
@@ -1355,6 +1366,8 @@ mod bench {
     }
 
     pub fn main() {
+        // As the app does: room for a handle per directory (two pollers and the fstatat floor share the limit).
+        stator::vfs::handle::raise_fd_limit();
         if let Ok(spec) = std::env::var(CHILD_ENV) {
             memory_child(&spec);
             return;
