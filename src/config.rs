@@ -40,8 +40,9 @@ pub struct Config {
     pub filter: FilterConfig,
     /// Time from the start of one scan to the start of the next.
     pub interval: Duration,
-    /// Every directory is re-listed at least this often, even when its mtime did not change (network
-    /// filesystems cache directory attributes; some FUSE filesystems never update them).
+    /// Every directory on a network, FUSE or overlay filesystem (or on any, when ctime is not trusted) is
+    /// re-listed at least this often, even when its times did not change (network filesystems cache directory
+    /// attributes; some FUSE filesystems never update them).
     pub rescan: Duration,
     /// A burst of changes is over when nothing more changed for this long.
     pub settle: Duration,

@@ -71,7 +71,7 @@ struct Args {
     #[argh(option, from_str_fn(parse_duration))]
     interval: Option<Duration>,
 
-    /// re-list every directory at least this often, whatever its mtime says (default: 10s)
+    /// re-list directories on network, FUSE and overlay filesystems this often, whatever their mtime says (default: 10s)
     #[argh(option, from_str_fn(parse_duration))]
     rescan: Option<Duration>,
 

@@ -315,8 +315,9 @@ impl<V: Vfs> Poller<V> {
         let rescan_due = !first && diff(scan, self.last_rescan) >= dur(self.cfg.rescan);
         if rescan_due {
             // The safety net: network filesystems cache directory attributes, some FUSE filesystems never
-            // update a directory's mtime; every listing is read again now and then whatever the mtime says.
-            to_list.extend(self.tree.dirs.ids().filter(|&d| self.tree.dirs.get(d).is_some_and(|d| d.node.is_some())));
+            // update a directory's mtime; their listings are read again now and then whatever the mtime says.
+            let due = |d: &DirNode| d.node.is_some() && self.needs_rescan(d);
+            to_list.extend(self.tree.dirs.ids().filter(|&d| self.tree.dirs.get(d).is_some_and(due)));
         }
         if first || rescan_due {
             self.last_rescan = scan;
@@ -565,6 +566,17 @@ impl<V: Vfs> Poller<V> {
         }
     }
 
+    /// Whether directory `dir` takes part in the periodic re-listing. On a local filesystem a change to a
+    /// listing always changes the directory's ctime (and mtime), which the sweep sees, so there is nothing for a
+    /// re-listing to find, and on a big tree it costs more than the sweep itself. Network, FUSE and overlay
+    /// filesystems (an overlay's lower and upper layers can change behind it), filesystems stator cannot
+    /// identify, and any directory when ctime is not trusted (`--no-ctime`: a directory's mtime can be set back
+    /// after a change) are re-listed.
+    fn needs_rescan(&self, dir: &DirNode) -> bool {
+        let trusted = |dev: u64| self.fs.get(&dev).is_some_and(|f| f.info.listings_follow_ctime());
+        !self.cfg.trust_ctime || !dir.ident.is_some_and(|(dev, _)| trusted(dev))
+    }
+
     /// Drops directory `d`'s handle unless the event shows the same directory still at its path: the sweep
     /// statted its names through that handle, so they were looked at in the old directory (renamed or removed
     /// since), and are looked at again by path before the tick ends. Without this, a directory renamed within
@@ -705,7 +717,7 @@ impl<V: Vfs> Poller<V> {
         // stay tracked and only new names are judged, so re-listing a directory costs little more than read_dir.
         let rejudge = !dir.listed || dir.scope_stale;
         let scope = if rejudge { self.scope_for(d, &path, &entries, tick) } else { dir.scope.clone() };
-        let mut present: HashSet<&OsStr> = HashSet::with_capacity(entries.len());
+        let mut present: hashbrown::HashSet<&OsStr> = hashbrown::HashSet::with_capacity(entries.len());
         for entry in &entries {
             present.insert(&entry.name);
             let existing = self.tree.child(d, &entry.name);

@@ -498,7 +498,8 @@ fn added_paths_follow_the_newer_than_last_loop_rule() {
 
 #[test]
 fn the_safety_rescan_does_not_reread_ignore_files_or_rejudge_names() {
-    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+    // A network share: the rescan is for filesystems whose directory times cannot be trusted.
+    let mut p = start(SimFs::new(Profile::skewed_server(0)), &["/w"], |fs| {
         for d in ["a", "b", "c"] {
             fs.write(format!("/w/{d}/.gitignore"), b"*.log\n");
             fs.write(format!("/w/{d}/x.rs"), b"x");
@@ -510,4 +511,22 @@ fn the_safety_rescan_does_not_reread_ignore_files_or_rejudge_names() {
     assert!(set.is_empty());
     assert!(after.read_dirs - before.read_dirs >= 4, "the rescan re-listed every directory");
     assert_eq!(after.reads, before.reads, "but read no ignore file again");
+}
+
+#[test]
+fn local_directories_are_not_rescanned_their_ctime_shows_every_listing_change() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        for d in ["a", "b", "c"] {
+            fs.write(format!("/w/{d}/x.rs"), b"x");
+        }
+    });
+    let before = p.vfs().counters();
+    assert!(ticks(&mut p, 25).is_empty());
+    assert_eq!(p.vfs().counters().read_dirs, before.read_dirs, "12.5 s of ticks, past --rescan: no listing");
+    // A name added behind a directory mtime set back: the directory's ctime moved, so it is listed.
+    let m = p.vfs().stat("/w/b".as_ref()).unwrap().mtime;
+    p.vfs().write("/w/b/y.rs", b"y");
+    p.vfs().set_mtime("/w/b", m);
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/w/b/y.rs", ChangeKind::Created)], "fine", "mtime set back");
 }

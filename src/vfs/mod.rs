@@ -69,6 +69,13 @@ pub struct FsInfo {
 }
 
 impl FsInfo {
+    /// Whether every change to a directory's listing is sure to show in the directory's own ctime and mtime, as
+    /// on any local filesystem stator can identify. Not on network and FUSE filesystems (attribute caches, FUSE
+    /// daemons that never update a directory's times), nor on overlayfs (its layers can change behind it).
+    pub fn listings_follow_ctime(&self) -> bool {
+        !self.remote && self.name != "overlay" && self.name != "unknown"
+    }
+
     /// Information for a filesystem stator could not identify: treated as local.
     pub fn unknown() -> FsInfo {
         FsInfo { name: "unknown".into(), remote: false }
