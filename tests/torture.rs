@@ -32,6 +32,21 @@
 //!
 //! After each round, the files the engine tracks (`Poller::files`) must also be exactly the files of the view.
 //!
+//! `torture_on_each_test_mount` runs the torture on every filesystem of `../shared/testfs/` named by a
+//! `STATOR_TESTFS_*` variable (ext4 with 1 s timestamps, FAT, exFAT, sshfs with a 1 s cache, SMB, bindfs,
+//! overlayfs: what `.ci/run` mounts), all at once, one thread each, each in a fresh directory written *through*
+//! the mount (as a user editing in a container would), and asserts no miss and no phantom on any of them. An
+//! unset variable prints `SKIPPED` and passes, except with `CI=true`, where it fails (as in `tests/testfs.rs`).
+//! What a filesystem cannot do is left out there, each with its reason and evidence in `ON_MOUNTS`: appending on
+//! FAT and SMB, moving directories on FAT (fusefat loses their contents), and, probed by every run, symlinks to
+//! absolute paths (FAT, exFAT and SMB have none; sshfs refuses to read them back) and chmod (FAT, exFAT, SMB).
+//! Some operations are made another way to mean the same (`Quirks`): on FAT, whose writes never update the mtime,
+//! a rewrite the engine is not promised to see adds a byte, and rewrites do not truncate first (fusefat corrupts
+//! its allocation table and hangs otherwise); on SMB a truncation rewrites the first bytes (no `ftruncate`).
+//! On a mount a round may be complete only after the safety-net re-listing (exfat-fuse never updates a
+//! directory's mtime on a rename, so a name moved in is found by the periodic re-listing); such late rounds are
+//! counted in the summary line, and a run stops after a few failing rounds (each waits out the settle limit).
+//!
 //! Knobs (environment):
 //! - `STATOR_TORTURE_SEED=N` replays one seed (decimal or 0x-hex); by default a fixed seed and one derived from
 //!   the clock run, and both are printed;
@@ -41,8 +56,12 @@
 //!   visible or `STATOR_TORTURE_SETTLE_SECS` (default 45) have passed;
 //! - `STATOR_TORTURE_NO_APPEND=1` (FAT, SMB: no appending; rewrites instead), and generally
 //!   `STATOR_TORTURE_SKIP=append,symlink,chmod,...` to leave operations out (names: see `Op::name`). Symlinks and
-//!   chmod are also left out by themselves when the directory cannot do them.
+//!   chmod are also left out by themselves when the directory cannot do them;
+//! - `STATOR_TORTURE_TRACE=1` prints every operation and tick as it happens (to find the one a filesystem hung
+//!   on).
 #![cfg(unix)]
+
+mod testfs_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -57,6 +76,7 @@ use stator::change::{ChangeKind, ChangeSet};
 use stator::config::Config;
 use stator::poll::{Poller, Tick};
 use stator::vfs::real::RealFs;
+use testfs_common::{BINDFS, EXFAT, EXT4_1S, FAT, OVERLAY, SMB, SSHFS, Spec, in_ci};
 
 /// The seed every run tries first, so a plain `cargo test` always covers one known sequence.
 const FIXED_SEED: u64 = 0x5747_0007;
@@ -85,9 +105,44 @@ const DESCRIBE: usize = 4;
 struct Knobs {
     ops: usize,
     seeds: Vec<u64>,
+    /// Where the fresh test directory is made (the system temp dir when `None`).
     base: Option<PathBuf>,
+    /// Where the run happens, for the report: "the local temp dir", or the base directory (with the name of the
+    /// filesystem on a mount of the test matrix).
+    label: String,
     skip: BTreeSet<String>,
     settle_limit: Duration,
+    quirks: Quirks,
+    /// Leave the test directory behind (fusefat: fewer unlinks, fewer chances to hang it; the image goes with the
+    /// mount).
+    keep: bool,
+    /// Print every operation before it is made (`STATOR_TORTURE_TRACE=1`), to find the one a filesystem hung on.
+    trace: bool,
+    /// How to replay a failing seed: the environment to set besides the seed and the count, and the test's name.
+    replay: (String, &'static str),
+}
+
+/// What a filesystem does differently, where the operation has to be made another way to mean the same thing.
+#[derive(Debug, Clone, Copy)]
+struct Quirks {
+    /// A write does not update the mtime (fusefat: a rewrite, in place or truncate-and-write, leaves the mtime as
+    /// it was, even seconds later; measured with `stat` before and after). A same-size rewrite is then visible to
+    /// no `stat` poller once the file's racy window is over, so a rewrite the engine is not promised to see (a
+    /// plain one, or a racy one made too late) adds one byte: an in-place write that changes the size.
+    unstamped_writes: bool,
+    /// `ftruncate` fails (smbnetfs answers EIO; `truncate` by path and open-with-`O_TRUNC` work): a truncation is
+    /// made by rewriting the file's first bytes with `O_TRUNC`, still in place, on the same inode.
+    no_ftruncate: bool,
+    /// A rewrite must not truncate the file first: it writes the new bytes over the old ones from the start
+    /// (the new content is never shorter). fusefat corrupts its allocation table when files emptied by
+    /// `O_TRUNC` and written again are mixed with unlinks, then spins at 100% CPU in a later unlink, the callers
+    /// hung in the kernel (measured: rewriting with `O_TRUNC` and unlinking random files among 60 hung it within
+    /// 58 operations; 1000 rewrites alone, or creations and unlinks alone, did not).
+    rewrite_in_place: bool,
+}
+
+impl Quirks {
+    const NONE: Quirks = Quirks { unstamped_writes: false, no_ftruncate: false, rewrite_in_place: false };
 }
 
 fn parse_u64(s: &str) -> Option<u64> {
@@ -117,12 +172,25 @@ impl Knobs {
             skip.insert("append".into());
         }
         let settle_secs = var("STATOR_TORTURE_SETTLE_SECS").map(|v| parse_u64(&v).expect("a number")).unwrap_or(45);
+        let base = var("STATOR_TORTURE_DIR").map(PathBuf::from);
+        let mut replay = String::new();
+        if let Some(b) = &base {
+            let _ = write!(replay, "STATOR_TORTURE_DIR={} ", b.display());
+        }
+        if !skip.is_empty() {
+            let _ = write!(replay, "STATOR_TORTURE_SKIP={} ", skip.iter().cloned().collect::<Vec<_>>().join(","));
+        }
         Knobs {
             ops: ops.unwrap_or(1500),
             seeds,
-            base: var("STATOR_TORTURE_DIR").map(PathBuf::from),
+            label: base.as_ref().map_or("the local temp dir".into(), |b| b.display().to_string()),
+            base,
             skip,
             settle_limit: Duration::from_secs(settle_secs),
+            quirks: Quirks::NONE,
+            keep: false,
+            trace: var("STATOR_TORTURE_TRACE").is_some_and(|v| v != "0"),
+            replay: (replay, ""),
         }
     }
 }
@@ -392,12 +460,22 @@ struct World {
     /// A directory with something in it vanished (removed, renamed, unlinked) since the last full tick.
     dir_gone: bool,
     avoid_known_bugs: bool,
+    quirks: Quirks,
+    /// Print the ticks too (`STATOR_TORTURE_TRACE`).
+    trace: bool,
     log: Vec<String>,
     counts: BTreeMap<&'static str, usize>,
 }
 
 fn rel_depth(p: &Path) -> usize {
     p.components().count()
+}
+
+/// Sets the mtime of `path` (and its atime, to the same value). Both at once: fusefat, exfat-fuse, smbnetfs and
+/// bindfs silently ignore a `utimensat` that leaves atime alone (`UTIME_OMIT`, what `filetime::set_file_mtime`
+/// does), which left the model believing in an mtime the mount never took.
+fn set_mtime(path: &Path, t: FileTime) {
+    filetime::set_file_times(path, t, t).unwrap_or_else(|e| panic!("set the times of {}: {e}", path.display()));
 }
 
 fn now_plus(secs: i64, nanos: u32) -> FileTime {
@@ -601,8 +679,7 @@ impl World {
             let content = self.content(rng, id, len);
             fs::write(dir.join(&name), &content).expect("write staged");
             // Old files, as `mv` of an unpacked archive brings them: only their new name can tell.
-            filetime::set_file_mtime(dir.join(&name), now_plus(-86_400 * rng.range(30, 900) as i64, 0))
-                .expect("date staged");
+            set_mtime(&dir.join(&name), now_plus(-86_400 * rng.range(30, 900) as i64, 0));
             entries.push((name, Obj::File { id, content, tag: 0 }));
         }
         (dir, entries)
@@ -697,9 +774,13 @@ impl World {
                     return None;
                 }
                 let len = rng.range(HEADER, content.len() - 1);
-                let f = fs::OpenOptions::new().write(true).open(self.abs(&p)).expect("open for truncate");
-                f.set_len(len as u64).expect("truncate");
-                drop(f);
+                if self.quirks.no_ftruncate {
+                    let prefix = content[..len].to_vec();
+                    fs::write(self.abs(&p), prefix).expect("truncate by rewriting the first bytes");
+                } else {
+                    let f = fs::OpenOptions::new().write(true).open(self.abs(&p)).expect("open for truncate");
+                    f.set_len(len as u64).expect("truncate");
+                }
                 if let Some(Obj::File { content, .. }) = self.model.get_mut(&p) {
                     content.truncate(len);
                 }
@@ -715,7 +796,7 @@ impl World {
                     3600 + rng.below(30 * 86_400) as i64
                 };
                 let t = now_plus(secs, (rng.next() % 1_000_000_000) as u32);
-                filetime::set_file_mtime(self.abs(&p), t).expect("set mtime");
+                set_mtime(&self.abs(&p), t);
                 let tag = self.fresh();
                 if let Some(Obj::File { tag: old, .. }) = self.model.get_mut(&p) {
                     *old = tag;
@@ -750,7 +831,7 @@ impl World {
                 let len = rng.range(HEADER, 100);
                 let content = self.content(rng, id, len);
                 fs::write(&staged, &content).expect("write staged file");
-                filetime::set_file_mtime(&staged, now_plus(-86_400 * rng.range(1, 2000) as i64, 0)).expect("date");
+                set_mtime(&staged, now_plus(-86_400 * rng.range(1, 2000) as i64, 0));
                 fs::rename(&staged, self.abs(&p)).expect("move in");
                 self.model.insert(p.clone(), Obj::File { id, content, tag: 0 });
                 self.fp_changed(&p);
@@ -994,10 +1075,20 @@ impl World {
         let (id, len) = (*id, content.len());
         let abs = self.abs(p);
         let before = FileTime::from_last_modification_time(&fs::metadata(&abs).expect("stat before rewrite"));
-        let new = self.content(rng, id, len);
-        fs::write(&abs, &new).expect("rewrite");
+        let mut new = self.content(rng, id, len);
+        if self.quirks.unstamped_writes && !racy {
+            // Where writes keep the mtime, only a racy rewrite the engine promises to see may keep the size.
+            new.push(b'+');
+        }
+        let len = new.len();
+        if self.quirks.rewrite_in_place {
+            let mut f = fs::OpenOptions::new().write(true).open(&abs).expect("open for rewrite");
+            f.write_all(&new).expect("rewrite in place");
+        } else {
+            fs::write(&abs, &new).expect("rewrite");
+        }
         if racy {
-            filetime::set_file_mtime(&abs, before).expect("put the mtime back");
+            set_mtime(&abs, before);
         }
         if let Some(Obj::File { content, .. }) = self.model.get_mut(p) {
             *content = new;
@@ -1019,6 +1110,9 @@ impl World {
         }
         for w in &tick.warnings {
             let _ = write!(line, " [warning: {w}]");
+        }
+        if self.trace {
+            eprintln!("torture: {line}");
         }
         self.log.push(line);
     }
@@ -1208,6 +1302,9 @@ struct Summary {
     counts: BTreeMap<&'static str, usize>,
     reported: usize,
     warnings: usize,
+    /// Rounds on a mount that were complete only after more ticks, and the longest such wait.
+    late: usize,
+    late_max: Duration,
     failures: String,
 }
 
@@ -1237,6 +1334,8 @@ fn setup(base: &Path, rng: &mut Rng) -> World {
         round: 0,
         dir_gone: false,
         avoid_known_bugs: false,
+        quirks: Quirks::NONE,
+        trace: false,
         log: Vec::new(),
         counts: BTreeMap::new(),
     };
@@ -1287,28 +1386,37 @@ fn setup(base: &Path, rng: &mut Rng) -> World {
 
 fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
     let mut rng = Rng(seed);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("stator-torture-").disable_cleanup(knobs.keep);
     let tmp = match &knobs.base {
-        Some(base) => tempfile::Builder::new().prefix("stator-torture-").tempdir_in(base),
-        None => tempfile::Builder::new().prefix("stator-torture-").tempdir(),
+        Some(base) => builder.tempdir_in(base),
+        None => builder.tempdir(),
     }
     .expect("create the test directory");
     let mut world = setup(tmp.path(), &mut rng);
     world.avoid_known_bugs = variant.avoid_known_bugs;
+    world.quirks = knobs.quirks;
+    world.trace = knobs.trace;
 
-    // What this directory can do.
+    // What this directory can do. The links the test makes point at absolute paths, and are followed: sshfs makes
+    // them but refuses to read them back (its `contain_symlinks` default: EPERM for an absolute target).
     let mut skip = knobs.skip.clone();
     let probe = world.outside.join("probe");
-    if symlink("x", &probe).is_err() {
-        eprintln!("torture[{}]: symlinks are not supported here; symlink operations left out", variant.name);
+    let target = world.ext.join(&world.ext_files[0].name);
+    let links_work = symlink(&target, &probe).is_ok() && fs::metadata(&probe).is_ok();
+    let _ = fs::remove_file(&probe);
+    if !links_work {
+        eprintln!(
+            "torture[{}] on {}: symlinks to absolute paths cannot be made or followed here; symlink operations left out",
+            variant.name, knobs.label
+        );
         skip.insert("symlink".into());
-    } else {
-        let _ = fs::remove_file(&probe);
     }
     fs::write(&probe, "x").expect("write probe");
     let mode_sticks = fs::set_permissions(&probe, fs::Permissions::from_mode(0o600)).is_ok()
         && fs::metadata(&probe).is_ok_and(|m| m.permissions().mode() & 0o777 == 0o600);
     if !mode_sticks {
-        eprintln!("torture[{}]: chmod does not stick here; chmod operations left out", variant.name);
+        eprintln!("torture[{}] on {}: chmod does not stick here; chmod operations left out", variant.name, knobs.label);
         skip.insert("chmod".into());
     }
     let _ = fs::remove_file(&probe);
@@ -1365,6 +1473,8 @@ fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
         counts: BTreeMap::new(),
         reported: 0,
         warnings: 0,
+        late: 0,
+        late_max: Duration::ZERO,
         failures: String::new(),
     };
     {
@@ -1402,7 +1512,19 @@ fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
                         }
                     });
                     let Some(&(op, _)) = op else { continue };
+                    if knobs.trace {
+                        eprintln!(
+                            "torture[{}] on {}: operation {} ({})...",
+                            variant.name,
+                            knobs.label,
+                            s.ops,
+                            op.name()
+                        );
+                    }
                     if let Some(done) = world.apply(&mut rng, op, &racy_ok) {
+                        if knobs.trace {
+                            eprintln!("torture[{}] on {}:   {done}", variant.name, knobs.label);
+                        }
                         *world.counts.entry(op.name()).or_default() += 1;
                         break done;
                     }
@@ -1439,11 +1561,27 @@ fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
         let mut verdict = check(&world, &before, &after, &set, &engine.poller.files(), variant.trust_ctime);
         if mount && verdict.failures() > 0 {
             // A mount may show a change late (attribute caches): look again until it is visible, bounded.
-            let deadline = Instant::now() + knobs.settle_limit;
+            let first = verdict.misses.iter().chain(&verdict.wrong).chain(&verdict.tracking).next().cloned();
+            let started = Instant::now();
+            let deadline = started + knobs.settle_limit;
+            let mut extra = 0;
             while verdict.failures() > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
                 engine.full(&mut world, &mut set);
+                extra += 1;
                 verdict = check(&world, &before, &after, &set, &engine.poller.files(), variant.trust_ctime);
+            }
+            s.late += 1;
+            s.late_max = s.late_max.max(started.elapsed());
+            if knobs.trace || verdict.failures() == 0 {
+                eprintln!(
+                    "torture[{}] on {}: round {} was complete only after {extra} more ticks ({} ms); first missing: {}",
+                    variant.name,
+                    knobs.label,
+                    s.rounds,
+                    started.elapsed().as_millis(),
+                    first.unwrap_or_else(|| "(a phantom)".into())
+                );
             }
         }
         s.misses += verdict.misses.len();
@@ -1477,6 +1615,15 @@ fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
                 described += 1;
                 let _ = writeln!(failures, "(later failing rounds are counted, not described)");
             }
+            if mount && described >= DESCRIBE {
+                // Each failing round on a mount waits out the settle limit: enough is known.
+                let _ = writeln!(
+                    failures,
+                    "(stopped after {DESCRIBE} failing rounds: on a mount each one waits up to {:?} for a change to show)",
+                    knobs.settle_limit
+                );
+                break;
+            }
         }
         before = after;
     }
@@ -1489,15 +1636,22 @@ fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
 }
 
 fn torture(variant: Variant) {
-    let knobs = Knobs::from_env();
+    let (report, failed) = torture_in(variant, &Knobs::from_env());
+    assert!(!failed, "\n{report}");
+}
+
+/// Runs `variant` once per seed of `knobs`, each in a fresh directory; returns the report and whether any run
+/// missed or invented something.
+fn torture_in(variant: Variant, knobs: &Knobs) -> (String, bool) {
     let mut report = String::new();
     let mut failed = false;
     for &seed in &knobs.seeds {
         let started = Instant::now();
-        let s = run(variant, seed, &knobs);
+        let s = run(variant, seed, knobs);
         let line = format!(
             "torture[{}] seed {seed:#x}: {} operations in {} rounds, {} ticks ({} hot), {} paths reported; \
-             misses {}, wrong kinds {}, phantoms {}, tracking {}; {} warnings; {:.1}s on {}\n  operations: {:?}",
+             misses {}, wrong kinds {}, phantoms {}, tracking {}; {} warnings; {} late rounds (longest {} ms); {:.1}s \
+             on {}\n  operations: {:?}",
             variant.name,
             s.ops,
             s.rounds,
@@ -1509,22 +1663,27 @@ fn torture(variant: Variant) {
             s.phantoms,
             s.tracking,
             s.warnings,
+            s.late,
+            s.late_max.as_millis(),
             started.elapsed().as_secs_f64(),
-            knobs.base.as_ref().map_or("the local temp dir".into(), |b| b.display().to_string()),
+            knobs.label,
             s.counts,
         );
         eprintln!("{line}");
         let _ = writeln!(report, "{line}");
         if s.misses + s.wrong + s.phantoms + s.tracking > 0 {
             failed = true;
+            let (env, test) = &knobs.replay;
+            let test = if test.is_empty() { variant.name } else { test };
             let _ = writeln!(
                 report,
-                "FAILED; replay with STATOR_TORTURE_SEED={seed:#x} STATOR_TORTURE_OPS={} cargo test --test torture {}\n{}",
-                knobs.ops, variant.name, s.failures
+                "FAILED; replay with {env}STATOR_TORTURE_SEED={seed:#x} STATOR_TORTURE_OPS={} cargo test --test torture \
+                 {test}\n{}",
+                knobs.ops, s.failures
             );
         }
     }
-    assert!(!failed, "\n{report}");
+    (report, failed)
 }
 
 /// Ctime trusted (the default): every content, identity or mtime change must be reported; a chmod may be.
@@ -1544,6 +1703,135 @@ fn torture_without_ctime_the_content_hash_catches_racy_rewrites() {
 #[test]
 fn torture_every_operation_and_hot_ticks_anywhere() {
     torture(Variant { name: "torture_every_operation", trust_ctime: true, racy: 4, avoid_known_bugs: false });
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// The torture on each filesystem of `../shared/testfs/`.
+
+/// A filesystem of the matrix (named by its `STATOR_TESTFS_*` variable, see `tests/testfs_common/mod.rs`) and what
+/// the torture leaves out or does another way there.
+struct OnMount {
+    spec: &'static Spec,
+    /// Operations per seed.
+    ops: usize,
+    /// Operations the filesystem cannot do (symlinks and chmod are probed by the run itself).
+    skip: &'static [&'static str],
+    quirks: Quirks,
+}
+
+/// Sized so that the whole test stays well under two minutes on two cores, with every mount running at once.
+const ON_MOUNTS: [OnMount; 7] = [
+    OnMount { spec: &EXT4_1S, ops: 1000, skip: &[], quirks: Quirks::NONE },
+    OnMount {
+        spec: &FAT,
+        ops: 500,
+        // fusefat rejects a write that starts at the end of the file (EPERM): no appending. And it loses what is in
+        // a directory that is renamed (`mkdir -p a/s; echo hi >a/s/m; mv a/s a/t; ls a/t` lists nothing, and
+        // `a/t/m` is ENOENT), so a directory is never moved there, in, out or within.
+        skip: &["append", "rename-dir", "rename-dir-over", "move-dir-in", "move-dir-out"],
+        quirks: Quirks { unstamped_writes: true, rewrite_in_place: true, ..Quirks::NONE },
+    },
+    OnMount { spec: &EXFAT, ops: 1000, skip: &[], quirks: Quirks::NONE },
+    OnMount { spec: &SSHFS, ops: 500, skip: &[], quirks: Quirks::NONE },
+    OnMount {
+        spec: &SMB,
+        ops: 300,
+        // smbnetfs refuses `open(O_APPEND)` (EIO, then EIO on everything for about 2 s while it restarts).
+        skip: &["append"],
+        quirks: Quirks { no_ftruncate: true, ..Quirks::NONE },
+    },
+    OnMount { spec: &BINDFS, ops: 800, skip: &[], quirks: Quirks::NONE },
+    OnMount { spec: &OVERLAY, ops: 1000, skip: &[], quirks: Quirks::NONE },
+];
+
+/// The variant the mounts run: the default configuration, every operation but those the known bugs need.
+const ON_MOUNT_VARIANT: Variant =
+    Variant { name: "torture_on_mount", trust_ctime: true, racy: 4, avoid_known_bugs: true };
+
+/// How long the test waits for the runs before it calls them hung (a FUSE daemon that stopped answering, as
+/// fusefat's can): a bound on a wait, far above what the runs take, not a claim about their speed.
+const HANG_GUARD: Duration = Duration::from_secs(600);
+
+/// The torture on a fresh directory of every mount named by a `STATOR_TESTFS_*` variable, all at once (one
+/// thread each), through the mount, as a user editing in a container would: no miss, no phantom anywhere. An
+/// unset variable is skipped (`SKIPPED`), except with `CI=true`, where it fails, as in `tests/testfs.rs`.
+/// `STATOR_TORTURE_SEED`, `STATOR_TORTURE_OPS` (per mount), `STATOR_TORTURE_SKIP` and
+/// `STATOR_TORTURE_SETTLE_SECS` (default 20 here) apply; `STATOR_TORTURE_DIR` does not.
+#[test]
+fn torture_on_each_test_mount() {
+    let env = Knobs::from_env();
+    let ops = std::env::var("STATOR_TORTURE_OPS").ok().filter(|v| !v.trim().is_empty()).map(|_| env.ops);
+    let settle = if std::env::var("STATOR_TORTURE_SETTLE_SECS").is_ok_and(|v| !v.trim().is_empty()) {
+        env.settle_limit
+    } else {
+        Duration::from_secs(20)
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut running = BTreeSet::new();
+    let mut unmounted = Vec::new();
+    for m in &ON_MOUNTS {
+        let Some(dir) = std::env::var_os(m.spec.var).filter(|v| !v.is_empty()).map(PathBuf::from) else {
+            eprintln!("SKIPPED torture on {}: {} is not set", m.spec.name, m.spec.var);
+            unmounted.push(m.spec.var);
+            continue;
+        };
+        let mut skip = env.skip.clone();
+        skip.extend(m.skip.iter().map(|s| (*s).to_owned()));
+        let knobs = Knobs {
+            ops: ops.unwrap_or(m.ops),
+            seeds: env.seeds.clone(),
+            label: format!("{} ({})", m.spec.name, dir.display()),
+            replay: (format!("{}={} ", m.spec.var, dir.display()), "torture_on_each_test_mount"),
+            base: Some(dir),
+            skip,
+            settle_limit: settle,
+            quirks: m.quirks,
+            keep: m.spec.keep_files,
+            trace: env.trace,
+        };
+        let (tx, name) = (tx.clone(), m.spec.name);
+        running.insert(name);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let result = std::panic::catch_unwind(|| torture_in(ON_MOUNT_VARIANT, &knobs));
+            let _ = tx.send((name, result, started.elapsed()));
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + HANG_GUARD;
+    let mut report = String::new();
+    let mut failed = Vec::new();
+    while !running.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((name, result, took)) = rx.recv_timeout(left) else {
+            panic!("the torture on {running:?} has not ended after {HANG_GUARD:?}: hung?\n{report}");
+        };
+        running.remove(name);
+        let _ = writeln!(report, "=== {name} ({:.1}s)", took.as_secs_f64());
+        match result {
+            Ok((text, bad)) => {
+                report.push_str(&text);
+                if bad {
+                    failed.push(name);
+                }
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)");
+                let _ = writeln!(report, "PANICKED: {msg}");
+                failed.push(name);
+            }
+        }
+    }
+    assert!(failed.is_empty(), "the torture failed on {failed:?}\n{report}");
+    assert!(
+        unmounted.is_empty() || !in_ci(),
+        "NOT MOUNTED: {unmounted:?} not set, and with CI=true every filesystem must be mounted (see the mount errors \
+         in .ci/run's output)"
+    );
 }
 
 // -----------------------------------------------------------------------------------------------------------------
