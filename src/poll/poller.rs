@@ -645,9 +645,13 @@ impl<V: Vfs> Poller<V> {
                 return;
             }
             // Already watched through another root or link: once is enough. But a directory that was just
-            // renamed still has its old name on record, about to be confirmed gone: the new name takes over.
-            let live = first.node.and_then(|n| self.tree.nodes.get(n)).is_some_and(|n| n.state.is_present());
-            if live {
+            // renamed still has its old name on record, about to be confirmed gone: the new name takes over. The
+            // old name may not have been looked at yet in this tick (a hot tick looks only at hot paths), so it
+            // is looked at now: it is live only if the same directory is still there.
+            let present = first.node.and_then(|n| self.tree.nodes.get(n)).is_some_and(|n| n.state.is_present());
+            let still_there =
+                || self.vfs.stat(&first.path).is_ok_and(|s| s.dev == ident.0 && s.ino.is_none_or(|ino| ino == ident.1));
+            if present && still_there() {
                 return;
             }
         }

@@ -530,3 +530,37 @@ fn local_directories_are_not_rescanned_their_ctime_shows_every_listing_change() 
     let set = ticks(&mut p, 2);
     expect(&set, &[("/w/b/y.rs", ChangeKind::Created)], "fine", "mtime set back");
 }
+
+/// A directory renamed into a directory the hot tier re-checks, from one it does not: the hot tick finds the new
+/// name before any look at the old one, which still looks present. The new name must take over at once (the old
+/// one is gone), or its files are watched only if something lists it again before its racy window ends (the
+/// torture test found this with a link to an outside directory).
+#[test]
+fn a_directory_moved_into_a_hot_directory_is_descended_at_its_new_name() {
+    for (name, profile) in profiles() {
+        let mut p = start(SimFs::new(profile), &["/w"], |fs| {
+            fs.write("/w/a/old/f.rs", b"f");
+            fs.write("/w/a/hot/h.rs", b"h");
+        });
+        p.vfs().write("/w/a/hot/h.rs", b"hh");
+        let set = ticks(&mut p, 3);
+        expect(&set, &[("/w/a/hot/h.rs", ChangeKind::Modified)], name, "edit");
+        p.vfs().advance(Duration::from_secs(10));
+        p.vfs().rename("/w/a/old", "/w/a/hot/new");
+        let mut set = ChangeSet::new();
+        set.extend(p.tick_hot().changes);
+        p.vfs().advance(Duration::from_secs(10));
+        for _ in 0..4 {
+            p.vfs().advance(TICK);
+            set.extend(p.tick().changes);
+        }
+        let want = [
+            ("/w/a/hot/new", ChangeKind::Created),
+            ("/w/a/hot/new/f.rs", ChangeKind::Created),
+            ("/w/a/old", ChangeKind::Removed),
+            ("/w/a/old/f.rs", ChangeKind::Removed),
+        ];
+        expect(&set, &want, name, "moved into a hot directory");
+        assert!(p.files().contains(&"/w/a/hot/new/f.rs".into()), "{name}: {:?}", p.files());
+    }
+}
