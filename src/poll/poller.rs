@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 mod outage;
 
-use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree, node_c_name, node_name};
+use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree, node_c_name, node_name, node_path_into};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind, Reason};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
@@ -84,12 +84,9 @@ impl<V: Vfs> Look<'_, V> {
     fn at(&self, found: &mut Found, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) {
         const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
         let parent = dirs.get(node.parent);
-        let path_into = |buf: &mut PathBuf| {
-            buf.clear();
-            if let Some(d) = parent {
-                buf.push(&d.path);
-                buf.push(node_name(d, node));
-            }
+        let path_into = |buf: &mut PathBuf| match parent {
+            Some(d) => node_path_into(d, node, buf),
+            None => buf.clear(),
         };
         let seen = match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
             Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),

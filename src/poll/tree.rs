@@ -181,6 +181,13 @@ pub fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
     os_str(name_bytes(dir, n))
 }
 
+/// Writes the full path of `n`, a node inside `dir`, into `buf`.
+pub fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
+    buf.clear();
+    buf.push(&dir.path);
+    buf.push(node_name(dir, n));
+}
+
 /// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes).
 pub fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
     let bytes = dir.names.get(n.name_at as usize..=(n.name_at + n.name_len()) as usize).unwrap_or_default();
@@ -292,8 +299,7 @@ impl Tree {
         if let Some(n) = self.nodes.get(id)
             && let Some(d) = self.dirs.get(n.parent)
         {
-            buf.push(&d.path);
-            buf.push(node_name(d, n));
+            node_path_into(d, n, buf);
         }
     }
 
