@@ -74,8 +74,6 @@ struct Look<'a, V> {
     /// Per device (a handful): the parameters of its filesystem.
     params: Vec<(u64, FsParams)>,
     ctx: &'a Ctx,
-    /// `ctx.scan`, whole seconds.
-    scan_secs: i64,
 }
 
 impl<V: Vfs> Look<'_, V> {
@@ -96,13 +94,15 @@ impl<V: Vfs> Look<'_, V> {
             }
         }
         .map_err(|e| e.kind());
-        // The common case: nothing changed, the mtime is not in the future (which is worth a warning), and a
-        // directory is still on its device (the device is not part of a fingerprint; see `outage`).
-        let same_device = |s: &Stat| node.dir().and_then(|d| dirs.get(d)?.ident).is_none_or(|(dev, _)| dev == s.dev);
+        // A directory on another device: something was mounted or unmounted there (see `outage`). The device is
+        // not part of a fingerprint, so this is checked on its own.
+        let dir_dev = node.dir().and_then(|d| dirs.get(d)?.ident).map(|(dev, _)| dev);
+        let other_device = |s: &Stat| dir_dev.is_some_and(|dev| dev != s.dev);
+        // The common case: nothing changed, and the mtime is not in the future (which is worth a warning).
         if let Ok(s) = &seen
-            && s.mtime.unix_seconds() < self.scan_secs
+            && s.mtime.unix_seconds() < self.ctx.scan.unix_seconds()
             && node.state.unchanged(s)
-            && same_device(s)
+            && !other_device(s)
         {
             node.set_failing(false);
             found.looked += 1;
@@ -141,8 +141,7 @@ impl<V: Vfs> Look<'_, V> {
             || out.ahead.is_some()
             || matches!(out.state, State::Gone | State::Vanishing(_))
             || node.dir().is_some() && stat.is_some_and(|s| s.kind != FileKind::Dir)
-            // A directory on another device: something was mounted or unmounted there (see `outage`).
-            || node.dir().and_then(|d| dirs.get(d)?.ident).zip(stat).is_some_and(|((dev, _), s)| s.dev != dev);
+            || stat.is_some_and(|s| other_device(&s));
         if interesting {
             found.events.push(Event { id, before, out, stat });
         }
@@ -385,7 +384,7 @@ impl<V: Vfs> Poller<V> {
     /// Stats every node in parallel (or only the unseen ones and those in [`Poller::restat`] directories) and
     /// applies the rules; returns the nodes with something to act on.
     fn sweep(&mut self, ctx: &Ctx, only_unseen: bool, tick: &mut Tick) -> Vec<Event> {
-        let look = Look { vfs: &self.vfs, params: self.params(), ctx, scan_secs: ctx.scan.unix_seconds() };
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx };
         let restat = std::mem::take(&mut self.restat);
         let again = |n: &Node| !restat.is_empty() && restat.contains(&n.parent);
         let tree = &mut self.tree;
@@ -460,7 +459,7 @@ impl<V: Vfs> Poller<V> {
             return tick;
         }
         let ctx = self.ctx(scan);
-        let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx, scan_secs: ctx.scan.unix_seconds() };
+        let look = Look { vfs: &self.vfs, params: self.params(), ctx: &ctx };
         let (nodes, dirs) = (&mut self.tree.nodes, &self.tree.dirs);
         let mut buf = PathBuf::new();
         let mut found = Found::default();
