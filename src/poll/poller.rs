@@ -77,23 +77,45 @@ struct Look<'a, V> {
 }
 
 impl<V: Vfs> Look<'_, V> {
-    /// Stats one node (relative to its directory's handle, or by its path built into `buf`), applies the rules
-    /// and updates the node's state; returns an event when there is something to act on.
+    /// Stats one node: relative to its directory's handle, or by its path built into `buf`.
+    fn stat(&self, dirs: &Arena<DirNode>, node: &Node, buf: &mut PathBuf) -> Result<Stat, io::ErrorKind> {
+        let parent = dirs.get(node.parent);
+        match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
+            Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),
+            None => {
+                match parent {
+                    Some(d) => node_path_into(d, node, buf),
+                    None => buf.clear(),
+                }
+                self.vfs.stat(buf)
+            }
+        }
+        .map_err(|e| e.kind())
+    }
+
+    /// Stats one node, applies the rules and updates the node's state; records an event when there is something to
+    /// act on.
     fn at(&self, found: &mut Found, dirs: &Arena<DirNode>, id: NodeId, node: &mut Node, buf: &mut PathBuf) {
+        let seen = self.stat(dirs, node, buf);
+        self.judge(found, dirs, id, node, seen, buf);
+    }
+
+    /// Applies the rules to what a stat of `node` found (see [`Look::at`]).
+    fn judge(
+        &self,
+        found: &mut Found,
+        dirs: &Arena<DirNode>,
+        id: NodeId,
+        node: &mut Node,
+        seen: Result<Stat, io::ErrorKind>,
+        buf: &mut PathBuf,
+    ) {
         const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
         let parent = dirs.get(node.parent);
         let path_into = |buf: &mut PathBuf| match parent {
             Some(d) => node_path_into(d, node, buf),
             None => buf.clear(),
         };
-        let seen = match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
-            Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),
-            None => {
-                path_into(buf);
-                self.vfs.stat(buf)
-            }
-        }
-        .map_err(|e| e.kind());
         // A directory on another device: something was mounted or unmounted there (see `outage`). The device is
         // not part of a fingerprint, so this is checked on its own.
         let dir_dev = node.dir().and_then(|d| dirs.get(d)?.ident).map(|(dev, _)| dev);
@@ -104,7 +126,9 @@ impl<V: Vfs> Look<'_, V> {
             && node.state.unchanged(s)
             && !other_device(s)
         {
-            node.set_failing(false);
+            if node.failing() {
+                node.set_failing(false);
+            }
             found.looked += 1;
             return;
         }
@@ -174,6 +198,16 @@ type Listing = (io::Result<Vec<DirEntry>>, Option<DirHandle>);
 
 /// The window assumed on a filesystem not identified yet (the first sight of a new device).
 const COARSE_WINDOW: Duration = Duration::from_secs(3);
+
+/// Nodes per parallel chunk of a sweep: about eight chunks per thread, so that a thread that finishes early (its
+/// files were cheaper) takes over another's, but never so few nodes that handing a chunk out costs more than
+/// its stats.
+fn sweep_chunk(nodes: usize, threads: usize) -> usize {
+    (nodes / (threads.max(1) * 8)).clamp(64, 4096)
+}
+
+/// Stats made in a row before their results are judged (any size from 8 to 128 measured the same).
+const BATCH: usize = 32;
 
 /// Directories read per parallel batch of listings.
 const LIST_CHUNK: usize = 64;
@@ -389,17 +423,31 @@ impl<V: Vfs> Poller<V> {
         let again = |n: &Node| !restat.is_empty() && restat.contains(&n.parent);
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
-        let found = tree
-            .nodes
-            .items
-            .par_iter_mut()
+        let items = &mut tree.nodes.items;
+        let chunk = sweep_chunk(items.len(), rayon::current_num_threads());
+        // Rayon hands out chunks, not nodes: each chunk is a plain loop, so a sweep on one thread costs what a loop
+        // of stats costs, and the chunks are small enough for every thread to get a share of uneven trees.
+        let found = items
+            .par_chunks_mut(chunk)
             .enumerate()
-            .filter_map(|(i, slot)| slot.as_mut().map(|n| (i as NodeId, n)))
-            .filter(|(_, n)| !only_unseen || n.state.is_unseen() || again(n))
             .fold(
                 || (Found::default(), PathBuf::new()),
-                |(mut found, mut buf), (id, node)| {
-                    look.at(&mut found, dirs, id, node, &mut buf);
+                |(mut found, mut buf), (c, slots)| {
+                    let first = c * chunk;
+                    let wanted = |n: &Node| !only_unseen || n.state.is_unseen() || again(n);
+                    // A batch of stats in a row, then the rules over the batch: measured (benches/sweep.rs), this
+                    // costs about 10% less CPU than judging each stat as it returns.
+                    let mut seen: [Option<Result<Stat, io::ErrorKind>>; BATCH] = [None; BATCH];
+                    for (b, batch) in slots.chunks_mut(BATCH).enumerate() {
+                        for (slot, out) in batch.iter().zip(seen.iter_mut()) {
+                            *out = slot.as_ref().filter(|n| wanted(n)).map(|n| look.stat(dirs, n, &mut buf));
+                        }
+                        for (i, (slot, out)) in batch.iter_mut().zip(seen.iter_mut()).enumerate() {
+                            if let (Some(node), Some(s)) = (slot, out.take()) {
+                                look.judge(&mut found, dirs, (first + b * BATCH + i) as NodeId, node, s, &mut buf);
+                            }
+                        }
+                    }
                     (found, buf)
                 },
             )

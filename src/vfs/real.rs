@@ -54,6 +54,7 @@ impl Vfs for RealFs {
     }
 
     #[cfg(unix)]
+    #[inline]
     fn stat_in(&self, dir: &DirHandle, name: &CStr) -> io::Result<Stat> {
         match &dir.inner {
             Inner::Fd(fd) => Ok(from_raw(rustix::fs::statat(fd, name, rustix::fs::AtFlags::empty())?)),
@@ -120,6 +121,7 @@ fn stat_path(path: &Path) -> io::Result<Stat> {
 }
 
 #[cfg(unix)]
+#[inline]
 #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
 fn from_raw(st: rustix::fs::Stat) -> Stat {
     use rustix::fs::FileType;
