@@ -10,7 +10,9 @@
 //! - CPU time (user + sys of the whole process) and wall time of stator's engine (`Poller::tick`) with one thread
 //!   and with the default thread count, side by side with two single-threaded floors measured in the same run over
 //!   the same files: `lstat(2)` on absolute paths and `fstatat(2)` relative to open directory handles (both through
-//!   rustix, so the floor is the system call). Ratios first, then absolute numbers;
+//!   rustix, so the floor is the system call). Each poller is measured alone, round-robin with the floors (as the
+//!   app has one poller; two at once would share the open-file limit). Ratios first (each the median of the
+//!   rounds' own ratios: a round measures every contender back to back), then absolute numbers (medians);
 //! - memory: RSS per tracked file beyond the process baseline, measured in child processes (this binary re-executed
 //!   in a memory-only mode, with 1 thread and with the default count) that never hold the floors' file lists; peaks
 //!   during the walk and during sweeps;
@@ -230,6 +232,26 @@ mod bench {
         wall: Duration,
         cpu_min: Duration,
         cpu_max: Duration,
+    }
+
+    /// Medians of per-round ratios, cpu and wall.
+    #[derive(Clone, Copy, Default)]
+    struct Paired {
+        cpu: f64,
+        wall: f64,
+    }
+
+    fn paired(stator: &[Cost], floor: &[Cost]) -> Paired {
+        let median_of = |f: fn(&Cost) -> Duration| {
+            let mut r: Vec<f64> = stator.iter().zip(floor).map(|(s, x)| ratio(f(s), f(x))).collect();
+            r.sort_by(f64::total_cmp);
+            match r.len() {
+                0 => f64::NAN,
+                n if n % 2 == 1 => r[n / 2],
+                n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
+            }
+        };
+        Paired { cpu: median_of(|c| c.cpu), wall: median_of(|c| c.wall) }
     }
 
     fn summarize(runs: &[Cost]) -> Summary {
@@ -744,13 +766,29 @@ mod bench {
 
     // ----- one size -----
 
+    /// One poller measured round-robin with the floors.
+    #[derive(Clone, Copy)]
+    struct Round {
+        lstat: Summary,
+        fstatat: Summary,
+        stator: Summary,
+        /// Stator / floor, each the median of the rounds' own ratios (a round measures every contender back to back,
+        /// so a slow minute of a shared machine weighs on both sides of its ratio): cpu and wall against lstat,
+        /// then against fstatat.
+        vs_lstat: Paired,
+        vs_fstatat: Paired,
+        /// The poller's directory handles.
+        handles: usize,
+        /// Directory handles the fstatat floor opened at a time.
+        max_open: usize,
+    }
+
     struct SizeResult {
         label: String,
         files: usize,
-        lstat: Summary,
-        fstatat: Summary,
-        one: Summary,
-        many: Summary,
+        /// With one thread, then with the default count.
+        one: Round,
+        many: Round,
         /// With one thread, then with the default count.
         memory: [Option<Memory>; 2],
         latency: Latency,
@@ -803,20 +841,6 @@ mod bench {
         let memory = [1, threads]
             .map(|t| memory(&root, t, sweeps).map_err(|e| note!(label, "memory with {t} threads: {e}")).ok());
 
-        note!(label, "baseline ticks ...");
-        let one_pool = pool(1);
-        let many_pool = pool(threads);
-        let mut one = Poller::new(config(&root), RealFs).expect("poller");
-        let mut many = Poller::new(config(&root), RealFs).expect("poller");
-        let walk_one = measure(|| {
-            one_pool.install(|| black_box(one.tick().stats));
-        });
-        let walk_many = measure(|| {
-            many_pool.install(|| black_box(many.tick().stats));
-        });
-        let (tracked, listed) = many.counts();
-        let stats = many_pool.install(|| many.tick().stats);
-
         // The floors' lists, built only now (the memory child never sees them).
         let paths: Vec<CString> = tree
             .dirs
@@ -833,49 +857,63 @@ mod bench {
                 (cstring(&root.join(d)), names.iter().map(|n| CString::new(n.as_bytes()).expect("name")).collect())
             })
             .collect();
-        let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-        // The pollers' directory handles count against the same limit.
-        let max_open = usize::try_from(limit.saturating_sub(256))
-            .unwrap_or(usize::MAX)
-            .saturating_sub(stator::vfs::handle::open_handles())
-            .max(16);
-        note!(
-            label,
-            "directory handles: {} (1 thread) and {} ({threads} threads) of {listed} directories; the fstatat floor \
-             opens {max_open} at a time",
-            one.handles(),
-            many.handles()
-        );
 
-        note!(label, "{} full sweeps of each contender, round-robin ...", args.reps);
+        // Each poller is measured alone against the floors, as the app has one poller: two at once would share
+        // the open-file limit, and at 1M files one of them would stat most files by path.
         let mut unexpected = 0;
-        let mut runs: [Vec<Cost>; 4] = Default::default();
-        for rep in 0..=args.reps {
-            let costs = [
-                lstat_floor(&paths),
-                fstatat_floor(&handles, max_open),
-                measure(|| {
-                    one_pool.install(|| unexpected += one.tick().changes.len());
-                }),
-                measure(|| {
-                    many_pool.install(|| unexpected += many.tick().changes.len());
-                }),
-            ];
-            // The first round warms every contender up and is not counted.
-            if rep > 0 {
-                for (r, c) in runs.iter_mut().zip(costs) {
-                    r.push(c);
+        let mut contest = |threads: usize, pool: &ThreadPool| {
+            note!(label, "baseline tick, {threads} thread(s) ...");
+            let mut poller = Poller::new(config(&root), RealFs).expect("poller");
+            let walk = measure(|| {
+                pool.install(|| black_box(poller.tick().stats));
+            });
+            let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+            // The poller's directory handles count against the same limit.
+            let max_open = usize::try_from(limit.saturating_sub(256))
+                .unwrap_or(usize::MAX)
+                .saturating_sub(stator::vfs::handle::open_handles())
+                .max(16);
+            note!(
+                label,
+                "{} full sweeps each, round-robin: the floors and stator with {threads} thread(s) ({} directory \
+                 handles; the fstatat floor opens {max_open} at a time) ...",
+                args.reps,
+                poller.handles()
+            );
+            let mut runs: [Vec<Cost>; 3] = Default::default();
+            for rep in 0..=args.reps {
+                let costs = [
+                    lstat_floor(&paths),
+                    fstatat_floor(&handles, max_open),
+                    measure(|| {
+                        pool.install(|| unexpected += poller.tick().changes.len());
+                    }),
+                ];
+                // The first round warms every contender up and is not counted.
+                if rep > 0 {
+                    for (r, c) in runs.iter_mut().zip(costs) {
+                        r.push(c);
+                    }
                 }
             }
-        }
+            let (vs_lstat, vs_fstatat) = (paired(&runs[2], &runs[0]), paired(&runs[2], &runs[1]));
+            let [lstat, fstatat, stator] = runs.map(|r| summarize(&r));
+            let round = Round { lstat, fstatat, stator, vs_lstat, vs_fstatat, handles: poller.handles(), max_open };
+            (poller, walk, round)
+        };
+        let one_pool = pool(1);
+        let many_pool = pool(threads);
+        let (one, walk_one, one_runs) = contest(1, &one_pool);
         drop(one);
-        let [lstat, fstatat, one_runs, many_runs] = runs.map(|r| summarize(&r));
+        let (mut many, walk_many, many_runs) = contest(threads, &many_pool);
+        let (tracked, listed) = many.counts();
+        let stats = many_pool.install(|| many.tick().stats);
 
         // The full-sweep period the app's schedule would settle on for sweeps costing this much CPU.
         let period = {
             let now = Instant::now();
             let mut schedule = Schedule::new(args.interval, now);
-            schedule.done(now, many_runs.cpu);
+            schedule.done(now, many_runs.stator.cpu);
             schedule.effective_interval()
         };
         // A cold trial takes about one and a half periods, a hot one half a period: unless told, take fewer when
@@ -900,19 +938,9 @@ mod bench {
         note!(label, "idle watching for {} with the hot tier and {0} with full sweeps alone ...", millis(each));
         let idle = idle(&mut many, &many_pool, &cfg, each);
 
-        let result = SizeResult {
-            label: label.to_string(),
-            files,
-            lstat,
-            fstatat,
-            one: one_runs,
-            many: many_runs,
-            memory,
-            latency,
-            idle,
-        };
-        let info =
-            SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected, max_open };
+        let result =
+            SizeResult { label: label.to_string(), files, one: one_runs, many: many_runs, memory, latency, idle };
+        let info = SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected };
         print_size(args, &result, &info);
         drop(many);
         let cleanup = match tmp {
@@ -968,7 +996,6 @@ mod bench {
         walk_one: Cost,
         walk_many: Cost,
         unexpected: usize,
-        max_open: usize,
     }
 
     fn thousands(n: usize) -> String {
@@ -1035,34 +1062,32 @@ mod bench {
             line(format!("!! the measured sweeps reported {} changes on an unchanged tree", info.unexpected));
         }
         line(format!(
-            "ratios, stator / floor (median of {} sweeps)  cpu/lstat cpu/fstatat  wall/lstat wall/fstatat",
+            "ratios, stator / floor (medians of {} rounds' ratios; each poller measured alone, round-robin with the \
+             floors)  cpu/lstat cpu/fstatat  wall/lstat wall/fstatat",
             args.reps
         ));
-        for (name, s) in [("stator, 1 thread".to_string(), r.one), (format!("stator, {t} threads"), r.many)] {
+        for (name, x) in [("stator, 1 thread".to_string(), r.one), (format!("stator, {t} threads"), r.many)] {
             line(format!(
                 "  {name:<42} {:>8.2}x {:>10.2}x  {:>9.2}x {:>11.2}x",
-                ratio(s.cpu, r.lstat.cpu),
-                ratio(s.cpu, r.fstatat.cpu),
-                ratio(s.wall, r.lstat.wall),
-                ratio(s.wall, r.fstatat.wall)
+                x.vs_lstat.cpu, x.vs_fstatat.cpu, x.vs_lstat.wall, x.vs_fstatat.wall
             ));
         }
         line(format!(
             "{:<44} {:>8}  {:>15}  {:>8}  {:>11}",
             "absolute, per full sweep", "cpu ms", "cpu min-max", "wall ms", "cpu ns/file"
         ));
-        let batches = info.tree.dirs.len().div_ceil(info.max_open.max(1));
-        let at_name = if batches > 1 {
-            format!("fstatat floor, 1 thread ({batches} fd batches)")
-        } else {
-            "fstatat floor, 1 thread".to_string()
+        let at_name = |x: &Round| {
+            let batches = info.tree.dirs.len().div_ceil(x.max_open.max(1));
+            if batches > 1 { format!("fstatat floor ({batches} fd batches)") } else { "fstatat floor".to_string() }
         };
-        for (name, s) in [
-            ("lstat floor, 1 thread".to_string(), r.lstat),
-            (at_name, r.fstatat),
-            ("stator, 1 thread".to_string(), r.one),
-            (format!("stator, {t} threads"), r.many),
-        ] {
+        let mut rows = Vec::new();
+        for (threads, x) in [(1, r.one), (t, r.many)] {
+            let with = format!("beside {threads} thread(s)");
+            rows.push((format!("lstat floor, {with}"), x.lstat));
+            rows.push((format!("{}, {with}", at_name(&x)), x.fstatat));
+            rows.push((format!("stator, {threads} thread(s), {} handles", thousands(x.handles)), x.stator));
+        }
+        for (name, s) in rows {
             line(format!(
                 "  {name:<42} {:>8.1}  {:>15}  {:>8.1}  {:>11.0}",
                 ms(s.cpu),
@@ -1345,10 +1370,10 @@ mod bench {
                 "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>11} {:>13} {:>13} {:>13} {:>11} {:>7}\n",
                 r.label,
                 thousands(r.files),
-                ratio(r.one.cpu, r.fstatat.cpu),
-                ratio(r.one.wall, r.fstatat.wall),
-                ratio(r.many.cpu, r.fstatat.cpu),
-                ratio(r.many.wall, r.fstatat.wall),
+                r.one.vs_fstatat.cpu,
+                r.one.vs_fstatat.wall,
+                r.many.vs_fstatat.cpu,
+                r.many.vs_fstatat.wall,
                 bytes,
                 format!("{:.0}/{:.0}", ms(percentile(c, 50.0)), ms(percentile(c, 99.0))),
                 format!("{:.0}/{:.0}", ms(percentile(h, 50.0)), ms(percentile(h, 99.0))),
