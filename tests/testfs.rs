@@ -202,6 +202,9 @@ fn learns_granularity(spec: &'static Spec) {
         m.spec.name, s.granularity, s.samples, s.window, s.info.name, s.info.remote
     );
     assert!(s.samples >= MIN_SAMPLES, "{}: enough samples to believe: {s:?}", m.spec.name);
+    // Network and FUSE filesystems get the wide pool (a stat there waits on a round trip); local ones do not.
+    let wide = c.poller.wide_threads();
+    assert_eq!(wide.is_some(), s.info.remote, "{}: wide pool {wide:?} for {:?}", m.spec.name, s.info);
     if let Some(g) = m.spec.granularity {
         assert_eq!(s.granularity, g, "{}: the granularity stator learned: {s:?}", m.spec.name);
     }

@@ -54,6 +54,12 @@ pub fn run(inv: Invocation) -> i32 {
         "{} of {dirs} directories are statted through open handles (local filesystems)",
         poller.handles()
     ));
+    if let Some(threads) = poller.wide_threads() {
+        rep.detail(&format!(
+            "files on network and FUSE filesystems are statted by {threads} threads (each stat there waits on a round \
+             trip); elsewhere by one thread per core"
+        ));
+    }
 
     // As PID 1 (a container's entrypoint) the supervisor also reaps orphans; it decides that itself.
     let mut opts = inv.supervisor.clone();

@@ -10,6 +10,7 @@ mod settle;
 mod stored;
 mod tree;
 mod warning;
+mod wide;
 
 pub use cadence::Cadence;
 pub use poller::{FsSummary, Poller, Tick, normalize};

@@ -13,6 +13,8 @@ use rayon::prelude::*;
 
 mod outage;
 
+use super::wide::Wide;
+
 use super::tree::{Arena, DirId, DirNode, Node, NodeId, Tree, node_c_name, node_name, node_path_into};
 use super::warning::Warning;
 use crate::change::{Change, ChangeKind, Reason};
@@ -193,6 +195,43 @@ impl Found {
     }
 }
 
+/// Looks at the `wanted` nodes of `items` (the node arena), in chunks over the current rayon pool.
+fn look_all<V: Vfs>(
+    look: &Look<'_, V>,
+    items: &mut [Option<Node>],
+    dirs: &Arena<DirNode>,
+    wanted: &(dyn Fn(&Node) -> bool + Sync),
+) -> Found {
+    let chunk = sweep_chunk(items.len(), rayon::current_num_threads());
+    // Rayon hands out chunks, not nodes: each chunk is a plain loop, so a sweep on one thread costs what a loop of
+    // stats costs, and the chunks are small enough for every thread to get a share of uneven trees.
+    items
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .fold(
+            || (Found::default(), PathBuf::new()),
+            |(mut found, mut buf), (c, slots)| {
+                let first = c * chunk;
+                // A batch of stats in a row, then the rules over the batch: measured (benches/sweep.rs), this costs
+                // about 10% less CPU than judging each stat as it returns.
+                let mut seen: [Option<Result<Stat, io::ErrorKind>>; BATCH] = [None; BATCH];
+                for (b, batch) in slots.chunks_mut(BATCH).enumerate() {
+                    for (slot, out) in batch.iter().zip(seen.iter_mut()) {
+                        *out = slot.as_ref().filter(|n| wanted(n)).map(|n| look.stat(dirs, n, &mut buf));
+                    }
+                    for (i, (slot, out)) in batch.iter_mut().zip(seen.iter_mut()).enumerate() {
+                        if let (Some(node), Some(s)) = (slot, out.take()) {
+                            look.judge(&mut found, dirs, (first + b * BATCH + i) as NodeId, node, s, &mut buf);
+                        }
+                    }
+                }
+                (found, buf)
+            },
+        )
+        .map(|(found, _)| found)
+        .reduce(Found::default, Found::merge)
+}
+
 /// A directory's listing, and a handle on it when one was wanted and could be opened.
 type Listing = (io::Result<Vec<DirEntry>>, Option<DirHandle>);
 
@@ -238,6 +277,8 @@ pub struct Poller<V: Vfs = RealFs> {
     restat: HashSet<DirId>,
     /// Trees whose filesystem went away (unmounted, disconnected), kept at their last known state.
     outages: outage::Outages,
+    /// More threads than cores, for the files of network and FUSE filesystems.
+    wide: Wide,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -260,6 +301,7 @@ impl<V: Vfs> Poller<V> {
             stat_errors: Vec::new(),
             restat: HashSet::new(),
             outages: outage::Outages::default(),
+            wide: Wide::default(),
         })
     }
 
@@ -424,35 +466,20 @@ impl<V: Vfs> Poller<V> {
         let tree = &mut self.tree;
         let dirs = &tree.dirs;
         let items = &mut tree.nodes.items;
-        let chunk = sweep_chunk(items.len(), rayon::current_num_threads());
-        // Rayon hands out chunks, not nodes: each chunk is a plain loop, so a sweep on one thread costs what a loop
-        // of stats costs, and the chunks are small enough for every thread to get a share of uneven trees.
-        let found = items
-            .par_chunks_mut(chunk)
-            .enumerate()
-            .fold(
-                || (Found::default(), PathBuf::new()),
-                |(mut found, mut buf), (c, slots)| {
-                    let first = c * chunk;
-                    let wanted = |n: &Node| !only_unseen || n.state.is_unseen() || again(n);
-                    // A batch of stats in a row, then the rules over the batch: measured (benches/sweep.rs), this
-                    // costs about 10% less CPU than judging each stat as it returns.
-                    let mut seen: [Option<Result<Stat, io::ErrorKind>>; BATCH] = [None; BATCH];
-                    for (b, batch) in slots.chunks_mut(BATCH).enumerate() {
-                        for (slot, out) in batch.iter().zip(seen.iter_mut()) {
-                            *out = slot.as_ref().filter(|n| wanted(n)).map(|n| look.stat(dirs, n, &mut buf));
-                        }
-                        for (i, (slot, out)) in batch.iter_mut().zip(seen.iter_mut()).enumerate() {
-                            if let (Some(node), Some(s)) = (slot, out.take()) {
-                                look.judge(&mut found, dirs, (first + b * BATCH + i) as NodeId, node, s, &mut buf);
-                            }
-                        }
-                    }
-                    (found, buf)
-                },
-            )
-            .map(|(found, _)| found)
-            .reduce(Found::default, Found::merge);
+        let wanted = |n: &Node| !only_unseen || n.state.is_unseen() || again(n);
+        // Files on network and FUSE filesystems are looked at by the wide pool, where a stat waits on a round trip.
+        let remote: Vec<u64> = look.params.iter().filter(|(_, p)| p.advisory).map(|(dev, _)| *dev).collect();
+        let wide = self.wide.pool(!remote.is_empty());
+        let found = match wide {
+            None => look_all(&look, items, dirs, &wanted),
+            Some(pool) => {
+                let far =
+                    |n: &Node| dirs.get(n.parent).and_then(|d| d.ident).is_some_and(|(dev, _)| remote.contains(&dev));
+                let near = look_all(&look, items, dirs, &|n| wanted(n) && !far(n));
+                let far = pool.install(|| look_all(&look, items, dirs, &|n| wanted(n) && far(n)));
+                near.merge(far)
+            }
+        };
         self.absorb(found, tick)
     }
 
@@ -484,6 +511,12 @@ impl<V: Vfs> Poller<V> {
     /// [`crate::vfs::handle`]).
     pub fn handles(&self) -> usize {
         self.tree.dirs.items.iter().flatten().filter(|d| d.handle.is_some()).count()
+    }
+
+    /// How many threads look at files on network and FUSE filesystems (`None` until one is seen; elsewhere the
+    /// current rayon pool does, one thread per core by default).
+    pub fn wide_threads(&self) -> Option<usize> {
+        self.wide.threads()
     }
 
     /// How many paths the hot tier re-checks between full sweeps.
@@ -715,15 +748,30 @@ impl<V: Vfs> Poller<V> {
         // Handles only on local filesystems: on a network mount the round trip, not the path walk, is the cost.
         let local: Vec<u64> = self.fs.iter().filter(|(_, f)| !f.info.remote).map(|(&dev, _)| dev).collect();
         // In chunks, so that the listings held at once (every name of every directory read) stay few.
+        let remote: Vec<u64> = self.fs.iter().filter(|(_, f)| f.info.remote).map(|(&dev, _)| dev).collect();
+        self.wide.pool(!remote.is_empty());
         for chunk in dirs.chunks(LIST_CHUNK) {
+            let wide = self.wide.get(!remote.is_empty());
             let vfs = &self.vfs;
             let tree = &self.tree;
             let read = |dir: &DirNode| {
                 let want = dir.handle.is_none() && dir.ident.is_some_and(|(dev, _)| local.contains(&dev));
                 (vfs.read_dir(&dir.path), want.then(|| vfs.open_dir(&dir.path)).flatten())
             };
-            let listings: Vec<(DirId, Listing)> =
-                chunk.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, read(dir)))).collect();
+            let read_all = |ids: &[DirId]| -> Vec<(DirId, Listing)> {
+                ids.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, read(dir)))).collect()
+            };
+            // Directories on network and FUSE filesystems are read by the wide pool, as their files are statted.
+            let far = |d: &DirId| tree.dirs.get(*d).and_then(|d| d.ident).is_some_and(|(dev, _)| remote.contains(&dev));
+            let listings = match wide {
+                Some(pool) if chunk.iter().any(far) => {
+                    let (far, near): (Vec<DirId>, Vec<DirId>) = chunk.iter().partition(|d| far(d));
+                    let mut listings = read_all(&near);
+                    listings.extend(pool.install(|| read_all(&far)));
+                    listings
+                }
+                _ => read_all(chunk),
+            };
             tick.listings += listings.len();
             for (d, (listing, handle)) in listings {
                 if listing.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotConnected) && self.cut_off(d, tick) {
