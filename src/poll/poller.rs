@@ -461,6 +461,7 @@ impl<V: Vfs> Poller<V> {
     /// applies the rules; returns the nodes with something to act on.
     fn sweep(&mut self, ctx: &Ctx, only_unseen: bool, tick: &mut Tick) -> Vec<Event> {
         let look = Look { vfs: &self.vfs, params: self.params(), ctx };
+        let remote = self.remote_devices();
         let restat = std::mem::take(&mut self.restat);
         let again = |n: &Node| !restat.is_empty() && restat.contains(&n.parent);
         let tree = &mut self.tree;
@@ -468,7 +469,6 @@ impl<V: Vfs> Poller<V> {
         let items = &mut tree.nodes.items;
         let wanted = |n: &Node| !only_unseen || n.state.is_unseen() || again(n);
         // Files on network and FUSE filesystems are looked at by the wide pool, where a stat waits on a round trip.
-        let remote: Vec<u64> = look.params.iter().filter(|(_, p)| p.advisory).map(|(dev, _)| *dev).collect();
         let wide = self.wide.pool(!remote.is_empty());
         let found = match wide {
             None => look_all(&look, items, dirs, &wanted),
@@ -511,6 +511,11 @@ impl<V: Vfs> Poller<V> {
     /// [`crate::vfs::handle`]).
     pub fn handles(&self) -> usize {
         self.tree.dirs.items.iter().flatten().filter(|d| d.handle.is_some()).count()
+    }
+
+    /// The devices of the network and FUSE filesystems seen so far.
+    fn remote_devices(&self) -> Vec<u64> {
+        self.fs.iter().filter(|(_, f)| f.info.remote).map(|(&dev, _)| dev).collect()
     }
 
     /// How many threads look at files on network and FUSE filesystems (`None` until one is seen; elsewhere the
@@ -747,9 +752,9 @@ impl<V: Vfs> Poller<V> {
         dirs.sort_by_key(|&d| depth(&self.tree, d));
         // Handles only on local filesystems: on a network mount the round trip, not the path walk, is the cost.
         let local: Vec<u64> = self.fs.iter().filter(|(_, f)| !f.info.remote).map(|(&dev, _)| dev).collect();
-        // In chunks, so that the listings held at once (every name of every directory read) stay few.
-        let remote: Vec<u64> = self.fs.iter().filter(|(_, f)| f.info.remote).map(|(&dev, _)| dev).collect();
+        let remote = self.remote_devices();
         self.wide.pool(!remote.is_empty());
+        // In chunks, so that the listings held at once (every name of every directory read) stay few.
         for chunk in dirs.chunks(LIST_CHUNK) {
             let wide = self.wide.get(!remote.is_empty());
             let vfs = &self.vfs;

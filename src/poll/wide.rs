@@ -17,8 +17,8 @@ pub(super) struct Wide {
 }
 
 impl Wide {
-    /// The pool when `wanted`, built on first use; `None` when not wanted or when it could not be built (the
-    /// sweep then looks at every file on the current pool, as before).
+    /// The pool when `wanted`, built on first use; `None` when not wanted or when it could not be built (then the
+    /// current pool looks at every file).
     pub fn pool(&mut self, wanted: bool) -> Option<&ThreadPool> {
         if wanted && !self.tried {
             self.tried = true;
