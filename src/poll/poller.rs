@@ -232,6 +232,11 @@ fn look_all<V: Vfs>(
         .reduce(Found::default, Found::merge)
 }
 
+/// Whether directory `d` was last seen on one of the devices `devs`.
+fn on_any(dirs: &Arena<DirNode>, d: DirId, devs: &[u64]) -> bool {
+    dirs.get(d).and_then(|d| d.ident).is_some_and(|(dev, _)| devs.contains(&dev))
+}
+
 /// A directory's listing, and a handle on it when one was wanted and could be opened.
 type Listing = (io::Result<Vec<DirEntry>>, Option<DirHandle>);
 
@@ -473,11 +478,9 @@ impl<V: Vfs> Poller<V> {
         let found = match wide {
             None => look_all(&look, items, dirs, &wanted),
             Some(pool) => {
-                let far =
-                    |n: &Node| dirs.get(n.parent).and_then(|d| d.ident).is_some_and(|(dev, _)| remote.contains(&dev));
+                let far = |n: &Node| on_any(dirs, n.parent, &remote);
                 let near = look_all(&look, items, dirs, &|n| wanted(n) && !far(n));
-                let far = pool.install(|| look_all(&look, items, dirs, &|n| wanted(n) && far(n)));
-                near.merge(far)
+                near.merge(pool.install(|| look_all(&look, items, dirs, &|n| wanted(n) && far(n))))
             }
         };
         self.absorb(found, tick)
@@ -767,7 +770,7 @@ impl<V: Vfs> Poller<V> {
                 ids.par_iter().filter_map(|&d| tree.dirs.get(d).map(|dir| (d, read(dir)))).collect()
             };
             // Directories on network and FUSE filesystems are read by the wide pool, as their files are statted.
-            let far = |d: &DirId| tree.dirs.get(*d).and_then(|d| d.ident).is_some_and(|(dev, _)| remote.contains(&dev));
+            let far = |d: &DirId| on_any(&tree.dirs, *d, &remote);
             let listings = match wide {
                 Some(pool) if chunk.iter().any(far) => {
                     let (far, near): (Vec<DirId>, Vec<DirId>) = chunk.iter().partition(|d| far(d));
