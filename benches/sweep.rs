@@ -245,11 +245,7 @@ mod bench {
         let median_of = |f: fn(&Cost) -> Duration| {
             let mut r: Vec<f64> = stator.iter().zip(floor).map(|(s, x)| ratio(f(s), f(x))).collect();
             r.sort_by(f64::total_cmp);
-            match r.len() {
-                0 => f64::NAN,
-                n if n % 2 == 1 => r[n / 2],
-                n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
-            }
+            median_by(&r, f64::NAN, |a, b| (a + b) / 2.0)
         };
         Paired { cpu: median_of(|c| c.cpu), wall: median_of(|c| c.wall) }
     }
@@ -268,10 +264,15 @@ mod bench {
     }
 
     fn median(sorted: &[Duration]) -> Duration {
+        median_by(sorted, Duration::ZERO, |a, b| (a + b) / 2)
+    }
+
+    /// The median of sorted samples: the middle one, or `halfway` between the two middle ones; `empty` if none.
+    fn median_by<T: Copy>(sorted: &[T], empty: T, halfway: fn(T, T) -> T) -> T {
         match sorted.len() {
-            0 => Duration::ZERO,
+            0 => empty,
             n if n % 2 == 1 => sorted[n / 2],
-            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+            n => halfway(sorted[n / 2 - 1], sorted[n / 2]),
         }
     }
 

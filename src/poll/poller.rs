@@ -85,10 +85,7 @@ impl<V: Vfs> Look<'_, V> {
         match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
             Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),
             None => {
-                match parent {
-                    Some(d) => node_path_into(d, node, buf),
-                    None => buf.clear(),
-                }
+                path_of(parent, node, buf);
                 self.vfs.stat(buf)
             }
         }
@@ -114,10 +111,6 @@ impl<V: Vfs> Look<'_, V> {
     ) {
         const DEFAULT: FsParams = FsParams { window: COARSE_WINDOW, advisory: false };
         let parent = dirs.get(node.parent);
-        let path_into = |buf: &mut PathBuf| match parent {
-            Some(d) => node_path_into(d, node, buf),
-            None => buf.clear(),
-        };
         // A directory on another device: something was mounted or unmounted there (see `outage`). The device is
         // not part of a fingerprint, so this is checked on its own.
         let dir_dev = node.dir().and_then(|d| dirs.get(d)?.ident).map(|(dev, _)| dev);
@@ -141,7 +134,7 @@ impl<V: Vfs> Look<'_, V> {
         let before = State::from(node.state);
         let vfs = self.vfs;
         let mut hash = || {
-            path_into(buf);
+            path_of(parent, node, buf);
             vfs.hash(buf).ok()
         };
         let mut out = compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut hash);
@@ -230,6 +223,14 @@ fn look_all<V: Vfs>(
         )
         .map(|(found, _)| found)
         .reduce(Found::default, Found::merge)
+}
+
+/// Writes the full path of `node`, inside `parent`, into `buf` (empty without a parent).
+fn path_of(parent: Option<&DirNode>, node: &Node, buf: &mut PathBuf) {
+    match parent {
+        Some(d) => node_path_into(d, node, buf),
+        None => buf.clear(),
+    }
 }
 
 /// Whether directory `d` was last seen on one of the devices `devs`.
