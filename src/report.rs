@@ -1,6 +1,8 @@
 //! What the user sees: one short `[stator]` line per event on stderr, coloured only on a terminal and never with
 //! `NO_COLOR`, or one JSON object per line with `--json`.
 
+use std::cell::RefCell;
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,26 +10,60 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::change::ChangeSet;
-use crate::cli::Verbosity;
 use crate::poll::{BackOff, FsSummary, Warning};
 
 /// How many changed paths a status line names before saying "and N more".
 const SHOWN: usize = 3;
 
-/// Writes status lines to stderr.
-#[derive(Debug, Clone)]
-pub struct Reporter {
+/// How much stator says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// One line per event.
+    Normal,
+    /// Also each changed path's reason and scan costs.
+    Verbose,
+}
+
+/// Writes status lines (or JSON events) to stderr, or to any writer given.
+pub(crate) struct Reporter {
     verbosity: Verbosity,
     json: bool,
     color: bool,
+    out: RefCell<Box<dyn Write>>,
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter")
+            .field("verbosity", &self.verbosity)
+            .field("json", &self.json)
+            .field("color", &self.color)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reporter {
-    /// A reporter; colour is decided here, once, from the terminal and `NO_COLOR`.
-    pub fn new(verbosity: Verbosity, json: bool) -> Reporter {
+    /// A reporter on stderr; colour is decided here, once, from the terminal and `NO_COLOR`.
+    pub(crate) fn new(verbosity: Verbosity, json: bool) -> Reporter {
         let color =
             !json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Reporter { verbosity, json, color }
+        Reporter::to_writer(verbosity, json, color, Box::new(std::io::stderr()))
+    }
+
+    /// A reporter writing to `out`, with colour or without.
+    pub(crate) fn to_writer(verbosity: Verbosity, json: bool, color: bool, out: Box<dyn Write>) -> Reporter {
+        Reporter { verbosity, json, color, out: RefCell::new(out) }
+    }
+
+    /// Writes one line in one write, so it does not interleave with the command's output; a failed write (a closed
+    /// stderr) is not worth stopping for.
+    fn write_line(&self, line: fmt::Arguments<'_>) {
+        let mut text = line.to_string();
+        text.push('\n');
+        let mut out = self.out.borrow_mut();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
     fn line(&self, level: Verbosity, colour: &str, text: &str) {
@@ -37,23 +73,22 @@ impl Reporter {
         if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
             return;
         }
-        let mut err = std::io::stderr().lock();
-        let _ = if self.color {
-            writeln!(err, "\x1b[{colour}m[stator]\x1b[0m {text}")
+        if self.color {
+            self.write_line(format_args!("\x1b[{colour}m[stator]\x1b[0m {text}"));
         } else {
-            writeln!(err, "[stator] {text}")
-        };
+            self.write_line(format_args!("[stator] {text}"));
+        }
     }
 
     fn event(&self, level: Verbosity, value: serde_json::Value) {
         if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
             return;
         }
-        let _ = writeln!(std::io::stderr().lock(), "{value}");
+        self.write_line(format_args!("{value}"));
     }
 
     /// The baseline is in: what is watched and what one scan cost.
-    pub fn watching(&self, roots: &[&Path], files: usize, dirs: usize, took: Duration, interval: Duration) {
+    pub(crate) fn watching(&self, roots: &[&Path], files: usize, dirs: usize, took: Duration, interval: Duration) {
         if self.json {
             return self.event(
                 Verbosity::Normal,
@@ -75,7 +110,7 @@ impl Reporter {
     }
 
     /// What was learned about each filesystem (verbose).
-    pub fn filesystems(&self, fss: &[FsSummary]) {
+    pub(crate) fn filesystems(&self, fss: &[FsSummary]) {
         for fs in fss {
             if self.json {
                 self.event(Verbosity::Verbose, json!({"event": "filesystem", "type": fs.info.name, "remote": fs.info.remote,
@@ -98,7 +133,7 @@ impl Reporter {
     }
 
     /// A settled change set, and why the command reruns.
-    pub fn changes(&self, set: &ChangeSet) {
+    pub(crate) fn changes(&self, set: &ChangeSet) {
         if self.json {
             let changes: Vec<_> = set
                 .iter()
@@ -119,7 +154,7 @@ impl Reporter {
     }
 
     /// A warning about a path or filesystem; a notice (a filesystem that is back) is a plain status line.
-    pub fn warning(&self, w: &Warning) {
+    pub(crate) fn warning(&self, w: &Warning) {
         if w.is_notice() {
             if self.json {
                 return self.event(Verbosity::Normal, json!({"event": "notice", "message": w.to_string()}));
@@ -134,7 +169,7 @@ impl Reporter {
 
     /// A warning that is not about one path or filesystem of the poller's (a bad line from the command, a dep file
     /// that cannot be read).
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Quiet, json!({"event": "warning", "message": text}));
         }
@@ -142,7 +177,7 @@ impl Reporter {
     }
 
     /// The command reported files to watch (verbose): the new ones, and how many it reported in all.
-    pub fn reported(&self, new: &[PathBuf], total: usize) {
+    pub(crate) fn reported(&self, new: &[PathBuf], total: usize) {
         if self.json {
             let paths: Vec<_> = new.iter().map(|p| p.to_string_lossy()).collect();
             return self.event(Verbosity::Verbose, json!({"event": "reported", "paths": paths, "total": total}));
@@ -159,7 +194,7 @@ impl Reporter {
     }
 
     /// Scans are slower than the interval allows: the interval stretched.
-    pub fn back_off(&self, b: &BackOff) {
+    pub(crate) fn back_off(&self, b: &BackOff) {
         let text = format!(
             "a scan costs {:.0} ms of CPU, too much for a {} interval; scanning every {:.0} ms instead (recently \
              changed files are still re-checked often)",
@@ -174,7 +209,7 @@ impl Reporter {
     }
 
     /// One scan's cost (verbose).
-    pub fn scanned(&self, stats: usize, listings: usize, took: Duration) {
+    pub(crate) fn scanned(&self, stats: usize, listings: usize, took: Duration) {
         if self.json {
             return self.event(
                 Verbosity::Verbose,
@@ -189,7 +224,7 @@ impl Reporter {
     }
 
     /// A detail for `-v`.
-    pub fn detail(&self, text: &str) {
+    pub(crate) fn detail(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Verbose, json!({"event": "detail", "message": text}));
         }
@@ -197,7 +232,7 @@ impl Reporter {
     }
 
     /// Something about the child: started, exited, restarting.
-    pub fn child(&self, text: &str) {
+    pub(crate) fn child(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Normal, json!({"event": "child", "message": text}));
         }
@@ -205,7 +240,7 @@ impl Reporter {
     }
 
     /// A fatal error.
-    pub fn error(&self, text: &str) {
+    pub(crate) fn error(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Quiet, json!({"event": "error", "message": text}));
         }

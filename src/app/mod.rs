@@ -1,41 +1,54 @@
 //! The main loop: take the baseline, start the child, then poll on a fixed-rate schedule, settle bursts, restart the
 //! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
 
-mod cpu;
-mod learn;
 mod signals;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::cli::{EXIT_USAGE, Invocation};
+use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
+use crate::exit::Exit;
+use crate::learn::{Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
 use crate::report::Reporter;
 use crate::supervisor::{Outcome, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
-use learn::Learner;
 
 /// How often the child is checked for having exited, at most.
 const CHILD_POLL: Duration = Duration::from_millis(100);
 
-/// Exit code for failures of stator itself (not the child's, not the command line's).
-pub const EXIT_FAILURE: i32 = 1;
+/// The `stator` command: parses `args` (the program name first), runs what they ask, and says how to exit.
+pub(crate) fn main(args: &[OsString]) -> Exit {
+    match parse(args) {
+        Parsed::Run(inv) => run(*inv),
+        Parsed::Doctor(opts) => crate::doctor::run(&opts),
+        Parsed::Exit { output, code } if code.is_success() => {
+            println!("{output}");
+            code
+        }
+        Parsed::Exit { output, code } => {
+            eprintln!("{output}");
+            code
+        }
+    }
+}
 
-/// Runs stator as the command line asked; returns the process exit code.
-pub fn run(inv: Invocation) -> i32 {
+/// Runs stator as the command line asked; says how to exit.
+fn run(inv: Invocation) -> Exit {
     let rep = Reporter::new(inv.verbosity, inv.json);
     let started = Instant::now();
     // Room for a handle per watched directory; the child gets the usual limit back.
-    crate::vfs::handle::raise_fd_limit();
+    crate::sys::raise_fd_limit();
     // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
     let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
         Ok(learner) => learner,
         Err(e) => {
             rep.error(&e.to_string());
-            return EXIT_FAILURE;
+            return Exit::Failure;
         }
     };
     let mut poller = match baseline(&inv, &rep, &mut learner) {
@@ -69,7 +82,7 @@ pub fn run(inv: Invocation) -> i32 {
         Ok(rx) => rx,
         Err(e) => {
             rep.error(&format!("cannot handle signals: {e}"));
-            return EXIT_FAILURE;
+            return Exit::Failure;
         }
     };
     let mut looper = Loop::new(&inv, &rep, started, took);
@@ -80,7 +93,7 @@ pub fn run(inv: Invocation) -> i32 {
         if let Err(e) = sup.start(&[]) {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
-            return e.exit_code();
+            return Exit::from(&e);
         }
         rep.child(&format!("started {} (run 1)", command_line(&inv)));
     }
@@ -91,18 +104,18 @@ pub fn run(inv: Invocation) -> i32 {
             Ok(sig) => {
                 rep.child("stopping the command");
                 sup.shutdown();
-                return 128 + sig;
+                return Exit::Stopped(sig);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 sup.shutdown();
-                return EXIT_FAILURE;
+                return Exit::Failure;
             }
         }
         if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
             return code;
         }
-        learner.poll(&mut poller, &rep);
+        tell(&rep, learner.poll(&mut poller));
         let now = Instant::now();
         let (due, kind) = looper.next_tick(now);
         if now >= due {
@@ -122,7 +135,7 @@ pub fn run(inv: Invocation) -> i32 {
 }
 
 /// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, i32> {
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, Exit> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -131,10 +144,10 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
         Ok(p) => p.with_global_excludes(global),
         Err(e) => {
             rep.error(&e.to_string());
-            return Err(EXIT_USAGE);
+            return Err(Exit::Usage);
         }
     };
-    learner.start(&mut poller, rep);
+    tell(rep, learner.start(&mut poller));
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -172,14 +185,14 @@ impl<'a> Loop<'a> {
     }
 
     fn tick(&mut self, poller: &mut Poller, kind: Sweep, learner: &mut Learner) {
-        let (start, cpu_start) = (Instant::now(), cpu::used());
+        let (start, cpu_start) = (Instant::now(), crate::sys::cpu_time());
         let mut tick = match kind {
             Sweep::Full => poller.tick(),
             Sweep::Hot => poller.tick_hot(),
         };
         let took = start.elapsed();
         // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
-        let cost = cpu_start.zip(cpu::used()).map_or(took, |(a, b)| b.saturating_sub(a));
+        let cost = cpu_start.zip(crate::sys::cpu_time()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
             self.rep.scanned(tick.stats, tick.listings, took);
         }
@@ -189,14 +202,14 @@ impl<'a> Loop<'a> {
         for w in &tick.warnings {
             self.rep.warning(w);
         }
-        learner.filter(&mut tick.changes, poller, self.rep);
+        tell(self.rep, learner.filter(&mut tick.changes, poller));
         self.settle.push(tick.changes, kind, Instant::now());
     }
 }
 
-/// Reports what the supervisor did; returns stator's exit code when it is time to leave. A command that fails to
+/// Reports what the supervisor did; says how stator exits when it is time to leave. A command that fails to
 /// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<i32> {
+fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<Exit> {
     let outcome = match result {
         Ok(Some(outcome)) => outcome,
         Ok(None) => return None,
@@ -220,10 +233,21 @@ fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -
         )),
         Outcome::Exit { status, code } => {
             rep.child(&format!("command ended: {status}; exiting"));
-            return Some(code);
+            return Some(Exit::Command(code));
         }
     }
     None
+}
+
+/// Shows what the learner has to say.
+fn tell(rep: &Reporter, notes: Vec<Note>) {
+    for note in notes {
+        match note {
+            Note::Warning(text) => rep.warn(&text),
+            Note::Detail(text) => rep.detail(&text),
+            Note::Reported { new, total } => rep.reported(&new, total),
+        }
+    }
 }
 
 /// Clears the terminal and its scrollback, as `clear` does.
@@ -237,7 +261,7 @@ fn command_line(inv: &Invocation) -> String {
 }
 
 /// `--list`: the watched files, one per line, exactly as their bytes are (not necessarily UTF-8).
-fn list(poller: &Poller) -> i32 {
+fn list(poller: &Poller) -> Exit {
     let mut out = std::io::stdout().lock();
     for path in poller.files() {
         #[cfg(unix)]
@@ -249,8 +273,8 @@ fn list(poller: &Poller) -> i32 {
         let written = writeln!(out, "{}", path.display());
         if written.is_err() {
             // A closed pipe (`stator --list | head`) is not an error worth a message.
-            return 0;
+            return Exit::Success;
         }
     }
-    0
+    Exit::Success
 }

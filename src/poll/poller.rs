@@ -21,9 +21,9 @@ use crate::change::{Change, ChangeKind, Reason};
 use crate::compare::{self, Ctx, FsParams, Join, Outcome, State};
 use crate::config::Config;
 use crate::discover::{Filter, IgnoreScope, PatternError};
-use crate::fingerprint::{Fields, Granularity, racy_window};
+use crate::fingerprint::{Fields, FileKind, Granularity, Stat, racy_window};
 use crate::time::{diff, dur, nanos};
-use crate::vfs::{DirEntry, DirHandle, FileKind, FsInfo, Stat, Vfs, real::RealFs};
+use crate::vfs::{DirEntry, DirHandle, FsInfo, Vfs, real::RealFs};
 
 /// What one tick found.
 #[derive(Debug, Default)]

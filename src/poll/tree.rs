@@ -20,13 +20,13 @@ use crate::discover::IgnoreScope;
 use crate::vfs::DirHandle;
 
 /// Index of a directory in [`Tree::dirs`].
-pub type DirId = u32;
+pub(super) type DirId = u32;
 /// Index of a node in [`Tree::nodes`].
-pub type NodeId = u32;
+pub(super) type NodeId = u32;
 
 /// A vector of slots whose freed indices are reused.
 #[derive(Debug)]
-pub struct Arena<T> {
+pub(super) struct Arena<T> {
     pub items: Vec<Option<T>>,
     free: Vec<u32>,
 }
@@ -38,7 +38,7 @@ impl<T> Default for Arena<T> {
 }
 
 impl<T> Arena<T> {
-    pub fn insert(&mut self, item: T) -> u32 {
+    pub(super) fn insert(&mut self, item: T) -> u32 {
         match self.free.pop() {
             Some(id) => {
                 self.items[id as usize] = Some(item);
@@ -51,7 +51,7 @@ impl<T> Arena<T> {
         }
     }
 
-    pub fn remove(&mut self, id: u32) -> Option<T> {
+    pub(super) fn remove(&mut self, id: u32) -> Option<T> {
         let item = self.items.get_mut(id as usize)?.take();
         if item.is_some() {
             self.free.push(id);
@@ -59,22 +59,22 @@ impl<T> Arena<T> {
         item
     }
 
-    pub fn get(&self, id: u32) -> Option<&T> {
+    pub(super) fn get(&self, id: u32) -> Option<&T> {
         self.items.get(id as usize)?.as_ref()
     }
 
-    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+    pub(super) fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         self.items.get_mut(id as usize)?.as_mut()
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(super) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.items.iter().enumerate().filter(|(_, x)| x.is_some()).map(|(i, _)| i as u32)
     }
 }
 
 /// A directory stator knows a path of.
 #[derive(Debug)]
-pub struct DirNode {
+pub(super) struct DirNode {
     /// Its path, as reached from a root.
     pub path: PathBuf,
     /// The root it was reached from (for root-relative glob matching); `None` for holders.
@@ -111,7 +111,7 @@ pub struct DirNode {
 
 /// One watched path: 80 bytes (a million tracked files must fit in little memory), hence the packed fields.
 #[derive(Debug)]
-pub struct Node {
+pub(super) struct Node {
     pub parent: DirId,
     /// Where the name starts in the parent's name buffer.
     name_at: u32,
@@ -139,7 +139,7 @@ impl Node {
     }
 
     /// Set when this node is a directory stator descends into.
-    pub fn dir(&self) -> Option<DirId> {
+    pub(super) fn dir(&self) -> Option<DirId> {
         self.dir.map(|d| d.get() - 1)
     }
 
@@ -148,17 +148,17 @@ impl Node {
     }
 
     /// An explicit root: kept (as absent) when it disappears, exempt from filters.
-    pub fn pinned(&self) -> bool {
+    pub(super) fn pinned(&self) -> bool {
         self.len_flags & PINNED != 0
     }
 
     /// A stat error was reported and has not cleared yet.
-    pub fn failing(&self) -> bool {
+    pub(super) fn failing(&self) -> bool {
         self.len_flags & FAILING != 0
     }
 
     /// Records whether a stat error is being reported.
-    pub fn set_failing(&mut self, failing: bool) {
+    pub(super) fn set_failing(&mut self, failing: bool) {
         if failing {
             self.len_flags |= FAILING;
         } else {
@@ -177,19 +177,19 @@ fn name_bytes<'a>(dir: &'a DirNode, n: &Node) -> &'a [u8] {
 }
 
 /// The name of `n`, a node inside `dir`.
-pub fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
+pub(super) fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
     os_str(name_bytes(dir, n))
 }
 
 /// Writes the full path of `n`, a node inside `dir`, into `buf`.
-pub fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
+pub(super) fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
     buf.clear();
     buf.push(&dir.path);
     buf.push(node_name(dir, n));
 }
 
 /// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes).
-pub fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
+pub(super) fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
     let bytes = dir.names.get(n.name_at as usize..=(n.name_at + n.name_len()) as usize).unwrap_or_default();
     CStr::from_bytes_with_nul(bytes).unwrap_or_default()
 }
@@ -211,7 +211,7 @@ fn os_str(bytes: &[u8]) -> &OsStr {
 }
 
 #[derive(Debug, Default)]
-pub struct Tree {
+pub(super) struct Tree {
     pub dirs: Arena<DirNode>,
     pub nodes: Arena<Node>,
     /// Directories by path, for holders shared between explicit paths.
@@ -224,7 +224,7 @@ pub struct Tree {
 
 impl Tree {
     /// The directory holding explicit paths inside `path` (created unlisted if new).
-    pub fn holder(&mut self, path: &Path) -> DirId {
+    pub(super) fn holder(&mut self, path: &Path) -> DirId {
         if let Some(&id) = self.holders.get(path) {
             return id;
         }
@@ -249,7 +249,7 @@ impl Tree {
     }
 
     /// The node named `name` inside `parent`, if tracked.
-    pub fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
+    pub(super) fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
         let dir = self.dirs.get(parent)?;
         let nodes = &self.nodes;
         let bytes = name.as_encoded_bytes();
@@ -259,7 +259,7 @@ impl Tree {
     }
 
     /// Adds `name` inside `parent`, or returns the node already there.
-    pub fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
+    pub(super) fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
         if let Some(id) = self.child(parent, name) {
             if let Some(n) = self.nodes.get_mut(id)
                 && pinned
@@ -287,14 +287,14 @@ impl Tree {
     }
 
     /// Gives every directory's name buffer back the memory it does not use (after the first walk).
-    pub fn shrink_names(&mut self) {
+    pub(super) fn shrink_names(&mut self) {
         for dir in self.dirs.items.iter_mut().flatten() {
             dir.names.shrink_to_fit();
         }
     }
 
     /// Writes the node's full path into `buf`.
-    pub fn path_into(&self, id: NodeId, buf: &mut PathBuf) {
+    pub(super) fn path_into(&self, id: NodeId, buf: &mut PathBuf) {
         buf.clear();
         if let Some(n) = self.nodes.get(id)
             && let Some(d) = self.dirs.get(n.parent)
@@ -304,14 +304,21 @@ impl Tree {
     }
 
     /// The node's full path.
-    pub fn path(&self, id: NodeId) -> PathBuf {
+    pub(super) fn path(&self, id: NodeId) -> PathBuf {
         let mut buf = PathBuf::new();
         self.path_into(id, &mut buf);
         buf
     }
 
     /// Makes node `id` a descended directory.
-    pub fn attach_dir(&mut self, id: NodeId, root: PathBuf, is_root: bool, fresh: bool, ident: (u64, u64)) -> DirId {
+    pub(super) fn attach_dir(
+        &mut self,
+        id: NodeId,
+        root: PathBuf,
+        is_root: bool,
+        fresh: bool,
+        ident: (u64, u64),
+    ) -> DirId {
         let path = self.path(id);
         let did = self.dirs.insert(DirNode {
             path,
@@ -338,7 +345,7 @@ impl Tree {
 
     /// Records that directory `did` now has identity `ident` (another directory took its path), dropping its
     /// handle, which is open on the directory that used to be there.
-    pub fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
+    pub(super) fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
         let Some(dir) = self.dirs.get_mut(did) else { return };
         if dir.ident == Some(ident) {
             return;
@@ -353,7 +360,7 @@ impl Tree {
     }
 
     /// Stops descending into directory `did`: forgets it and everything below it.
-    pub fn detach_dir(&mut self, did: DirId) {
+    pub(super) fn detach_dir(&mut self, did: DirId) {
         let Some(dir) = self.dirs.remove(did) else { return };
         if let Some(ident) = dir.ident
             && self.by_ident.get(&ident) == Some(&did)
@@ -369,7 +376,7 @@ impl Tree {
     }
 
     /// Removes node `id` from its parent, with its subtree.
-    pub fn remove_node(&mut self, id: NodeId) {
+    pub(super) fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
         if let Some(d) = self.dirs.get_mut(n.parent) {
             let hash = self.hasher.hash_one(slice(&d.names, n));
@@ -410,7 +417,7 @@ impl Tree {
     }
 
     /// `did` and every directory below it, parents before children.
-    pub fn subtree_dirs(&self, did: DirId, out: &mut Vec<DirId>) {
+    pub(super) fn subtree_dirs(&self, did: DirId, out: &mut Vec<DirId>) {
         out.push(did);
         if let Some(d) = self.dirs.get(did) {
             for &child in d.children.iter() {

@@ -82,39 +82,28 @@ impl Default for Options {
 pub enum SpawnError {
     /// The command is empty.
     NoCommand,
-    /// The program does not exist (exit code 127, as in a shell).
+    /// The program does not exist (the `stator` command exits with 127, as a shell does).
     NotFound {
         /// The program as given.
         program: OsString,
     },
-    /// The program exists but may not be executed (exit code 126, as in a shell).
+    /// The program exists but may not be executed (the `stator` command exits with 126, as a shell does).
     PermissionDenied {
         /// The program as given.
         program: OsString,
     },
-    /// Any other failure to start the program (exit code 126).
+    /// Any other failure to start the program (the `stator` command exits with 126).
     Io {
         /// The program as given.
         program: OsString,
         /// What the system said.
         source: io::Error,
     },
-    /// The file telling the child what changed could not be written (exit code 1).
+    /// The file telling the child what changed could not be written (the `stator` command exits with 1).
     ChangedFile(io::Error),
 }
 
 impl SpawnError {
-    /// The exit code stator should end with: 127 when the command was not found, 126 when it could not be executed,
-    /// 2 for an empty command, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            SpawnError::NoCommand => 2,
-            SpawnError::NotFound { .. } => 127,
-            SpawnError::PermissionDenied { .. } | SpawnError::Io { .. } => 126,
-            SpawnError::ChangedFile(_) => 1,
-        }
-    }
-
     fn from_io(program: &OsString, e: io::Error) -> SpawnError {
         let program = program.clone();
         match e.kind() {
@@ -492,16 +481,7 @@ impl Supervisor {
     fn write_changed_file(&mut self) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
-            None => {
-                let mut builder = tempfile::Builder::new();
-                builder.prefix("stator-");
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    builder.permissions(std::fs::Permissions::from_mode(0o700));
-                }
-                self.dir.insert(builder.tempdir()?)
-            }
+            None => self.dir.insert(crate::sys::private_dir("stator-")?),
         };
         let mut bytes = Vec::new();
         for p in &self.changed {
@@ -554,14 +534,7 @@ impl Drop for Supervisor {
 
 /// Creates (or truncates) `path` readable and writable by the owner only, and writes `bytes` to it.
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
+    let mut f = crate::sys::private_file().write(true).create(true).truncate(true).open(path)?;
     f.write_all(bytes)?;
     f.flush()
 }

@@ -140,7 +140,7 @@ pub enum Termination {
 
 impl Termination {
     /// The exit code a shell would report: the code itself, or `128 + n` for death by signal `n`.
-    pub fn exit_code(self) -> i32 {
+    pub const fn exit_code(self) -> i32 {
         match self {
             Termination::Code(c) => c,
             Termination::Signal(n) => 128i32.saturating_add(n),

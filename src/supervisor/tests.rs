@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::unix::parse_stat;
 use super::*;
+// How the command's exit code follows from a spawn error is decided with the other exit codes.
+use crate::exit::Exit;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -355,7 +357,7 @@ fn command_not_found_is_127_and_does_not_loop() {
     let mut sup = Supervisor::new(opts);
     let err = sup.start(&[]).unwrap_err();
     assert!(matches!(err, SpawnError::NotFound { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 127);
+    assert_eq!(Exit::from(&err).code(), 127);
     assert_eq!(err.to_string(), "command not found: stator-test-no-such-command");
     for _ in 0..5 {
         assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
@@ -363,7 +365,7 @@ fn command_not_found_is_127_and_does_not_loop() {
     assert_eq!(sup.runs(), 0);
     assert_eq!(sup.policy().phase(), Phase::Idle);
     // The next change tries again (the missing program may just have been built), and fails the same way.
-    assert_eq!(sup.changed(&[], Instant::now()).unwrap_err().exit_code(), 127);
+    assert_eq!(Exit::from(&sup.changed(&[], Instant::now()).unwrap_err()).code(), 127);
 }
 
 #[test]
@@ -374,7 +376,7 @@ fn a_program_that_is_not_executable_is_126() {
     fs::set_permissions(&prog, fs::Permissions::from_mode(0o644)).unwrap();
     let mut sup = Supervisor::new(Options { command: vec![prog.clone().into()], ..Options::default() });
     let err = sup.start(&[]).unwrap_err();
-    assert_eq!(err.exit_code(), 126, "{err:?}");
+    assert_eq!(Exit::from(&err).code(), 126, "{err:?}");
     let msg = err.to_string();
     assert!(msg.starts_with("permission denied: ") && !msg.contains('\n'), "{msg}");
     assert!(sup.poll(Instant::now()).unwrap().is_none());

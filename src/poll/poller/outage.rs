@@ -31,9 +31,10 @@ use std::path::{Path, PathBuf};
 use super::{Event, FsState, Poller, Tick};
 use crate::compare::State;
 use crate::fingerprint::Granularity;
+use crate::fingerprint::{FileKind, Stat};
 use crate::poll::tree::{DirId, NodeId, Tree};
 use crate::poll::warning::{Outage, Warning};
-use crate::vfs::{FileKind, FsInfo, Stat, Vfs};
+use crate::vfs::{FsInfo, Vfs};
 
 /// What a watched path shows now, judged against the device it was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
