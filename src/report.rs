@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::change::ChangeSet;
-use crate::poll::{BackOff, FsSummary, Warning};
+use crate::poll::{FsSummary, Stretch, Warning};
 
 /// How many changed paths a status line names before saying "and N more".
 const SHOWN: usize = 3;
@@ -193,8 +193,8 @@ impl Reporter {
         );
     }
 
-    /// Scans are slower than the interval allows: the interval stretched.
-    pub(crate) fn back_off(&self, b: &BackOff) {
+    /// Scans are slower than the interval allows: the interval stretched (the JSON event is still `back_off`).
+    pub(crate) fn stretched(&self, b: &Stretch) {
         let text = format!(
             "a scan costs {:.0} ms of CPU, too much for a {} interval; scanning every {:.0} ms instead (recently \
              changed files are still re-checked often)",

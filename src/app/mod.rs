@@ -15,7 +15,7 @@ use crate::exit::Exit;
 use crate::learn::{Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
 use crate::report::Reporter;
-use crate::supervisor::{Outcome, SpawnError, Supervisor};
+use crate::supervisor::{Effect, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
 
 /// How often the child is checked for having exited, at most.
@@ -112,7 +112,7 @@ fn run(inv: Invocation) -> Exit {
                 return Exit::Failure;
             }
         }
-        if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
+        if let Some(code) = report_effect(&rep, sup.poll(Instant::now())) {
             return code;
         }
         tell(&rep, learner.poll(&mut poller));
@@ -127,7 +127,7 @@ fn run(inv: Invocation) -> Exit {
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_outcome(&rep, sup.changed(&paths, Instant::now())) {
+            if let Some(code) = report_effect(&rep, sup.changed(&paths, Instant::now())) {
                 return code;
             }
         }
@@ -174,7 +174,7 @@ impl<'a> Loop<'a> {
             ));
         }
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
-            rep.back_off(&b);
+            rep.stretched(&b);
         }
         Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
     }
@@ -197,7 +197,7 @@ impl<'a> Loop<'a> {
             self.rep.scanned(tick.stats, tick.listings, took);
         }
         if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
-            self.rep.back_off(&b);
+            self.rep.stretched(&b);
         }
         for w in &tick.warnings {
             self.rep.warning(w);
@@ -209,29 +209,29 @@ impl<'a> Loop<'a> {
 
 /// Reports what the supervisor did; says how stator exits when it is time to leave. A command that fails to
 /// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<Exit> {
-    let outcome = match result {
-        Ok(Some(outcome)) => outcome,
+fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+    let effect = match result {
+        Ok(Some(effect)) => effect,
         Ok(None) => return None,
         Err(e) => {
             rep.error(&format!("{e}; waiting for the next change"));
             return None;
         }
     };
-    match outcome {
-        Outcome::Started { run } => rep.child(&format!("started (run {run})")),
-        Outcome::Restarted { run, previous } => match previous {
+    match effect {
+        Effect::Started { run } => rep.child(&format!("started (run {run})")),
+        Effect::Restarted { run, previous } => match previous {
             Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
             None => rep.child(&format!("restarted (run {run})")),
         },
-        Outcome::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
-        Outcome::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Outcome::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
-        Outcome::Backoff { status, until } => rep.child(&format!(
+        Effect::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
+        Effect::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
+        Effect::BackingOff { status, until } => rep.child(&format!(
             "command ended: {status}; restarting in {:.1}s",
             until.saturating_duration_since(Instant::now()).as_secs_f64()
         )),
-        Outcome::Exit { status, code } => {
+        Effect::Exit { status, code } => {
             rep.child(&format!("command ended: {status}; exiting"));
             return Some(Exit::Command(code));
         }

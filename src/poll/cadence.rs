@@ -1,5 +1,5 @@
-//! Which look is due next, and when: a full sweep on the fixed-rate [`Schedule`] (which backs off when sweeps cost
-//! too much CPU), a hot tick ([`Poller::tick_hot`](super::Poller::tick_hot)) every hot interval in between, and an
+//! Which look is due next, and when: a full sweep on the fixed-rate [`Schedule`] (whose interval stretches when sweeps
+//! cost too much CPU), a hot tick ([`Poller::tick_hot`](super::Poller::tick_hot)) every hot interval in between, and an
 //! early look while a burst settles or a removal waits for its confirming look. Pure: times come in as arguments.
 //!
 //! The app's main loop drives the engine with it, and so does the sweep benchmark, so that what the benchmark
@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BackOff, Schedule, Settle, Sweep};
+use super::{Schedule, Settle, Stretch, Sweep};
 use crate::config::Config;
 
 /// When to look, and how: the full-sweep schedule and the hot tier's.
@@ -72,8 +72,8 @@ impl Cadence {
 
     /// Records a look of `kind` that started at `started`, cost `cost` (CPU time on all cores where known: a
     /// parallel sweep's wall time hides part of it) and left a removal waiting for confirmation if `pending`. A full
-    /// sweep's cost sets the schedule's back-off: returns the notice when the interval stretched.
-    pub fn done(&mut self, kind: Sweep, started: Instant, cost: Duration, pending: bool) -> Option<BackOff> {
+    /// sweep's cost may stretch the schedule's interval: returns the [`Stretch`] when it did.
+    pub fn done(&mut self, kind: Sweep, started: Instant, cost: Duration, pending: bool) -> Option<Stretch> {
         if let Some(h) = self.hot {
             self.next_hot = started + h;
         }
@@ -145,7 +145,7 @@ mod tests {
         // A full sweep costing 400 ms of CPU: at most a quarter of a core, so one every 1.6 s.
         let (due, kind) = c.next(t0, &Settle::new(ms(200), ms(5000)));
         assert_eq!((due, kind), (t0, Sweep::Full));
-        let notice = c.done(Sweep::Full, t0, ms(400), false).expect("a back-off notice");
+        let notice = c.done(Sweep::Full, t0, ms(400), false).expect("a stretch notice");
         assert_eq!(notice.stretched, ms(1600));
         assert_eq!(c.schedule().effective_interval(), ms(1600));
         let looks = run(&mut c, t0, ms(3200), ms(400));

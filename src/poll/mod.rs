@@ -14,6 +14,6 @@ mod wide;
 
 pub use cadence::Cadence;
 pub use poller::{FsSummary, Poller, Tick, normalize};
-pub use schedule::{BackOff, Schedule};
+pub use schedule::{Schedule, Stretch};
 pub use settle::{Settle, Sweep};
 pub use warning::{Outage, Warning};

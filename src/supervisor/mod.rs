@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use policy::{Action, Backoff, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, Termination};
+pub use policy::{Action, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, RestartBackoff, Termination};
 pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]
 use unix as sys;
@@ -137,9 +137,10 @@ impl std::error::Error for SpawnError {
     }
 }
 
-/// What a call to the supervisor did, for the caller to report.
+/// What a call to the supervisor did to the child, for the caller to report. (The [`Policy`] decides an
+/// [`Action`]; carrying it out has this effect.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Effect {
     /// A child started where none ran: the first start, a start after a change while idle, or the end of a
     /// crash-loop delay.
     Started {
@@ -161,7 +162,7 @@ pub enum Outcome {
     /// The child exited by itself; the next change starts a new one ([`OnExit::Wait`]).
     Exited(ExitStatus),
     /// The child exited by itself; a new one starts at `until` ([`OnExit::Restart`], crash-loop delay).
-    Backoff {
+    BackingOff {
         /// How the child ended.
         status: ExitStatus,
         /// When the next one starts (keep calling [`Supervisor::poll`]).
@@ -223,7 +224,7 @@ pub struct Supervisor {
     kill: KillHandle,
 }
 
-/// What happened during one call, folded into an [`Outcome`].
+/// What happened during one call, folded into an [`Effect`].
 #[derive(Default)]
 struct Report {
     ended: Option<Option<ExitStatus>>,
@@ -267,7 +268,7 @@ impl Supervisor {
     }
 
     /// Replaces the crash-loop guard (the default: 0.5 s doubling up to 30 s, reset after 10 s of running).
-    pub fn set_backoff(&mut self, backoff: Backoff) {
+    pub fn set_backoff(&mut self, backoff: RestartBackoff) {
         self.policy = self.policy.clone().with_backoff(backoff);
     }
 
@@ -304,7 +305,7 @@ impl Supervisor {
 
     /// A settled set of changes arrived at `now`: restart, queue, or signal, as [`OnBusy`] says. A restart is
     /// synchronous: the old process group is gone before the new child spawns.
-    pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Outcome>, SpawnError> {
+    pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Effect>, SpawnError> {
         for p in paths {
             if self.seen.insert(p.clone()) {
                 self.changed.push(p.clone());
@@ -316,7 +317,7 @@ impl Supervisor {
         let action = self.policy.handle(Event::Changed, now);
         report.queued = action == Action::Wait && self.policy.pending() && self.child.is_some();
         self.drive(action, now, &mut report)?;
-        Ok(self.outcome(report))
+        Ok(self.effect(report))
     }
 
     /// Called every 50-500 ms: reaps a child that exited, applies [`OnExit`], the reload code, a queued change or
@@ -324,18 +325,18 @@ impl Supervisor {
     ///
     /// A child that exited by itself ends its run: what it left running in its process group gets the stop signal,
     /// and `SIGKILL` after the stop timeout (so this call can block that long).
-    pub fn poll(&mut self, now: Instant) -> Result<Option<Outcome>, SpawnError> {
+    pub fn poll(&mut self, now: Instant) -> Result<Option<Effect>, SpawnError> {
         self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
         let mut report = Report::default();
         if self.reap(now, &mut report)? {
-            return Ok(self.outcome(report));
+            return Ok(self.effect(report));
         }
         if self.child.is_none() && self.reap_all {
             reap_orphans();
         }
         let action = self.policy.handle(Event::Tick, now);
         self.drive(action, now, &mut report)?;
-        Ok(self.outcome(report))
+        Ok(self.effect(report))
     }
 
     /// Stops the child for good: the stop signal to its group, up to the stop timeout, then `SIGKILL`. Returns how
@@ -495,29 +496,29 @@ impl Supervisor {
         Ok(path)
     }
 
-    fn outcome(&self, r: Report) -> Option<Outcome> {
+    fn effect(&self, r: Report) -> Option<Effect> {
         let unknown = || r.ended.flatten();
         if let Some(code) = r.exit {
             let status = unknown().unwrap_or_else(sys::unknown_status);
-            return Some(Outcome::Exit { status, code });
+            return Some(Effect::Exit { status, code });
         }
         if let Some(run) = r.started {
             return Some(match r.ended {
-                Some(previous) => Outcome::Restarted { run, previous },
-                None => Outcome::Started { run },
+                Some(previous) => Effect::Restarted { run, previous },
+                None => Effect::Started { run },
             });
         }
         if let (Some(until), Some(status)) = (r.backoff, unknown()) {
-            return Some(Outcome::Backoff { status, until });
+            return Some(Effect::BackingOff { status, until });
         }
         if let Some(status) = unknown() {
-            return Some(Outcome::Exited(status));
+            return Some(Effect::Exited(status));
         }
         if r.signalled {
-            return Some(Outcome::Signalled(self.opts.stop_signal));
+            return Some(Effect::Signalled(self.opts.stop_signal));
         }
         if r.queued {
-            return Some(Outcome::Queued);
+            return Some(Effect::Queued);
         }
         None
     }

@@ -26,7 +26,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Polls the supervisor until it reports something.
-fn next_outcome(sup: &mut Supervisor, what: &str) -> Outcome {
+fn next_effect(sup: &mut Supervisor, what: &str) -> Effect {
     let mut got = None;
     wait_until(what, || {
         got = sup.poll(Instant::now()).unwrap();
@@ -82,7 +82,7 @@ fn each_restart_is_one_start_and_the_child_learns_its_run_number() {
     wait_until("first start", || lines(&log).len() == 1);
     for n in 2..=4u64 {
         match sup.changed(&[PathBuf::from("a.rs")], Instant::now()).unwrap() {
-            Some(Outcome::Restarted { run, previous: Some(old) }) => {
+            Some(Effect::Restarted { run, previous: Some(old) }) => {
                 assert_eq!(run, n);
                 assert_eq!(old.signal(), Some(Signal::Term.number()), "{old:?}");
             }
@@ -188,18 +188,18 @@ fn queue_mode_starts_once_after_the_child_exits_by_itself() {
     sup.start(&[]).unwrap();
     wait_until("first run", || lines(&log).len() == 1);
     for _ in 0..3 {
-        assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Queued)));
+        assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Effect::Queued)));
     }
     assert_eq!(sup.runs(), 1);
     fs::write(dir.path().join("release.1"), "").unwrap();
-    match next_outcome(&mut sup, "the queued restart") {
-        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the queued restart") {
+        Effect::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
     fs::write(dir.path().join("release.2"), "").unwrap();
-    match next_outcome(&mut sup, "the second run's exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the second run's exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     for _ in 0..5 {
@@ -223,12 +223,12 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     let pid = sup.pid().unwrap();
     assert!(matches!(
         sup.changed(&[PathBuf::from("a.py")], Instant::now()).unwrap(),
-        Some(Outcome::Signalled(Signal::Hup))
+        Some(Effect::Signalled(Signal::Hup))
     ));
     wait_until("the first hup", || lines(&log).len() == 3);
     assert!(matches!(
         sup.changed(&[PathBuf::from("b.py")], Instant::now()).unwrap(),
-        Some(Outcome::Signalled(Signal::Hup))
+        Some(Effect::Signalled(Signal::Hup))
     ));
     wait_until("the second hup", || lines(&log).len() == 5);
     assert_eq!(lines(&log), ["up", "hup", "a.py", "hup", "b.py"]);
@@ -245,15 +245,15 @@ fn on_exit_wait_reports_and_waits_for_a_change() {
     let log = dir.path().join("log");
     let mut sup = Supervisor::new(sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exit 7"));
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 7), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 7), "{status:?}"),
         other => panic!("{other:?}"),
     }
     for _ in 0..5 {
         assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
     }
     assert_eq!(lines(&log), ["1"]);
-    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Started { run: 2 })));
+    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Effect::Started { run: 2 })));
     wait_until("second run", || lines(&log).len() == 2);
 }
 
@@ -269,7 +269,7 @@ fn a_change_after_an_unnoticed_exit_starts_a_child() {
     wait_until("its exit", || fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| parse_stat(&s).unwrap().0 == b'Z'));
     // No poll in between: the change must not be spent signalling a dead child.
     match sup.changed(&[], Instant::now()).unwrap() {
-        Some(Outcome::Restarted { run: 2, previous: Some(status) }) => assert!(exited_with(&status, 4)),
+        Some(Effect::Restarted { run: 2, previous: Some(status) }) => assert!(exited_with(&status, 4)),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
@@ -280,8 +280,8 @@ fn on_exit_exit_passes_the_code_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "exit 7") });
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exit { status, code: 7 } => assert!(exited_with(&status, 7)),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exit { status, code: 7 } => assert!(exited_with(&status, 7)),
         other => panic!("{other:?}"),
     }
     assert!(sup.changed(&[], Instant::now()).unwrap().is_none());
@@ -294,8 +294,8 @@ fn on_exit_exit_after_death_by_signal_is_128_plus_the_signal() {
     let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "kill -USR1 $$; sleep 1000") });
     sup.start(&[]).unwrap();
     let usr1 = Signal::Usr1.number();
-    match next_outcome(&mut sup, "the death") {
-        Outcome::Exit { status, code } => {
+    match next_effect(&mut sup, "the death") {
+        Effect::Exit { status, code } => {
             assert_eq!(status.signal(), Some(usr1));
             assert_eq!(code, 128 + usr1);
         }
@@ -315,7 +315,7 @@ fn on_exit_restart_backs_off_then_starts_again() {
     wait_until("the crash", || {
         seen_at = Instant::now();
         match sup.poll(seen_at).unwrap() {
-            Some(Outcome::Backoff { status, until: u }) => {
+            Some(Effect::BackingOff { status, until: u }) => {
                 assert!(exited_with(&status, 1));
                 until = Some(u);
                 true
@@ -326,10 +326,10 @@ fn on_exit_restart_backs_off_then_starts_again() {
     });
     // The delay is the policy's, computed from the time given to poll (its growth is tested in policy.rs).
     let until = until.unwrap();
-    assert_eq!(until, seen_at + Backoff::default().first);
+    assert_eq!(until, seen_at + RestartBackoff::default().first);
     assert!(sup.poll(seen_at).unwrap().is_none(), "started before the delay was over");
     assert_eq!(lines(&log), ["1"]);
-    assert!(matches!(sup.poll(until).unwrap(), Some(Outcome::Started { run: 2 })));
+    assert!(matches!(sup.poll(until).unwrap(), Some(Effect::Started { run: 2 })));
     wait_until("second run", || lines(&log).len() == 2);
 }
 
@@ -340,8 +340,8 @@ fn the_reload_code_restarts_without_a_change() {
     let script = "echo \"$STATOR_RUN\" >> log; [ \"$STATOR_RUN\" = 1 ] && exit 3; exec sleep 1000";
     let mut sup = Supervisor::new(Options { reload_code: Some(3), ..sh(dir.path(), script) });
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the reload") {
-        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 3), "{status:?}"),
+    match next_effect(&mut sup, "the reload") {
+        Effect::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 3), "{status:?}"),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
@@ -397,8 +397,8 @@ fn shell_mode_joins_the_words() {
     let opts = Options { command: words.iter().map(OsString::from).collect(), shell: true, ..Options::default() };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(lines(&dir.path().join("log")), ["run=1"]);
@@ -524,8 +524,8 @@ fn reap_all_inner() {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
     fs::write(dir.path().join("release"), "").unwrap();
-    match next_outcome(&mut sup, "our child's exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 5), "{status:?}"),
+    match next_effect(&mut sup, "our child's exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 5), "{status:?}"),
         other => panic!("{other:?}"),
     }
 }
@@ -556,8 +556,8 @@ fn what_an_exited_child_left_in_its_group_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let mut sup = Supervisor::new(sh(dir.path(), "sleep 1000 & echo $! > gc.pid; exit 0"));
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     let pid = read_pids(&dir.path().join("gc.pid"))[0];
