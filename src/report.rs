@@ -66,11 +66,18 @@ impl Reporter {
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
-    fn line(&self, level: Verbosity, colour: &str, text: &str) {
-        if self.verbosity == Verbosity::Quiet && level != Verbosity::Quiet {
-            return;
+    /// Whether something said at `level` is shown: `-q` shows only what is said at [`Verbosity::Quiet`] (warnings
+    /// and errors), `-v` everything; the same in text and in JSON.
+    fn shows(&self, level: Verbosity) -> bool {
+        match self.verbosity {
+            Verbosity::Quiet => level == Verbosity::Quiet,
+            Verbosity::Normal => level != Verbosity::Verbose,
+            Verbosity::Verbose => true,
         }
-        if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
+    }
+
+    fn line(&self, level: Verbosity, colour: &str, text: &str) {
+        if !self.shows(level) {
             return;
         }
         if self.color {
@@ -81,7 +88,7 @@ impl Reporter {
     }
 
     fn event(&self, level: Verbosity, value: serde_json::Value) {
-        if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
+        if !self.shows(level) {
             return;
         }
         self.write_line(format_args!("{value}"));
@@ -245,5 +252,186 @@ impl Reporter {
             return self.event(Verbosity::Quiet, json!({"event": "error", "message": text}));
         }
         self.line(Verbosity::Quiet, "31", &format!("error: {text}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::change::{Change, ChangeKind, Reason};
+    use crate::fingerprint::Fields;
+    use crate::vfs::FsInfo;
+
+    /// A writer the test keeps a handle on.
+    #[derive(Clone, Default)]
+    struct Buf(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.0.borrow().clone()).unwrap().lines().map(str::to_owned).collect()
+        }
+    }
+
+    fn reporter(verbosity: Verbosity, json: bool) -> (Reporter, Buf) {
+        let buf = Buf::default();
+        (Reporter::to_writer(verbosity, json, false, Box::new(buf.clone())), buf)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// One of every kind of event, in a fixed order.
+    fn say_everything(rep: &Reporter) {
+        rep.watching(&[Path::new("/w")], 2, 1, ms(5), ms(500));
+        rep.filesystems(&[FsSummary {
+            dev: 1,
+            info: FsInfo { name: "ext4".into(), remote: false },
+            granularity: Duration::from_nanos(1),
+            samples: 10,
+            window: ms(20),
+        }]);
+        let mut set = ChangeSet::new();
+        set.add(Change { path: "/w/a".into(), kind: ChangeKind::Modified, reason: Reason::Fields(Fields::MTIME) });
+        rep.changes(&set);
+        rep.warning(&Warning::Missing { path: "/w/gone".into() });
+        rep.warning(&Warning::Back { path: "/w/mnt".into(), fs: "nfs".into() });
+        rep.warn("a bad line");
+        rep.reported(&["/lib/x.py".into()], 4);
+        rep.stretched(&Stretch { scan: ms(200), interval: ms(500), stretched: ms(800) });
+        rep.scanned(2, 1, ms(3));
+        rep.detail("a detail");
+        rep.child("started (run 1)");
+        rep.error("it broke");
+    }
+
+    const WATCHING: &str = "[stator] watching 2 files in 1 directories under /w (scan 5 ms, every 500ms)";
+    const FILESYSTEM: &str = "[stator] filesystem ext4: timestamps every 1ns (10 samples), racy window 20 ms";
+    const CHANGED_PATH: &str = "[stator] modified /w/a (mtime changed)";
+    const CHANGED: &str = "[stator] changed: /w/a (modified)";
+    const MISSING: &str = "[stator] warning: /w/gone does not exist; watching for it to appear";
+    const BACK: &str = "[stator] /w/mnt is back (nfs); comparing its files with their last known state";
+    const WARN: &str = "[stator] warning: a bad line";
+    const REPORTED: &str = "[stator] the command reported 1 new files (4 in all): /lib/x.py";
+    const STRETCHED: &str = "[stator] a scan costs 200 ms of CPU, too much for a 500ms interval; scanning every 800 ms \
+                             instead (recently changed files are still re-checked often)";
+    const SCANNED: &str = "[stator] scan: 2 stats, 1 listings, 3.0 ms";
+    const DETAIL: &str = "[stator] a detail";
+    const CHILD: &str = "[stator] started (run 1)";
+    const ERROR: &str = "[stator] error: it broke";
+
+    #[test]
+    fn text_says_what_each_verbosity_asks_for() {
+        let cases: [(Verbosity, &[&str]); 3] = [
+            (Verbosity::Quiet, &[MISSING, WARN, ERROR]),
+            (Verbosity::Normal, &[WATCHING, CHANGED, MISSING, BACK, WARN, STRETCHED, CHILD, ERROR]),
+            (
+                Verbosity::Verbose,
+                &[
+                    WATCHING,
+                    FILESYSTEM,
+                    CHANGED_PATH,
+                    CHANGED,
+                    MISSING,
+                    BACK,
+                    WARN,
+                    REPORTED,
+                    STRETCHED,
+                    SCANNED,
+                    DETAIL,
+                    CHILD,
+                    ERROR,
+                ],
+            ),
+        ];
+        for (verbosity, expected) in cases {
+            let (rep, buf) = reporter(verbosity, false);
+            say_everything(&rep);
+            assert_eq!(buf.lines(), expected, "{verbosity:?}");
+        }
+    }
+
+    #[test]
+    fn json_says_what_each_verbosity_asks_for() {
+        let cases: [(Verbosity, &[&str]); 3] = [
+            (Verbosity::Quiet, &["warning", "warning", "error"]),
+            (Verbosity::Normal, &["watching", "changes", "warning", "notice", "warning", "back_off", "child", "error"]),
+            (
+                Verbosity::Verbose,
+                &[
+                    "watching",
+                    "filesystem",
+                    "changes",
+                    "warning",
+                    "notice",
+                    "warning",
+                    "reported",
+                    "back_off",
+                    "scan",
+                    "detail",
+                    "child",
+                    "error",
+                ],
+            ),
+        ];
+        for (verbosity, expected) in cases {
+            let (rep, buf) = reporter(verbosity, true);
+            say_everything(&rep);
+            let events: Vec<serde_json::Value> =
+                buf.lines().iter().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+            let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+            assert_eq!(names, expected, "{verbosity:?}");
+        }
+    }
+
+    #[test]
+    fn json_events_carry_their_fields() {
+        let (rep, buf) = reporter(Verbosity::Verbose, true);
+        say_everything(&rep);
+        let events: Vec<serde_json::Value> = buf.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            events[0],
+            json!({"event": "watching", "roots": ["/w"], "files": 2, "dirs": 1, "scan_ms": 5.0, "interval_ms": 500})
+        );
+        assert_eq!(
+            events[2],
+            json!({"event": "changes", "count": 1,
+                   "changes": [{"path": "/w/a", "kind": "modified", "reason": "mtime changed"}]})
+        );
+        assert_eq!(events[6], json!({"event": "reported", "paths": ["/lib/x.py"], "total": 4}));
+        assert_eq!(events[11], json!({"event": "error", "message": "it broke"}));
+    }
+
+    #[test]
+    fn a_long_change_set_names_three_paths_and_counts_the_rest() {
+        let (rep, buf) = reporter(Verbosity::Normal, false);
+        let mut set = ChangeSet::new();
+        for name in ["a", "b", "c", "d", "e"] {
+            set.add(Change { path: format!("/w/{name}").into(), kind: ChangeKind::Created, reason: Reason::NewName });
+        }
+        rep.changes(&set);
+        assert_eq!(buf.lines(), ["[stator] changed: /w/a (created), /w/b (created), /w/c (created), and 2 more"]);
+    }
+
+    #[test]
+    fn colour_marks_the_prefix_only() {
+        let buf = Buf::default();
+        let rep = Reporter::to_writer(Verbosity::Normal, false, true, Box::new(buf.clone()));
+        rep.child("started (run 1)");
+        rep.error("it broke");
+        assert_eq!(buf.lines(), ["\x1b[32m[stator]\x1b[0m started (run 1)", "\x1b[31m[stator]\x1b[0m error: it broke"]);
     }
 }
