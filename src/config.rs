@@ -54,7 +54,9 @@ pub struct Config {
     pub trust_ctime: bool,
     /// Files larger than this are compared by fingerprint only, never hashed.
     pub hash_limit: u64,
-    /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off).
+    /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off). Never
+    /// longer than [`Config::interval`]: a longer one is taken as the interval
+    /// ([`Cadence`](crate::poll::Cadence) applies it).
     pub hot_interval: Duration,
     /// How long a path stays hot after it changed.
     pub hot_for: Duration,

@@ -166,11 +166,11 @@ impl<'a> Loop<'a> {
     /// The schedule after a baseline that started at `started` and took `took`.
     fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration) -> Loop<'a> {
         let mut cadence = Cadence::new(&inv.config, started);
-        if cadence.hot_interval().is_some() {
+        if let Some(hot) = cadence.hot_interval() {
             rep.detail(&format!(
                 "hot tier: files changed in the last {} are re-checked every {} between full scans",
                 humantime::format_duration(inv.config.hot_for),
-                humantime::format_duration(inv.config.hot_interval)
+                humantime::format_duration(hot)
             ));
         }
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {

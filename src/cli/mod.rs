@@ -405,6 +405,16 @@ mod tests {
     }
 
     #[test]
+    fn a_short_interval_alone_never_leaves_a_longer_hot_interval() {
+        use crate::poll::Cadence;
+        for interval in ["10ms", "50ms", "100ms", "150ms", "2s"] {
+            let inv = ok(&["--interval", interval, "--", "x"]);
+            let hot = Cadence::new(&inv.config, std::time::Instant::now()).hot_interval();
+            assert!(hot.is_some_and(|h| h <= inv.config.interval), "--interval {interval}: hot {hot:?}");
+        }
+    }
+
+    #[test]
     fn help_lists_the_exit_codes_as_exit_decides_them() {
         let (_, out) = exit_code(&["--help"]);
         for exit in [Exit::Usage, Exit::CannotExecute, Exit::NotFound, Exit::Stopped(2), Exit::Stopped(15)] {

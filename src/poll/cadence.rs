@@ -27,10 +27,14 @@ impl Cadence {
     /// The cadence `cfg` asks for (its interval, hot interval, zero for no hot tier, and settle delay), with the
     /// first full sweep and the first hot tick due at `now`. The baseline is a full look like any other: record it
     /// with [`Cadence::done`].
+    ///
+    /// The hot interval never exceeds the full interval: a longer one (the default 100 ms with `--interval 50ms`)
+    /// is cut to it. Then full sweeps win every tie while they keep their pace, and the hot tier keeps that pace
+    /// for the recently changed files when the full sweeps stretch.
     pub fn new(cfg: &Config, now: Instant) -> Cadence {
         Cadence {
             schedule: Schedule::new(cfg.interval, now),
-            hot: (!cfg.hot_interval.is_zero()).then_some(cfg.hot_interval),
+            hot: (!cfg.hot_interval.is_zero()).then_some(cfg.hot_interval.min(cfg.interval)),
             next_hot: now,
             quick: cfg.settle,
             pending: false,
@@ -136,6 +140,25 @@ mod tests {
         assert_eq!(c.hot_interval(), None);
         let looks = run(&mut c, t0, ms(2000), ms(10));
         assert_eq!(looks, (0..4).map(|i| (ms(500 * i), Sweep::Full)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_hot_interval_never_exceeds_the_full_interval() {
+        // `--interval 50ms` alone: the default hot interval (100 ms) would look less often than the full sweeps.
+        let t0 = Instant::now();
+        let mut c = Cadence::new(&Config { interval: ms(50), ..Config::default() }, t0);
+        assert_eq!(c.hot_interval(), Some(ms(50)));
+        // While full sweeps keep their pace they win every tie: no hot tick runs.
+        let looks = run(&mut c, t0, ms(500), ms(1));
+        assert_eq!(looks, (0..10).map(|i| (ms(50 * i), Sweep::Full)).collect::<Vec<_>>());
+        // When they stretch (a costly tree), the hot tier keeps the pace the interval asked for.
+        let mut c = Cadence::new(&cfg(50, 100), t0);
+        c.done(Sweep::Full, t0, ms(100), false).expect("a stretch notice");
+        let looks = run(&mut c, t0 + ms(1), ms(399), ms(100));
+        let hot: Vec<Duration> = looks.iter().filter(|l| l.1 == Sweep::Hot).map(|l| l.0 + ms(1)).collect();
+        assert_eq!(hot, [ms(50), ms(100), ms(150), ms(200), ms(250), ms(300), ms(350)]);
+        // A hot interval below the full one is kept as asked.
+        assert_eq!(Cadence::new(&cfg(500, 100), t0).hot_interval(), Some(ms(100)));
     }
 
     #[test]
