@@ -255,18 +255,18 @@ impl Reporter {
     }
 }
 
+/// A reporter whose output a test reads back.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
+    use std::cell::RefCell;
+    use std::io::Write;
     use std::rc::Rc;
 
-    use super::*;
-    use crate::change::{Change, ChangeKind, Reason};
-    use crate::fingerprint::Fields;
-    use crate::vfs::FsInfo;
+    use super::{Reporter, Verbosity};
 
     /// A writer the test keeps a handle on.
     #[derive(Clone, Default)]
-    struct Buf(Rc<RefCell<Vec<u8>>>);
+    pub(crate) struct Buf(Rc<RefCell<Vec<u8>>>);
 
     impl Write for Buf {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -280,15 +280,26 @@ mod tests {
     }
 
     impl Buf {
-        fn lines(&self) -> Vec<String> {
+        /// What was written, line by line.
+        pub(crate) fn lines(&self) -> Vec<String> {
             String::from_utf8(self.0.borrow().clone()).unwrap().lines().map(str::to_owned).collect()
         }
     }
 
-    fn reporter(verbosity: Verbosity, json: bool) -> (Reporter, Buf) {
+    /// A reporter without colour, and what it writes.
+    pub(crate) fn reporter(verbosity: Verbosity, json: bool) -> (Reporter, Buf) {
         let buf = Buf::default();
         (Reporter::to_writer(verbosity, json, false, Box::new(buf.clone())), buf)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{Buf, reporter};
+    use super::*;
+    use crate::change::{Change, ChangeKind, Reason};
+    use crate::fingerprint::Fields;
+    use crate::vfs::FsInfo;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -225,6 +225,13 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> 
             None => rep.child(&format!("restarted (run {run})")),
         },
         Effect::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Effect::SignalledWithoutList { signal, error } => {
+            rep.child(&format!("sent {} to the command", signal.name()));
+            rep.warn(&format!(
+                "cannot write the list of changed files ({error}); the command was signalled without it, and the \
+                 next list holds these paths too"
+            ));
+        }
         Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
         Effect::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
         Effect::BackingOff { status, until } => rep.child(&format!(
@@ -277,4 +284,30 @@ fn list(poller: &Poller) -> Exit {
         }
     }
     Exit::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::report::Verbosity;
+    use crate::report::testing::reporter;
+    use crate::supervisor::Signal;
+
+    #[test]
+    fn a_signal_sent_without_its_list_is_a_warning_each_time() {
+        let (rep, out) = reporter(Verbosity::Quiet, false);
+        for _ in 0..2 {
+            let error = io::Error::from(io::ErrorKind::NotFound);
+            let effect = Effect::SignalledWithoutList { signal: Signal::Hup, error };
+            assert_eq!(report_effect(&rep, Ok(Some(effect))), None, "not a reason to exit");
+        }
+        let warning = "[stator] warning: cannot write the list of changed files (entity not found); the command was \
+                       signalled without it, and the next list holds these paths too";
+        assert_eq!(out.lines(), [warning, warning]);
+        let (rep, out) = reporter(Verbosity::Normal, false);
+        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))));
+        assert_eq!(out.lines(), ["[stator] sent SIGHUP to the command"]);
+    }
 }

@@ -139,7 +139,7 @@ impl std::error::Error for SpawnError {
 
 /// What a call to the supervisor did to the child, for the caller to report. (The [`Policy`] decides an
 /// [`Action`]; carrying it out has this effect.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Effect {
     /// A child started where none ran: the first start, a start after a change while idle, or the end of a
     /// crash-loop delay.
@@ -157,6 +157,15 @@ pub enum Effect {
     },
     /// The signal was sent to the running child ([`OnBusy::Signal`]).
     Signalled(Signal),
+    /// The signal was sent to the running child ([`OnBusy::Signal`]), but the list of changed paths could not be
+    /// written first: `STATOR_CHANGED_FILE` still holds the previous list (or nothing). The paths are kept, and
+    /// the next list written holds them too. Reported each time it happens.
+    SignalledWithoutList {
+        /// The signal sent.
+        signal: Signal,
+        /// Why the list could not be written.
+        error: io::Error,
+    },
     /// The change was remembered; a new child starts when the running one exits ([`OnBusy::Queue`]).
     Queued,
     /// The child exited by itself; the next change starts a new one ([`OnExit::Wait`]).
@@ -232,6 +241,8 @@ struct Report {
     backoff: Option<Instant>,
     exit: Option<i32>,
     signalled: bool,
+    /// The list of changed paths could not be written before the signal.
+    unlisted: Option<io::Error>,
     queued: bool,
 }
 
@@ -401,12 +412,23 @@ impl Supervisor {
                 }
                 Action::SendSignal => {
                     if self.child.is_some() {
-                        // Tell the child what changed before poking it; if the file cannot be written, the signal
-                        // still goes.
-                        let _ = self.write_changed_file();
-                        self.changed.clear();
-                        self.seen.clear();
+                        // Tell the child what changed before poking it. If the file cannot be written, the signal
+                        // still goes, the caller hears of it, and the paths wait for the next list.
+                        match self.write_changed_file() {
+                            Ok(_) => {
+                                self.changed.clear();
+                                self.seen.clear();
+                            }
+                            Err(e) => report.unlisted = Some(e),
+                        }
                         report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                        if !report.signalled
+                            && let Some(e) = report.unlisted.take()
+                        {
+                            // No signal went either (the child is exiting; the next poll reaps it): the failure
+                            // is all there is to say.
+                            return Err(SpawnError::ChangedFile(e));
+                        }
                     }
                     return Ok(());
                 }
@@ -515,7 +537,11 @@ impl Supervisor {
             return Some(Effect::Exited(status));
         }
         if r.signalled {
-            return Some(Effect::Signalled(self.opts.stop_signal));
+            let signal = self.opts.stop_signal;
+            return Some(match r.unlisted {
+                None => Effect::Signalled(signal),
+                Some(error) => Effect::SignalledWithoutList { signal, error },
+            });
         }
         if r.queued {
             return Some(Effect::Queued);

@@ -210,6 +210,42 @@ fn queue_mode_starts_once_after_the_child_exits_by_itself() {
 }
 
 #[test]
+fn signal_mode_says_each_time_the_list_of_changes_cannot_be_written_and_keeps_the_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log 2>/dev/null' HUP\n\
+                  echo up >> log\n\
+                  while :; do sleep 1000 & wait; done";
+    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
+    // The private directory holding the list goes away: every write of the list fails.
+    let private = sup.changed_file().unwrap().parent().unwrap().to_path_buf();
+    fs::remove_dir_all(&private).unwrap();
+    for (path, hups) in [("a.py", 2), ("b.py", 3)] {
+        match sup.changed(&[PathBuf::from(path)], Instant::now()).unwrap() {
+            Some(Effect::SignalledWithoutList { signal: Signal::Hup, error }) => {
+                assert_eq!(error.kind(), io::ErrorKind::NotFound, "{error}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+        // The signal still went.
+        wait_until("a hup", || lines(&log).len() == hups);
+    }
+    // Once the list can be written again, it holds every path the child was not told about.
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(matches!(
+        sup.changed(&[PathBuf::from("c.py")], Instant::now()).unwrap(),
+        Some(Effect::Signalled(Signal::Hup))
+    ));
+    wait_until("the third hup and its list", || lines(&log).len() == 7);
+    assert_eq!(lines(&log), ["up", "hup", "hup", "hup", "a.py", "b.py", "c.py"]);
+    sup.kill_now();
+}
+
+#[test]
 fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
