@@ -1,5 +1,5 @@
 //! Plain data every part of stator reads: what to watch, how to filter it, how often to look.
-//! Built by [`crate::cli`] from the command line, or by hand when stator is used as a library.
+//! Built from the command line by the `stator` command, or by hand when stator is used as a library.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -32,7 +32,7 @@ pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
 
 /// Starts listening; each Ctrl-C arrives on the returned channel as SIGINT's number, 2.
 #[cfg(not(unix))]
-pub fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
+pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
     let (tx, rx) = channel();
     let mut count = 0u32;
     ctrlc::set_handler(move || {

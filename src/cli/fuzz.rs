@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use crate::config::Config;
 use crate::exit::Exit;
 
-/// The exit code of a bad command line ([`Exit::Usage`]).
+/// The exit code of a bad command line (`Exit::Usage`).
 pub const EXIT_USAGE: i32 = Exit::Usage.code();
 
 /// What a command line parsed to, as far as the fuzz target checks it.

@@ -1,4 +1,4 @@
-//! Small platform helpers, each with a portable face and a `cfg` file per platform ([`unix`](self) and `other`):
+//! Small platform helpers, each with a portable face here and a `cfg` file per platform (`unix.rs`, `other.rs`):
 //!
 //! - **the open-file limit**: [`raise_fd_limit`] at startup (so a big tree's directories can all keep handles,
 //!   see [`crate::vfs::handle`]), [`restore_fd_limit`] for a child between `fork` and `exec`, and the budget of
@@ -22,6 +22,7 @@ use unix as imp;
 use std::fs::OpenOptions;
 use std::io;
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,9 +33,11 @@ pub use unix::restore_fd_limit;
 /// Directory handles open now.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 /// How many handles may be open at once, fixed at the first open.
+#[cfg(unix)]
 static BUDGET: OnceLock<usize> = OnceLock::new();
 
 /// File descriptors left for everything else (the child's pipes, listings read in parallel, files hashed).
+#[cfg(unix)]
 const RESERVE: usize = 256;
 
 /// Raises the soft limit on open files to the hard limit (capped at a million), so that a big tree's directories
@@ -49,24 +52,23 @@ pub fn open_handles() -> usize {
     OPEN.load(Ordering::Relaxed)
 }
 
-/// Takes one slot of the budget of directory handles; `false` when none is left.
+/// Takes one slot of the budget of directory handles; `false` when none is left. (Only Unix has handles.)
+#[cfg(unix)]
 pub(crate) fn take_slot() -> bool {
-    let budget = *BUDGET.get_or_init(|| budget_from_limit(imp::soft_fd_limit()));
+    let budget = *BUDGET.get_or_init(|| budget_from_limit(unix::soft_fd_limit()));
     OPEN.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < budget).then_some(n + 1)).is_ok()
 }
 
 /// Gives back a slot taken by [`take_slot`]: the handle was closed, or not opened after all.
+#[cfg(unix)]
 pub(crate) fn give_back_slot() {
     OPEN.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// The budget of handles under a soft limit of `soft` open files (`None`: no handles at all).
-fn budget_from_limit(soft: Option<usize>) -> usize {
-    match soft {
-        Some(soft) if soft >= 2 * RESERVE => soft - RESERVE,
-        Some(soft) => soft / 2,
-        None => 0,
-    }
+/// The budget of handles under a soft limit of `soft` open files.
+#[cfg(unix)]
+fn budget_from_limit(soft: usize) -> usize {
+    if soft >= 2 * RESERVE { soft - RESERVE } else { soft / 2 }
 }
 
 /// The process's CPU time so far (all its threads, not its children), where the platform tells it.
@@ -99,13 +101,13 @@ pub(crate) fn private_file() -> OpenOptions {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn the_budget_leaves_a_reserve() {
-        assert_eq!(budget_from_limit(Some(1024)), 1024 - RESERVE);
-        assert_eq!(budget_from_limit(Some(2 * RESERVE)), RESERVE);
-        assert_eq!(budget_from_limit(Some(100)), 50);
-        assert_eq!(budget_from_limit(Some(usize::MAX)), usize::MAX - RESERVE);
-        assert_eq!(budget_from_limit(None), 0);
+        assert_eq!(budget_from_limit(1024), 1024 - RESERVE);
+        assert_eq!(budget_from_limit(2 * RESERVE), RESERVE);
+        assert_eq!(budget_from_limit(100), 50);
+        assert_eq!(budget_from_limit(usize::MAX), usize::MAX - RESERVE);
     }
 
     #[test]

@@ -7,11 +7,6 @@ use std::time::Duration;
 /// No limit to raise.
 pub(super) fn raise_fd_limit() {}
 
-/// No handles are kept here.
-pub(super) fn soft_fd_limit() -> Option<usize> {
-    None
-}
-
 /// Not known.
 pub(super) fn cpu_time() -> Option<Duration> {
     None

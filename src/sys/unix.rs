@@ -42,9 +42,9 @@ pub fn restore_fd_limit() -> std::io::Result<()> {
 }
 
 /// The soft limit on open files now (`usize::MAX` when unlimited).
-pub(super) fn soft_fd_limit() -> Option<usize> {
+pub(super) fn soft_fd_limit() -> usize {
     let soft = getrlimit(Resource::Nofile).current;
-    Some(soft.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX)))
+    soft.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX))
 }
 
 /// See [`crate::sys::cpu_time`].
