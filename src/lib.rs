@@ -89,5 +89,6 @@ pub fn main_entry(args: &[std::ffi::OsString]) -> i32 {
     app::main(args).code()
 }
 
+// The command-line parser, for the `cli_parse` fuzz target only; not part of the library.
 #[doc(hidden)]
 pub use cli::fuzz;
