@@ -14,20 +14,20 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::IgnoreScope;
 use super::stored::Stored;
 use crate::compare::State;
-use crate::discover::IgnoreScope;
 use crate::vfs::DirHandle;
 
 /// Index of a directory in [`Tree::dirs`].
-pub type DirId = u32;
+pub(crate) type DirId = u32;
 /// Index of a node in [`Tree::nodes`].
-pub type NodeId = u32;
+pub(crate) type NodeId = u32;
 
 /// A vector of slots whose freed indices are reused.
 #[derive(Debug)]
-pub struct Arena<T> {
-    pub items: Vec<Option<T>>,
+pub(crate) struct Arena<T> {
+    pub(crate) items: Vec<Option<T>>,
     free: Vec<u32>,
 }
 
@@ -38,7 +38,7 @@ impl<T> Default for Arena<T> {
 }
 
 impl<T> Arena<T> {
-    pub fn insert(&mut self, item: T) -> u32 {
+    pub(crate) fn insert(&mut self, item: T) -> u32 {
         match self.free.pop() {
             Some(id) => {
                 self.items[id as usize] = Some(item);
@@ -51,7 +51,7 @@ impl<T> Arena<T> {
         }
     }
 
-    pub fn remove(&mut self, id: u32) -> Option<T> {
+    pub(crate) fn remove(&mut self, id: u32) -> Option<T> {
         let item = self.items.get_mut(id as usize)?.take();
         if item.is_some() {
             self.free.push(id);
@@ -59,67 +59,74 @@ impl<T> Arena<T> {
         item
     }
 
-    pub fn get(&self, id: u32) -> Option<&T> {
+    pub(crate) fn get(&self, id: u32) -> Option<&T> {
         self.items.get(id as usize)?.as_ref()
     }
 
-    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         self.items.get_mut(id as usize)?.as_mut()
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.items.iter().enumerate().filter(|(_, x)| x.is_some()).map(|(i, _)| i as u32)
     }
 }
 
 /// A directory stator knows a path of.
 #[derive(Debug)]
-pub struct DirNode {
+pub(crate) struct DirNode {
     /// Its path, as reached from a root.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The root it was reached from (for root-relative glob matching); `None` for holders.
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// Whether it is itself a watched root (its ignore scope comes from its ancestors).
-    pub is_root: bool,
+    pub(crate) is_root: bool,
     /// The ignore rules for names inside it.
-    pub scope: Arc<IgnoreScope>,
+    pub(crate) scope: Arc<IgnoreScope>,
     /// An ignore file in it or above it changed: rebuild the rules and judge every name again at the next
     /// listing.
-    pub scope_stale: bool,
+    pub(crate) scope_stale: bool,
     /// Tracked names inside it: node ids, hashed by their names.
-    pub children: HashTable<NodeId>,
+    pub(crate) children: HashTable<NodeId>,
     /// The names of the nodes inside it, each followed by a NUL.
     names: Vec<u8>,
     /// Bytes of `names` no node uses any more; the buffer is compacted when they are most of it.
     dead: usize,
     /// Its listing has been read at least once. A holder (the parent of an explicit path) is never listed.
-    pub listed: bool,
+    pub(crate) listed: bool,
     /// The directory itself was just created: its previous listing is the empty one, so everything in its
     /// first listing is new.
-    pub fresh: bool,
+    pub(crate) fresh: bool,
     /// The node standing for this directory in its parent; `None` for holders.
-    pub node: Option<NodeId>,
+    pub(crate) node: Option<NodeId>,
     /// `(dev, ino)`, for symlink loops and overlapping roots.
-    pub ident: Option<(u64, u64)>,
+    pub(crate) ident: Option<(u64, u64)>,
     /// A listing error was reported and has not cleared yet.
-    pub failing: bool,
+    pub(crate) failing: bool,
     /// An open handle on the directory, to stat the names inside it without walking its path (local
     /// filesystems only; see [`crate::vfs::handle`]). Its identity always equals `ident`: a handle on a directory
     /// that no longer is the one at `path` is dropped.
-    pub handle: Option<DirHandle>,
+    pub(crate) handle: Option<DirHandle>,
+}
+
+impl DirNode {
+    /// Whether it was last seen on one of the devices `devs`.
+    pub(crate) fn on_any(&self, devs: &[u64]) -> bool {
+        self.ident.is_some_and(|(dev, _)| devs.contains(&dev))
+    }
 }
 
 /// One watched path: 80 bytes (a million tracked files must fit in little memory), hence the packed fields.
 #[derive(Debug)]
-pub struct Node {
-    pub parent: DirId,
+pub(crate) struct Node {
+    pub(crate) parent: DirId,
     /// Where the name starts in the parent's name buffer.
     name_at: u32,
     /// The name's length (without the NUL) in the low 30 bits; [`PINNED`] and [`FAILING`] above.
     len_flags: u32,
     /// The descended directory this node is, as its id plus one.
     dir: Option<NonZeroU32>,
-    pub state: Stored,
+    pub(crate) state: Stored,
 }
 
 /// An explicit root: kept (as absent) when it disappears, exempt from filters.
@@ -139,7 +146,7 @@ impl Node {
     }
 
     /// Set when this node is a directory stator descends into.
-    pub fn dir(&self) -> Option<DirId> {
+    pub(crate) fn dir(&self) -> Option<DirId> {
         self.dir.map(|d| d.get() - 1)
     }
 
@@ -148,17 +155,17 @@ impl Node {
     }
 
     /// An explicit root: kept (as absent) when it disappears, exempt from filters.
-    pub fn pinned(&self) -> bool {
+    pub(crate) fn pinned(&self) -> bool {
         self.len_flags & PINNED != 0
     }
 
     /// A stat error was reported and has not cleared yet.
-    pub fn failing(&self) -> bool {
+    pub(crate) fn failing(&self) -> bool {
         self.len_flags & FAILING != 0
     }
 
     /// Records whether a stat error is being reported.
-    pub fn set_failing(&mut self, failing: bool) {
+    pub(crate) fn set_failing(&mut self, failing: bool) {
         if failing {
             self.len_flags |= FAILING;
         } else {
@@ -177,19 +184,19 @@ fn name_bytes<'a>(dir: &'a DirNode, n: &Node) -> &'a [u8] {
 }
 
 /// The name of `n`, a node inside `dir`.
-pub fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
+pub(crate) fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
     os_str(name_bytes(dir, n))
 }
 
 /// Writes the full path of `n`, a node inside `dir`, into `buf`.
-pub fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
+pub(crate) fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
     buf.clear();
     buf.push(&dir.path);
     buf.push(node_name(dir, n));
 }
 
 /// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes).
-pub fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
+pub(crate) fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
     let bytes = dir.names.get(n.name_at as usize..=(n.name_at + n.name_len()) as usize).unwrap_or_default();
     CStr::from_bytes_with_nul(bytes).unwrap_or_default()
 }
@@ -211,20 +218,20 @@ fn os_str(bytes: &[u8]) -> &OsStr {
 }
 
 #[derive(Debug, Default)]
-pub struct Tree {
-    pub dirs: Arena<DirNode>,
-    pub nodes: Arena<Node>,
+pub(crate) struct Tree {
+    pub(crate) dirs: Arena<DirNode>,
+    pub(crate) nodes: Arena<Node>,
     /// Directories by path, for holders shared between explicit paths.
     holders: HashMap<PathBuf, DirId>,
     /// Descended directories by identity.
-    pub by_ident: HashMap<(u64, u64), DirId>,
+    pub(crate) by_ident: HashMap<(u64, u64), DirId>,
     /// Hashes names for the directories' child tables.
     hasher: DefaultHashBuilder,
 }
 
 impl Tree {
     /// The directory holding explicit paths inside `path` (created unlisted if new).
-    pub fn holder(&mut self, path: &Path) -> DirId {
+    pub(crate) fn holder(&mut self, path: &Path) -> DirId {
         if let Some(&id) = self.holders.get(path) {
             return id;
         }
@@ -249,7 +256,7 @@ impl Tree {
     }
 
     /// The node named `name` inside `parent`, if tracked.
-    pub fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
+    pub(crate) fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
         let dir = self.dirs.get(parent)?;
         let nodes = &self.nodes;
         let bytes = name.as_encoded_bytes();
@@ -259,7 +266,7 @@ impl Tree {
     }
 
     /// Adds `name` inside `parent`, or returns the node already there.
-    pub fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
+    pub(crate) fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
         if let Some(id) = self.child(parent, name) {
             if let Some(n) = self.nodes.get_mut(id)
                 && pinned
@@ -287,14 +294,14 @@ impl Tree {
     }
 
     /// Gives every directory's name buffer back the memory it does not use (after the first walk).
-    pub fn shrink_names(&mut self) {
+    pub(crate) fn shrink_names(&mut self) {
         for dir in self.dirs.items.iter_mut().flatten() {
             dir.names.shrink_to_fit();
         }
     }
 
     /// Writes the node's full path into `buf`.
-    pub fn path_into(&self, id: NodeId, buf: &mut PathBuf) {
+    pub(crate) fn path_into(&self, id: NodeId, buf: &mut PathBuf) {
         buf.clear();
         if let Some(n) = self.nodes.get(id)
             && let Some(d) = self.dirs.get(n.parent)
@@ -304,14 +311,21 @@ impl Tree {
     }
 
     /// The node's full path.
-    pub fn path(&self, id: NodeId) -> PathBuf {
+    pub(crate) fn path(&self, id: NodeId) -> PathBuf {
         let mut buf = PathBuf::new();
         self.path_into(id, &mut buf);
         buf
     }
 
     /// Makes node `id` a descended directory.
-    pub fn attach_dir(&mut self, id: NodeId, root: PathBuf, is_root: bool, fresh: bool, ident: (u64, u64)) -> DirId {
+    pub(crate) fn attach_dir(
+        &mut self,
+        id: NodeId,
+        root: PathBuf,
+        is_root: bool,
+        fresh: bool,
+        ident: (u64, u64),
+    ) -> DirId {
         let path = self.path(id);
         let did = self.dirs.insert(DirNode {
             path,
@@ -338,7 +352,7 @@ impl Tree {
 
     /// Records that directory `did` now has identity `ident` (another directory took its path), dropping its
     /// handle, which is open on the directory that used to be there.
-    pub fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
+    pub(crate) fn set_ident(&mut self, did: DirId, ident: (u64, u64)) {
         let Some(dir) = self.dirs.get_mut(did) else { return };
         if dir.ident == Some(ident) {
             return;
@@ -353,7 +367,7 @@ impl Tree {
     }
 
     /// Stops descending into directory `did`: forgets it and everything below it.
-    pub fn detach_dir(&mut self, did: DirId) {
+    pub(crate) fn detach_dir(&mut self, did: DirId) {
         let Some(dir) = self.dirs.remove(did) else { return };
         if let Some(ident) = dir.ident
             && self.by_ident.get(&ident) == Some(&did)
@@ -369,7 +383,7 @@ impl Tree {
     }
 
     /// Removes node `id` from its parent, with its subtree.
-    pub fn remove_node(&mut self, id: NodeId) {
+    pub(crate) fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
         if let Some(d) = self.dirs.get_mut(n.parent) {
             let hash = self.hasher.hash_one(slice(&d.names, n));
@@ -409,8 +423,36 @@ impl Tree {
         }
     }
 
+    /// Directory `did` and the directories above it, nearest first, up to the holder (or descended root) the
+    /// chain starts from: each directory's node is in its parent directory.
+    pub(crate) fn ancestors(&self, did: DirId) -> Ancestors<'_> {
+        // A chain is never longer than the number of directories; the bound only guards against a broken tree.
+        Ancestors { tree: self, next: Some(did), left: self.dirs.items.len() }
+    }
+
+    /// The nodes inside directory `did` and below it that exist (or were last seen existing).
+    pub(crate) fn present_below(&self, did: DirId) -> Vec<NodeId> {
+        let mut dirs = Vec::new();
+        self.subtree_dirs(did, &mut dirs);
+        let live = |id: &NodeId| self.nodes.get(*id).is_some_and(|n| n.state.is_present() || n.state.is_vanishing());
+        dirs.iter()
+            .filter_map(|&d| self.dirs.get(d))
+            .flat_map(|dir| dir.children.iter().copied().filter(live))
+            .collect()
+    }
+
+    /// How many regular files node `id` stands for: itself, or what its directory tree holds.
+    pub(crate) fn files_below(&self, id: NodeId) -> usize {
+        let Some(node) = self.nodes.get(id) else { return 0 };
+        let Some(d) = node.dir() else { return usize::from(node.state.is_file()) };
+        let mut dirs = Vec::new();
+        self.subtree_dirs(d, &mut dirs);
+        let file = |c: &&NodeId| self.nodes.get(**c).is_some_and(|n| n.state.is_file());
+        dirs.iter().filter_map(|&d| self.dirs.get(d)).map(|dir| dir.children.iter().filter(file).count()).sum()
+    }
+
     /// `did` and every directory below it, parents before children.
-    pub fn subtree_dirs(&self, did: DirId, out: &mut Vec<DirId>) {
+    pub(crate) fn subtree_dirs(&self, did: DirId, out: &mut Vec<DirId>) {
         out.push(did);
         if let Some(d) = self.dirs.get(did) {
             for &child in d.children.iter() {
@@ -419,6 +461,26 @@ impl Tree {
                 }
             }
         }
+    }
+}
+
+/// The directories up a parent chain; see [`Tree::ancestors`].
+pub(crate) struct Ancestors<'a> {
+    tree: &'a Tree,
+    next: Option<DirId>,
+    left: usize,
+}
+
+impl Iterator for Ancestors<'_> {
+    type Item = DirId;
+
+    fn next(&mut self) -> Option<DirId> {
+        let d = self.next.take()?;
+        let dir = self.tree.dirs.get(d)?;
+        self.left = self.left.checked_sub(1)?;
+        debug_assert!(self.left > 0 || dir.node.is_none(), "a parent chain longer than the tree");
+        self.next = dir.node.and_then(|id| self.tree.nodes.get(id)).map(|n| n.parent);
+        Some(d)
     }
 }
 
