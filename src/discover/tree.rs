@@ -174,31 +174,43 @@ impl Node {
     }
 }
 
-/// The bytes of `n`'s name in its parent's buffer, without the NUL.
-fn slice<'a>(names: &'a [u8], n: &Node) -> &'a [u8] {
-    names.get(n.name_at as usize..(n.name_at + n.name_len()) as usize).unwrap_or_default()
+/// The bytes of `n`'s name in its parent's buffer, with the NUL that ends it. `None` only in a broken tree: every
+/// node's name is copied into the buffer when it is added ([`Tree::add_node`] refuses a name it cannot record) and
+/// moved only by [`Tree::compact_names`], which moves every node's name with it. Loud in debug builds, and never
+/// an empty name: that would `stat` the directory itself, or nothing, and report a phantom removal.
+fn span<'a>(names: &'a [u8], n: &Node) -> Option<&'a [u8]> {
+    let at = n.name_at as usize;
+    let span = names.get(at..=at + n.name_len() as usize).filter(|s| s.last() == Some(&0));
+    debug_assert!(span.is_some(), "a node's name is not in its directory's name buffer");
+    span
 }
 
-fn name_bytes<'a>(dir: &'a DirNode, n: &Node) -> &'a [u8] {
-    slice(&dir.names, n)
+/// The bytes of `n`'s name in its parent's buffer, without the NUL (see [`span`]).
+fn slice<'a>(names: &'a [u8], n: &Node) -> Option<&'a [u8]> {
+    span(names, n).map(|s| &s[..s.len() - 1])
 }
 
-/// The name of `n`, a node inside `dir`.
-pub(crate) fn node_name<'a>(dir: &'a DirNode, n: &Node) -> &'a OsStr {
-    os_str(name_bytes(dir, n))
+/// The name of `n`, a node inside `dir` (`None` only in a broken tree, see [`span`]).
+pub(crate) fn node_name<'a>(dir: &'a DirNode, n: &Node) -> Option<&'a OsStr> {
+    slice(&dir.names, n).map(os_str)
 }
 
-/// Writes the full path of `n`, a node inside `dir`, into `buf`.
-pub(crate) fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) {
+/// Writes the full path of `n`, a node inside `dir`, into `buf`. `false`, with `buf` empty, only in a broken
+/// tree (see [`span`]).
+pub(crate) fn node_path_into(dir: &DirNode, n: &Node, buf: &mut PathBuf) -> bool {
     buf.clear();
+    let Some(name) = node_name(dir, n) else { return false };
     buf.push(&dir.path);
-    buf.push(node_name(dir, n));
+    buf.push(name);
+    true
 }
 
-/// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes).
-pub(crate) fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> &'a CStr {
-    let bytes = dir.names.get(n.name_at as usize..=(n.name_at + n.name_len()) as usize).unwrap_or_default();
-    CStr::from_bytes_with_nul(bytes).unwrap_or_default()
+/// The name of `n`, a node inside `dir`, as a C string (what `fstatat` takes); `None` only in a broken tree (see
+/// [`span`]).
+pub(crate) fn node_c_name<'a>(dir: &'a DirNode, n: &Node) -> Option<&'a CStr> {
+    let name = span(&dir.names, n).and_then(|bytes| CStr::from_bytes_with_nul(bytes).ok());
+    debug_assert!(name.is_some(), "a node's name holds a NUL");
+    name
 }
 
 /// Bytes that [`OsStr::as_encoded_bytes`] produced, as an `OsStr` again.
@@ -261,36 +273,40 @@ impl Tree {
         let nodes = &self.nodes;
         let bytes = name.as_encoded_bytes();
         dir.children
-            .find(self.hasher.hash_one(bytes), |&id| nodes.get(id).is_some_and(|n| name_bytes(dir, n) == bytes))
+            .find(self.hasher.hash_one(bytes), |&id| nodes.get(id).is_some_and(|n| slice(&dir.names, n) == Some(bytes)))
             .copied()
     }
 
-    /// Adds `name` inside `parent`, or returns the node already there.
-    pub(crate) fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> NodeId {
+    /// Adds `name` inside `parent`, or returns the node already there. `None` when there is no such directory
+    /// (ids come from the tree: a bug), or for a name no filesystem has: one holding a NUL, or too long to record
+    /// (offsets are 32-bit and lengths 30-bit: a directory whose names pass 4 GiB, or a name of a gigabyte, is past
+    /// any real listing; names are at most 255 bytes on the filesystems stator knows).
+    pub(crate) fn add_node(&mut self, parent: DirId, name: &OsStr, state: State, pinned: bool) -> Option<NodeId> {
         if let Some(id) = self.child(parent, name) {
             if let Some(n) = self.nodes.get_mut(id)
                 && pinned
             {
                 n.len_flags |= PINNED;
             }
-            return id;
+            return Some(id);
         }
         let bytes = name.as_encoded_bytes();
         let Some(d) = self.dirs.get_mut(parent) else {
-            // No such directory: a node nobody can reach (never happens; ids come from the tree).
-            return self.nodes.insert(Node::new(parent, 0, 0, state, pinned));
+            debug_assert!(false, "a node added to directory {parent}, which is not in the tree");
+            return None;
         };
-        // Offsets are 32-bit and lengths 30-bit: a directory whose names pass 4 GiB, or a name of a gigabyte, is
-        // past any real listing (names are at most 255 bytes on the filesystems stator knows).
-        let (at, len) = (d.names.len() as u32, bytes.len() as u32);
+        let (Ok(at), Ok(len)) = (u32::try_from(d.names.len()), u32::try_from(bytes.len())) else { return None };
+        if len > LEN || at.checked_add(len + 1).is_none() || bytes.contains(&0) {
+            return None;
+        }
         d.names.extend_from_slice(bytes);
         d.names.push(0);
         let id = self.nodes.insert(Node::new(parent, at, len, state, pinned));
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         let DirNode { children, names, .. } = d;
-        let rehash = |&c: &NodeId| nodes.get(c).map_or(0, |n| hasher.hash_one(slice(names, n)));
+        let rehash = |&c: &NodeId| nodes.get(c).map_or(0, |n| hasher.hash_one(slice(names, n).unwrap_or_default()));
         children.insert_unique(hasher.hash_one(bytes), id, rehash);
-        id
+        Some(id)
     }
 
     /// Gives every directory's name buffer back the memory it does not use (after the first walk).
@@ -386,7 +402,7 @@ impl Tree {
     pub(crate) fn remove_node(&mut self, id: NodeId) {
         let Some(n) = self.nodes.get(id) else { return };
         if let Some(d) = self.dirs.get_mut(n.parent) {
-            let hash = self.hasher.hash_one(slice(&d.names, n));
+            let hash = self.hasher.hash_one(slice(&d.names, n).unwrap_or_default());
             if let Ok(entry) = d.children.find_entry(hash, |&c| c == id) {
                 entry.remove();
             }
@@ -405,9 +421,11 @@ impl Tree {
         }
         let mut names = Vec::with_capacity(dir.names.len() - dir.dead);
         for &id in dir.children.iter() {
-            if let Some(n) = self.nodes.get_mut(id) {
+            if let Some(n) = self.nodes.get_mut(id)
+                && let Some(name) = span(&dir.names, n)
+            {
                 let at = names.len() as u32;
-                names.extend_from_slice(&dir.names[n.name_at as usize..=(n.name_at + n.name_len()) as usize]);
+                names.extend_from_slice(name);
                 n.name_at = at;
             }
         }
@@ -499,7 +517,7 @@ mod tests {
         let mut tree = Tree::default();
         let d = tree.holder(Path::new("/w"));
         let ids: Vec<NodeId> =
-            (0..10_000).map(|i| tree.add_node(d, &name(i), State::Unseen(Join::Baseline), false)).collect();
+            (0..10_000).map(|i| tree.add_node(d, &name(i), State::Unseen(Join::Baseline), false).unwrap()).collect();
         let full = tree.dirs.get(d).unwrap().names.len();
         assert_eq!(full, 10_000 * ("file-00000.rs".len() + 1));
         for (i, &id) in ids.iter().enumerate().filter(|(i, _)| i % 10 != 0) {
@@ -515,12 +533,60 @@ mod tests {
             if want.is_some() {
                 assert_eq!(tree.path(id), Path::new("/w").join(name(i)));
                 let n = tree.nodes.get(id).unwrap();
-                assert_eq!(node_c_name(tree.dirs.get(d).unwrap(), n).to_bytes(), name(i).as_encoded_bytes());
+                assert_eq!(node_c_name(tree.dirs.get(d).unwrap(), n).unwrap().to_bytes(), name(i).as_encoded_bytes());
             }
         }
         // A name added after the compaction is found, and the ones before it still are.
-        let new = tree.add_node(d, OsStr::new("new.rs"), State::Unseen(Join::Listed), false);
+        let new = tree.add_node(d, OsStr::new("new.rs"), State::Unseen(Join::Listed), false).unwrap();
         assert_eq!(tree.child(d, OsStr::new("new.rs")), Some(new));
         assert_eq!(tree.child(d, &name(0)), Some(ids[0]));
+    }
+
+    /// What a broken tree (a bug) gives instead of a name: a panic in debug builds, `None` in release ones, never
+    /// an empty name, which would `stat` the directory itself (or nothing) and report a phantom removal.
+    #[test]
+    fn a_name_the_tree_cannot_give_is_loud_and_never_empty() {
+        let mut tree = Tree::default();
+        let d = tree.holder(Path::new("/w"));
+        let id = tree.add_node(d, OsStr::new("a.rs"), State::Unseen(Join::Baseline), false).unwrap();
+        // Break the invariant as a bug would: the name's offset points past the buffer.
+        tree.nodes.get_mut(id).unwrap().name_at = 1000;
+        let (dir, node) = (tree.dirs.get(d).unwrap(), tree.nodes.get(id).unwrap());
+        let guard = |f: &dyn Fn() -> bool| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let c_name = guard(&|| node_c_name(dir, node).is_none());
+        let name = guard(&|| node_name(dir, node).is_none());
+        let path = guard(&|| {
+            let mut buf = PathBuf::from("/stale");
+            !node_path_into(dir, node, &mut buf) && buf.as_os_str().is_empty()
+        });
+        for (what, got) in [("C name", c_name), ("name", name), ("path", path)] {
+            if cfg!(debug_assertions) {
+                assert!(got.is_err(), "{what}: a debug build panics");
+            } else {
+                assert!(got.unwrap(), "{what}: none");
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_no_filesystem_has_is_refused() {
+        let mut tree = Tree::default();
+        let d = tree.holder(Path::new("/w"));
+        assert_eq!(tree.add_node(d, OsStr::new("a\0b"), State::Unseen(Join::Baseline), false), None);
+        let id = tree.add_node(d, OsStr::new("ab"), State::Unseen(Join::Baseline), false).unwrap();
+        assert_eq!(node_c_name(tree.dirs.get(d).unwrap(), tree.nodes.get(id).unwrap()), Some(c"ab"));
+    }
+
+    #[test]
+    fn ancestors_climb_to_the_holder() {
+        let mut tree = Tree::default();
+        let holder = tree.holder(Path::new("/"));
+        let root = tree.add_node(holder, OsStr::new("w"), State::Unseen(Join::Baseline), true).unwrap();
+        let w = tree.attach_dir(root, "/w".into(), true, false, (1, 2));
+        let sub = tree.add_node(w, OsStr::new("sub"), State::Unseen(Join::Listed), false).unwrap();
+        let s = tree.attach_dir(sub, "/w".into(), false, false, (1, 3));
+        assert_eq!(tree.ancestors(s).collect::<Vec<_>>(), [s, w, holder]);
+        assert_eq!(tree.ancestors(holder).collect::<Vec<_>>(), [holder]);
+        assert_eq!(tree.ancestors(999).count(), 0);
     }
 }

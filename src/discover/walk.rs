@@ -198,7 +198,7 @@ impl Walk {
             .children
             .iter()
             .copied()
-            .filter(|&id| nodes.get(id).is_some_and(|n| !present.contains(node_name(dir, n))))
+            .filter(|&id| nodes.get(id).is_some_and(|n| node_name(dir, n).is_some_and(|name| !present.contains(name))))
             .collect();
         for id in gone {
             let Some(node) = tree.nodes.get_mut(id) else { continue };

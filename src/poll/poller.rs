@@ -206,15 +206,16 @@ impl<V: Vfs> Poller<V> {
     /// Stage "plant roots" (first tick only): each configured root joins the tree as an explicit path.
     fn plant_roots(&mut self) {
         for root in self.cfg.roots.clone() {
-            let id = self.plant(&root, State::Unseen(Join::Baseline));
+            let Some(id) = self.plant(&root, State::Unseen(Join::Baseline)) else { continue };
             if !self.roots.contains(&id) {
                 self.roots.push(id);
             }
         }
     }
 
-    /// Adds an explicit path (kept when it disappears, exempt from the filters) in the holder of its parent.
-    fn plant(&mut self, path: &Path, state: State) -> NodeId {
+    /// Adds an explicit path (kept when it disappears, exempt from the filters) in the holder of its parent; `None`
+    /// for a path no filesystem can have (a NUL in it).
+    fn plant(&mut self, path: &Path, state: State) -> Option<NodeId> {
         let path = normalize(path);
         let (parent, name) = match (path.parent(), path.file_name()) {
             (Some(parent), Some(name)) => (parent.to_path_buf(), name.to_owned()),

@@ -300,7 +300,7 @@ fn only_racy_files_are_hashed_and_ignored_trees_cost_nothing() {
     assert_eq!(after.hashes, before.hashes, "an idle, old tree is never hashed");
     assert_eq!(after.read_dirs, before.read_dirs, "an idle tree is not re-listed before the safety rescan");
     // 51 nodes: the root /w and its 50 files; .git is never descended. And the root once more, by path, for a
-    // filesystem that went away (see `poller::outage`).
+    // filesystem that went away (see `poll::outage`).
     assert_eq!(after.stats - before.stats, 4 * (51 + 1));
 }
 

@@ -42,17 +42,19 @@ pub(super) struct Look<'a, V> {
 }
 
 impl<V: Vfs> Look<'_, V> {
-    /// Stats one node: relative to its directory's handle, or by its path built into `buf`.
+    /// Stats one node: relative to its directory's handle, or by its path built into `buf`. A node the tree cannot
+    /// name (a broken tree, loud in debug builds) is an error, never a `stat` of something else.
     fn stat(&self, dirs: &Arena<DirNode>, node: &Node, buf: &mut PathBuf) -> Result<Stat, io::ErrorKind> {
         let parent = dirs.get(node.parent);
-        match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
-            Some((d, handle)) => self.vfs.stat_in(handle, node_c_name(d, node)),
-            None => {
-                path_of(parent, node, buf);
-                self.vfs.stat(buf)
-            }
-        }
-        .map_err(|e| e.kind())
+        let seen = match parent.and_then(|d| Some((d, d.handle.as_ref()?))) {
+            Some((d, handle)) => match node_c_name(d, node) {
+                Some(name) => self.vfs.stat_in(handle, name),
+                None => return Err(UNNAMED),
+            },
+            None if path_of(parent, node, buf) => self.vfs.stat(buf),
+            None => return Err(UNNAMED),
+        };
+        seen.map_err(|e| e.kind())
     }
 
     /// Stats one node, applies the rules and updates the node's state; records a sighting when there is something
@@ -96,10 +98,7 @@ impl<V: Vfs> Look<'_, V> {
         };
         let before = State::from(node.state);
         let vfs = self.vfs;
-        let mut hash = || {
-            path_of(parent, node, buf);
-            vfs.hash(buf).ok()
-        };
+        let mut hash = || if path_of(parent, node, buf) { vfs.hash(buf).ok() } else { None };
         let mut out = compare::observe(&before, seen.as_ref().map_err(|e| *e), fs, self.ctx, &mut hash);
         node.state = out.state.into();
         match out.error {
@@ -209,13 +208,22 @@ fn look_all<V: Vfs>(
         .reduce(Found::default, Found::merge)
 }
 
-/// Writes the full path of `node`, inside `parent`, into `buf` (empty without a parent).
-fn path_of(parent: Option<&DirNode>, node: &Node, buf: &mut PathBuf) {
+/// Writes the full path of `node`, inside `parent`, into `buf`; `false` when it has none (no parent, or a name
+/// the tree cannot give: neither happens in a sound tree).
+fn path_of(parent: Option<&DirNode>, node: &Node, buf: &mut PathBuf) -> bool {
     match parent {
         Some(d) => node_path_into(d, node, buf),
-        None => buf.clear(),
+        None => {
+            debug_assert!(false, "a node whose directory is not in the tree");
+            buf.clear();
+            false
+        }
     }
 }
+
+/// What a look at a node the tree cannot name gives: a per-path error (its last known state is kept, and it is
+/// warned about), not a removal.
+const UNNAMED: io::ErrorKind = io::ErrorKind::InvalidData;
 
 /// The window assumed on a filesystem not identified yet (the first sight of a new device).
 const COARSE_WINDOW: Duration = Duration::from_secs(3);
