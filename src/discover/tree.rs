@@ -107,6 +107,10 @@ pub(crate) struct DirNode {
     /// filesystems only; see [`crate::vfs::handle`]). Its identity always equals `ident`: a handle on a directory
     /// that no longer is the one at `path` is dropped.
     pub(crate) handle: Option<DirHandle>,
+    /// Another filesystem took this directory over (it was replaced, or came back as another device), and this
+    /// is the device it was on: what is below it and still on that device went with it (see `poll::outage`).
+    /// Kept on the directory, which it leaves with, not in a map by id: ids are recycled.
+    pub(crate) taken_from: Option<u64>,
 }
 
 impl DirNode {
@@ -122,7 +126,7 @@ pub(crate) struct Node {
     pub(crate) parent: DirId,
     /// Where the name starts in the parent's name buffer.
     name_at: u32,
-    /// The name's length (without the NUL) in the low 30 bits; [`PINNED`] and [`FAILING`] above.
+    /// The name's length (without the NUL) in the low 29 bits; [`OFFLINE`], [`PINNED`] and [`FAILING`] above.
     len_flags: u32,
     /// The descended directory this node is, as its id plus one.
     dir: Option<NonZeroU32>,
@@ -131,9 +135,12 @@ pub(crate) struct Node {
 
 /// An explicit root: kept (as absent) when it disappears, exempt from filters.
 const PINNED: u32 = 1 << 30;
+/// The top of a tree whose filesystem went away (see `poll::outage`). Kept on the node, not only in a map by id:
+/// ids are recycled, and a node that takes the id of a removed top is not offline.
+const OFFLINE: u32 = 1 << 29;
 /// A stat error was reported and has not cleared yet.
 const FAILING: u32 = 1 << 31;
-const LEN: u32 = PINNED - 1;
+const LEN: u32 = OFFLINE - 1;
 
 impl Node {
     fn new(parent: DirId, name_at: u32, name_len: u32, state: State, pinned: bool) -> Node {
@@ -166,10 +173,24 @@ impl Node {
 
     /// Records whether a stat error is being reported.
     pub(crate) fn set_failing(&mut self, failing: bool) {
-        if failing {
-            self.len_flags |= FAILING;
+        self.set_flag(FAILING, failing);
+    }
+
+    /// The top of a tree whose filesystem went away.
+    pub(crate) fn offline(&self) -> bool {
+        self.len_flags & OFFLINE != 0
+    }
+
+    /// Records whether this is the top of a tree whose filesystem went away.
+    pub(crate) fn set_offline(&mut self, offline: bool) {
+        self.set_flag(OFFLINE, offline);
+    }
+
+    fn set_flag(&mut self, flag: u32, on: bool) {
+        if on {
+            self.len_flags |= flag;
         } else {
-            self.len_flags &= !FAILING;
+            self.len_flags &= !flag;
         }
     }
 }
@@ -262,6 +283,7 @@ impl Tree {
             ident: None,
             failing: false,
             handle: None,
+            taken_from: None,
         });
         self.holders.insert(path.to_path_buf(), id);
         id
@@ -358,6 +380,7 @@ impl Tree {
             ident: Some(ident),
             failing: false,
             handle: None,
+            taken_from: None,
         });
         self.by_ident.insert(ident, did);
         if let Some(n) = self.nodes.get_mut(id) {

@@ -69,33 +69,69 @@ pub(super) struct World<'a, V> {
     pub(super) warnings: &'a mut Vec<Warning>,
 }
 
-/// The trees that are offline, and the device of each watched root.
+/// The trees that are offline, and the device of each watched root. (The directories another filesystem took
+/// over are marked in the tree: [`DirNode::taken_from`](crate::discover::tree::DirNode::taken_from).)
 #[derive(Debug, Default)]
 pub(super) struct Outages {
-    /// By the node of the top path of each offline tree.
+    /// By the node of the top path of each offline tree. An entry counts only while its node is marked
+    /// [`offline`](crate::discover::tree::Node::offline): a top can leave the tree with the directory holding it,
+    /// and its id go to another node.
     offline: HashMap<NodeId, Offline>,
-    /// The device of each watched root, as of the last full scan that could `stat` it.
+    /// The device of each watched root (never removed from the tree), as of the last full scan that could `stat`
+    /// it.
     root_devs: HashMap<NodeId, u64>,
-    /// Directories that another filesystem took over (replaced, or back as another device), with the device
-    /// they were on: what is below them and still on that device went with them.
-    taken_over: HashMap<DirId, u64>,
+}
+
+/// Whether node `id` is the top of an offline tree.
+fn is_top(tree: &Tree, id: NodeId) -> bool {
+    tree.nodes.get(id).is_some_and(|n| n.offline())
+}
+
+/// Whether directory `d`, or one above it, was taken over by another filesystem and was on device `dev`.
+fn went_with(tree: &Tree, d: DirId, dev: u64) -> bool {
+    tree.ancestors(d).any(|d| tree.dirs.get(d).is_some_and(|dir| dir.taken_from == Some(dev)))
+}
+
+/// Records that another filesystem took directory `d` over from device `dev`.
+fn take_over(tree: &mut Tree, d: DirId, dev: u64) {
+    if let Some(dir) = tree.dirs.get_mut(d) {
+        dir.taken_from = Some(dev);
+    }
 }
 
 impl Outages {
+    /// The offline trees whose top is still in the tree.
+    fn live<'a>(&'a self, tree: &'a Tree) -> impl Iterator<Item = &'a Offline> + 'a {
+        self.offline.iter().filter(|&(&id, _)| is_top(tree, id)).map(|(_, o)| o)
+    }
+
+    /// Forgets the offline trees whose top left the tree.
+    fn prune(&mut self, tree: &Tree) {
+        self.offline.retain(|&id, _| is_top(tree, id));
+    }
+
+    /// Records an offline tree.
+    fn insert(&mut self, tree: &mut Tree, id: NodeId, off: Offline) {
+        if let Some(n) = tree.nodes.get_mut(id) {
+            n.set_offline(true);
+            self.offline.insert(id, off);
+        }
+    }
+
+    /// Forgets an offline tree (it is back, or went with a larger one).
+    fn remove(&mut self, tree: &mut Tree, id: NodeId) -> Option<Offline> {
+        if let Some(n) = tree.nodes.get_mut(id) {
+            n.set_offline(false);
+        }
+        self.offline.remove(&id)
+    }
+
     /// Whether node `id` is in an offline tree (its top included).
     fn covers(&self, tree: &Tree, id: NodeId) -> bool {
         if self.offline.is_empty() {
             return false;
         }
-        if self.offline.contains_key(&id) {
-            return true;
-        }
-        tree.nodes.get(id).is_some_and(|n| self.covers_dir(tree, n.parent))
-    }
-
-    /// Whether directory `d`, or one above it, was taken over by another filesystem and was on device `dev`.
-    fn went_with(&self, tree: &Tree, d: DirId, dev: u64) -> bool {
-        !self.taken_over.is_empty() && tree.ancestors(d).any(|d| self.taken_over.get(&d) == Some(&dev))
+        is_top(tree, id) || tree.nodes.get(id).is_some_and(|n| self.covers_dir(tree, n.parent))
     }
 
     /// Whether directory `d` is in an offline tree. A holder (the directory of explicit paths: roots, reported
@@ -105,8 +141,8 @@ impl Outages {
             return false;
         }
         tree.ancestors(d).filter_map(|d| tree.dirs.get(d)).any(|dir| match dir.node {
-            Some(id) => self.offline.contains_key(&id),
-            None => self.offline.values().any(|o| dir.path.starts_with(&o.path)),
+            Some(id) => is_top(tree, id),
+            None => self.live(tree).any(|o| dir.path.starts_with(&o.path)),
         })
     }
 }
@@ -182,11 +218,12 @@ impl Outages {
     /// directory in them goes to `to_list`), and each of the watched `roots` is checked, by path, for a filesystem
     /// that went away or was replaced.
     pub(super) fn watch_mounts<V: Vfs>(&mut self, w: &mut World<'_, V>, roots: &[NodeId], to_list: &mut Vec<DirId>) {
+        self.prune(w.tree);
         self.recover(w, roots, to_list);
         let mut tops = Vec::new();
         for &id in roots {
             let Some(node) = w.tree.nodes.get(id) else { continue };
-            if self.offline.contains_key(&id) || !(node.state.is_present() || node.state.is_vanishing()) {
+            if node.offline() || !(node.state.is_present() || node.state.is_vanishing()) {
                 continue;
             }
             let ident = node.dir().and_then(|d| w.tree.dirs.get(d)).and_then(|d| d.ident);
@@ -206,7 +243,7 @@ impl Outages {
                     if let (Some(d), Some(s)) = (w.tree.nodes.get(id).and_then(|n| n.dir()), stat) {
                         // The directory that is there now, listed again whatever its fingerprint says.
                         w.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
-                        self.taken_over.insert(d, dev);
+                        take_over(w.tree, d, dev);
                         to_list.push(d);
                     }
                 }
@@ -219,6 +256,7 @@ impl Outages {
     /// that went offline, then drops what the sweep saw inside offline trees, restoring those nodes' states.
     /// Returns the sightings left.
     pub(super) fn screen<V: Vfs>(&mut self, w: &mut World<'_, V>, mut sightings: Vec<Sighting>) -> Vec<Sighting> {
+        self.prune(w.tree);
         let mut suspects: HashMap<DirId, Suspect> = HashMap::new();
         let mut relist = Vec::new();
         for (i, ev) in sightings.iter().enumerate() {
@@ -250,7 +288,7 @@ impl Outages {
             // Inside a directory that another filesystem took over, what moved or vanished went with it, and was
             // judged with it: a directory there now is listed again as the one it is, a name not there any more is
             // a removal.
-            if !cut && self.went_with(w.tree, node.parent, dev) {
+            if !cut && went_with(w.tree, node.parent, dev) {
                 if moved.is_some() {
                     relist.push(i);
                 }
@@ -315,7 +353,7 @@ impl Outages {
             {
                 continue;
             }
-            if moved && !cut && parent.is_some_and(|p| self.went_with(w.tree, p, dev)) {
+            if moved && !cut && parent.is_some_and(|p| went_with(w.tree, p, dev)) {
                 if let Some(i) = sighting {
                     sightings[i].out.relist = true;
                 }
@@ -340,7 +378,7 @@ impl Outages {
                     if let Some(i) = sighting {
                         sightings[i].out.relist = true;
                     }
-                    self.taken_over.insert(d, dev);
+                    take_over(w.tree, d, dev);
                 }
             }
         }
@@ -350,6 +388,7 @@ impl Outages {
     /// Records the trees that went away, with one warning for those that went with one filesystem at once (and
     /// none for a filesystem already offline: more of it was seen going, in the same episode).
     fn go_offline<V: Vfs>(&mut self, w: &mut World<'_, V>, mut tops: Vec<Top>) {
+        self.prune(w.tree);
         // A top inside another top went with it.
         tops.sort_by_key(|t| t.path.components().count());
         let mut groups: Vec<(u64, Outage, Vec<usize>)> = Vec::new();
@@ -376,11 +415,11 @@ impl Outages {
                 .collect();
             let warned = !inside.is_empty() || self.offline.values().any(|o| o.dev == dev);
             for id in inside {
-                self.offline.remove(&id);
+                self.remove(w.tree, id);
             }
             for &i in &members {
                 let top = &tops[i];
-                self.offline.insert(top.id, Offline { path: top.path.clone(), dev, why: top.why });
+                self.insert(w.tree, top.id, Offline { path: top.path.clone(), dev, why: top.why });
                 drop_handles_below(w.tree, top.id);
             }
             if warned {
@@ -415,7 +454,7 @@ impl Outages {
             if mount_point && s.kind == FileKind::Dir && s.dev != off.dev && bare(w.vfs, &off.path, s.dev) {
                 continue;
             }
-            let Some(off) = self.offline.remove(&id) else { continue };
+            let Some(off) = self.remove(w.tree, id) else { continue };
             let info = w.fs.identify(w.vfs, s.dev, &off.path, s.dev == off.dev);
             w.warnings.push(Warning::Back { path: off.path, fs: info.name });
             if roots.contains(&id) {
@@ -426,7 +465,7 @@ impl Outages {
             {
                 w.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
                 if s.dev != off.dev {
-                    self.taken_over.insert(d, off.dev);
+                    take_over(w.tree, d, off.dev);
                 }
                 w.tree.subtree_dirs(d, to_list);
             }
