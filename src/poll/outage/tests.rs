@@ -430,3 +430,16 @@ fn the_nodes_that_get_the_ids_of_an_offline_tree_removed_with_its_parent_are_wat
     assert_eq!(kinds(&set), want);
     assert!(warnings.is_empty(), "{warnings:?}");
 }
+
+/// The directories of a simulated local mount keep handles, as on a real one, so these tests take the sweep's
+/// path through `stat_in`, as the real engine does.
+#[test]
+fn directories_on_a_simulated_local_mount_keep_handles_and_are_swept_through_them() {
+    let mut p = start(&["/w"], project);
+    assert_eq!(p.handles(), 4, "/w, /w/mnt, /w/mnt/project and its sub");
+    let before = p.vfs().counters();
+    let (set, _, _) = ticks(&mut p, 1);
+    assert!(set.is_empty());
+    let through = p.vfs().counters().stats_in - before.stats_in;
+    assert_eq!(through, 5, "mnt, project, a.rs, sub, b.rs: every name in a listed directory");
+}
