@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::IgnoreScope;
 use super::stored::Stored;
-use crate::compare::State;
+use crate::compare::{Join, State};
 use crate::vfs::DirHandle;
 
 /// Index of a directory in [`Tree::dirs`].
@@ -84,8 +84,10 @@ pub(crate) struct DirNode {
     /// The ignore rules for names inside it.
     pub(crate) scope: Arc<IgnoreScope>,
     /// An ignore file in it or above it changed: rebuild the rules and judge every name again at the next
-    /// listing.
-    pub(crate) scope_stale: bool,
+    /// listing. The names the new rules admit join as this says: [`Join::Listed`] (new, as any name not in the
+    /// previous listing) when the ignore file is a watched file whose edit was reported, [`Join::Unlisted`] (new
+    /// only if changed lately) when it is tracked only for its rules (see [`Node::quiet`]).
+    pub(crate) scope_stale: Option<Join>,
     /// Tracked names inside it: node ids, hashed by their names.
     pub(crate) children: HashTable<NodeId>,
     /// The names of the nodes inside it, each followed by a NUL.
@@ -126,7 +128,8 @@ pub(crate) struct Node {
     pub(crate) parent: DirId,
     /// Where the name starts in the parent's name buffer.
     name_at: u32,
-    /// The name's length (without the NUL) in the low 29 bits; [`OFFLINE`], [`PINNED`] and [`FAILING`] above.
+    /// The name's length (without the NUL) in the low 28 bits; [`QUIET`], [`OFFLINE`], [`PINNED`] and [`FAILING`]
+    /// above.
     len_flags: u32,
     /// The descended directory this node is, as its id plus one.
     dir: Option<NonZeroU32>,
@@ -138,9 +141,11 @@ const PINNED: u32 = 1 << 30;
 /// The top of a tree whose filesystem went away (see `poll::outage`). Kept on the node, not only in a map by id:
 /// ids are recycled, and a node that takes the id of a removed top is not offline.
 const OFFLINE: u32 = 1 << 29;
+/// Tracked only for the rules it holds (an ignore file the filters leave out): looked at, never reported.
+const QUIET: u32 = 1 << 28;
 /// A stat error was reported and has not cleared yet.
 const FAILING: u32 = 1 << 31;
-const LEN: u32 = OFFLINE - 1;
+const LEN: u32 = QUIET - 1;
 
 impl Node {
     fn new(parent: DirId, name_at: u32, name_len: u32, state: State, pinned: bool) -> Node {
@@ -184,6 +189,23 @@ impl Node {
     /// Records whether this is the top of a tree whose filesystem went away.
     pub(crate) fn set_offline(&mut self, offline: bool) {
         self.set_flag(OFFLINE, offline);
+    }
+
+    /// An ignore file tracked only because its rules decide what else is watched (the filters leave it out, or it
+    /// is outside the watched tree: an ignore file above a root, git's `info/exclude`): its changes re-judge the
+    /// names it rules, and are not reported.
+    pub(crate) fn quiet(&self) -> bool {
+        self.len_flags & QUIET != 0
+    }
+
+    /// Records whether this node is tracked only for its rules (see [`Node::quiet`]).
+    pub(crate) fn set_quiet(&mut self, quiet: bool) {
+        self.set_flag(QUIET, quiet);
+    }
+
+    /// A regular file the user watches (not one tracked only for its rules) that exists, or was last seen existing.
+    pub(crate) fn is_watched_file(&self) -> bool {
+        self.state.is_file() && !self.quiet()
     }
 
     fn set_flag(&mut self, flag: u32, on: bool) {
@@ -273,7 +295,7 @@ impl Tree {
             root: None,
             is_root: false,
             scope: IgnoreScope::empty(),
-            scope_stale: false,
+            scope_stale: None,
             children: HashTable::new(),
             names: Vec::new(),
             dead: 0,
@@ -308,7 +330,9 @@ impl Tree {
             if let Some(n) = self.nodes.get_mut(id)
                 && pinned
             {
+                // An explicit path is watched, and reported, whatever else it is.
                 n.len_flags |= PINNED;
+                n.set_quiet(false);
             }
             return Some(id);
         }
@@ -370,7 +394,7 @@ impl Tree {
             root: Some(root),
             is_root,
             scope: IgnoreScope::empty(),
-            scope_stale: false,
+            scope_stale: None,
             children: HashTable::new(),
             names: Vec::new(),
             dead: 0,
@@ -471,24 +495,27 @@ impl Tree {
         Ancestors { tree: self, next: Some(did), left: self.dirs.items.len() }
     }
 
-    /// The nodes inside directory `did` and below it that exist (or were last seen existing).
+    /// The watched nodes (not [quiet](Node::quiet) ones) inside directory `did` and below it that exist (or were
+    /// last seen existing).
     pub(crate) fn present_below(&self, did: DirId) -> Vec<NodeId> {
         let mut dirs = Vec::new();
         self.subtree_dirs(did, &mut dirs);
-        let live = |id: &NodeId| self.nodes.get(*id).is_some_and(|n| n.state.is_present() || n.state.is_vanishing());
+        let live = |id: &NodeId| {
+            self.nodes.get(*id).is_some_and(|n| !n.quiet() && (n.state.is_present() || n.state.is_vanishing()))
+        };
         dirs.iter()
             .filter_map(|&d| self.dirs.get(d))
             .flat_map(|dir| dir.children.iter().copied().filter(live))
             .collect()
     }
 
-    /// How many regular files node `id` stands for: itself, or what its directory tree holds.
+    /// How many watched regular files node `id` stands for: itself, or what its directory tree holds.
     pub(crate) fn files_below(&self, id: NodeId) -> usize {
         let Some(node) = self.nodes.get(id) else { return 0 };
-        let Some(d) = node.dir() else { return usize::from(node.state.is_file()) };
+        let Some(d) = node.dir() else { return usize::from(node.is_watched_file()) };
         let mut dirs = Vec::new();
         self.subtree_dirs(d, &mut dirs);
-        let file = |c: &&NodeId| self.nodes.get(**c).is_some_and(|n| n.state.is_file());
+        let file = |c: &&NodeId| self.nodes.get(**c).is_some_and(Node::is_watched_file);
         dirs.iter().filter_map(|&d| self.dirs.get(d)).map(|dir| dir.children.iter().filter(file).count()).sum()
     }
 
@@ -528,7 +555,6 @@ impl Iterator for Ancestors<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::Join;
     use std::ffi::OsString;
 
     fn name(i: usize) -> OsString {

@@ -151,19 +151,20 @@ impl Walk {
             }
         };
         dir.failing = false;
-        let join = if first {
-            Join::Baseline
-        } else if dir.listed || dir.fresh {
-            Join::Listed
-        } else {
-            Join::Unlisted
+        let join = match (first, dir.listed || dir.fresh, dir.scope_stale) {
+            (true, _, _) => Join::Baseline,
+            // Rules changed in a file tracked only for them: what they admit now was there before, and is news
+            // only if it changed lately.
+            (false, true, Some(Join::Unlisted)) => Join::Unlisted,
+            (false, true, _) => Join::Listed,
+            (false, false, _) => Join::Unlisted,
         };
         let path = dir.path.clone();
         let root = dir.root.clone().unwrap_or_else(|| path.clone());
         // The filters and ignore rules only change when an ignore file does: until then, names already tracked
         // stay tracked and only new names are judged, so re-listing a directory costs little more than read_dir.
-        let rejudge = !dir.listed || dir.scope_stale;
-        let scope = if rejudge { self.scope_for(tree, vfs, d, &path, &entries, out) } else { dir.scope.clone() };
+        let rejudge = !dir.listed || dir.scope_stale.is_some();
+        let scope = if rejudge { self.scope_for(tree, vfs, d, &entries, join, out) } else { dir.scope.clone() };
         let mut present: hashbrown::HashSet<&OsStr> = hashbrown::HashSet::with_capacity(entries.len());
         for entry in &entries {
             present.insert(&entry.name);
@@ -179,19 +180,30 @@ impl Walk {
             };
             let rel = abs.strip_prefix(&root).unwrap_or(Path::new(&entry.name));
             let admitted = self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
-            match (admitted, existing) {
+            // An ignore file is looked at whatever the filters say: its rules decide what else is watched. Unless
+            // the filters admit it too, it is tracked quietly (its edits re-judge names, and are not reported).
+            let rules = !admitted && self.vcs_ignores && !is_dir && is_rules_name(&entry.name);
+            match (admitted || rules, existing) {
                 (true, None) => {
-                    tree.add_node(d, &entry.name, State::Unseen(join), false);
+                    let id = tree.add_node(d, &entry.name, State::Unseen(join), false);
+                    if let Some(node) = id.and_then(|id| tree.nodes.get_mut(id)) {
+                        node.set_quiet(!admitted);
+                    }
+                }
+                (true, Some(id)) => {
+                    if let Some(node) = tree.nodes.get_mut(id).filter(|n| !n.pinned()) {
+                        node.set_quiet(!admitted);
+                    }
                 }
                 (false, Some(id)) if tree.nodes.get(id).is_some_and(|n| !n.pinned()) => {
                     tree.remove_node(id);
                 }
-                _ => {}
+                (false, _) => {}
             }
         }
         let Some(dir) = tree.dirs.get_mut(d) else { return };
         dir.scope = scope;
-        dir.scope_stale = false;
+        dir.scope_stale = None;
         dir.listed = true;
         let nodes = &tree.nodes;
         let gone: Vec<NodeId> = dir
@@ -213,21 +225,31 @@ impl Walk {
         }
     }
 
-    /// The ignore rules inside directory `d`, given its listing.
+    /// The ignore rules inside directory `d`, given its listing, whose new names join as `join`. For a watched root,
+    /// the ignore files above it and git's `info/exclude` join the tree (quietly, see
+    /// [`Node::quiet`](super::tree::Node::quiet)), so that an edit to them is seen too; those in the root and below
+    /// are in their directories' listings.
     fn scope_for<V: Vfs>(
         &mut self,
-        tree: &Tree,
+        tree: &mut Tree,
         vfs: &V,
         d: DirId,
-        path: &Path,
         entries: &[DirEntry],
+        join: Join,
         out: &mut Walked,
     ) -> Arc<IgnoreScope> {
         if !self.vcs_ignores {
             return IgnoreScope::empty();
         }
         let Some(dir) = tree.dirs.get(d) else { return IgnoreScope::empty() };
+        let path = dir.path.clone();
+        let path = path.as_path();
         let (scope, warnings) = if dir.is_root {
+            // Outside the tree, they joined without a listing.
+            let join = if join == Join::Baseline { Join::Baseline } else { Join::Unlisted };
+            for file in IgnoreScope::files_above(vfs, path) {
+                track_quietly(tree, &file, join);
+            }
             IgnoreScope::for_root(vfs, path, self.global.as_ref())
         } else {
             let parent = tree
@@ -318,7 +340,58 @@ fn read_all<V: Vfs>(tree: &Tree, vfs: &V, chunk: &[DirId], round: &Round<'_>) ->
     }
 }
 
-/// Whether `path` is an ignore file, whose edit changes which names are watched around it.
+/// Adds the ignore file `file`, outside the watched trees, as an explicit path tracked only for its rules (kept
+/// when it does not exist: it fires when it appears); nothing when it is tracked already.
+fn track_quietly(tree: &mut Tree, file: &Path, join: Join) {
+    let (Some(parent), Some(name)) = (file.parent(), file.file_name()) else { return };
+    let holder = tree.holder(parent);
+    if tree.child(holder, name).is_some() {
+        return;
+    }
+    if let Some(node) = tree.add_node(holder, name, State::Unseen(join), true).and_then(|id| tree.nodes.get_mut(id)) {
+        node.set_quiet(true);
+    }
+}
+
+/// Whether `path` is an ignore file, whose edit changes which names are watched around it: a `.gitignore` or
+/// `.ignore`, or git's `.git/info/exclude`.
 pub(crate) fn is_ignore_file(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n == ".gitignore" || n == ".ignore")
+    path.file_name().is_some_and(is_rules_name) || path_is_exclude(path)
+}
+
+/// Whether a name in a directory's listing is that of an ignore file.
+fn is_rules_name(name: &OsStr) -> bool {
+    name == ".gitignore" || name == ".ignore"
+}
+
+/// The ignore file at `file`, in directory `parent` of the tree, changed: every directory it rules is listed again
+/// (through `to_list`) with its rules rebuilt and its names judged again. `quiet`: the file is tracked only for its
+/// rules (see [`Node::quiet`](super::tree::Node::quiet)), so the names the new rules admit count as new only if
+/// they changed lately; otherwise, as any name not in the previous listing.
+pub(crate) fn rules_changed(tree: &mut Tree, parent: DirId, file: &Path, quiet: bool, to_list: &mut Vec<DirId>) {
+    let join = if quiet { Join::Unlisted } else { Join::Listed };
+    let start = to_list.len();
+    if tree.dirs.get(parent).is_some_and(|d| d.node.is_some()) {
+        tree.subtree_dirs(parent, to_list);
+    } else {
+        // An explicit path (above a root, git's exclude file, one the user named): every watched directory under
+        // what it rules. Holders themselves are never listed.
+        let ruled = if path_is_exclude(file) { file.ancestors().nth(3) } else { file.parent() };
+        let Some(ruled) = ruled else { return };
+        let under = |d: &DirNode| d.node.is_some() && d.path.starts_with(ruled);
+        to_list.extend(tree.dirs.ids().filter(|&d| tree.dirs.get(d).is_some_and(under)));
+    }
+    for &d in &to_list[start..] {
+        if let Some(dir) = tree.dirs.get_mut(d) {
+            // A reported change wins: its names are new in any case.
+            dir.scope_stale = Some(match dir.scope_stale {
+                Some(Join::Listed) => Join::Listed,
+                _ => join,
+            });
+        }
+    }
+}
+
+fn path_is_exclude(path: &Path) -> bool {
+    path.ends_with(".git/info/exclude")
 }

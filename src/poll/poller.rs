@@ -116,7 +116,7 @@ impl<V: Vfs> Poller<V> {
 
     /// The tracked regular files that exist, sorted.
     pub fn files(&self) -> Vec<PathBuf> {
-        let file = |id: &NodeId| self.tree.nodes.get(*id).is_some_and(|n| n.state.is_file());
+        let file = |id: &NodeId| self.tree.nodes.get(*id).is_some_and(Node::is_watched_file);
         let mut out: Vec<PathBuf> = self.tree.nodes.ids().filter(file).map(|id| self.tree.path(id)).collect();
         out.sort();
         out
@@ -124,7 +124,7 @@ impl<V: Vfs> Poller<V> {
 
     /// How many regular files are watched, and how many directories are listed.
     pub fn counts(&self) -> (usize, usize) {
-        let files = self.tree.nodes.items.iter().flatten().filter(|n| n.state.is_file()).count();
+        let files = self.tree.nodes.items.iter().flatten().filter(|n| n.is_watched_file()).count();
         let listed = self.tree.dirs.items.iter().flatten().filter(|d| d.listed).count();
         (files, listed)
     }
@@ -273,22 +273,18 @@ impl<V: Vfs> Poller<V> {
             if let Some(error) = ev.out.error {
                 self.stat_errors.push((node.parent, path.clone(), error));
             }
-            let (pinned, parent, dir) = (node.pinned(), node.parent, node.dir());
+            let (pinned, quiet, parent, dir) = (node.pinned(), node.quiet(), node.parent, node.dir());
             if let Some(d) = dir {
                 self.check_handle(d, &ev);
             }
             if let Some((kind, reason)) = ev.out.change {
                 if walk::is_ignore_file(&path) {
-                    // The rules inside this directory and below changed: judge every name again.
-                    let start = to_list.len();
-                    self.tree.subtree_dirs(parent, to_list);
-                    for &d in &to_list[start..] {
-                        if let Some(dir) = self.tree.dirs.get_mut(d) {
-                            dir.scope_stale = true;
-                        }
-                    }
+                    // The rules of the directories it rules changed: judge their names again.
+                    walk::rules_changed(&mut self.tree, parent, &path, quiet, to_list);
                 }
-                tick.changes.push(Change { path: path.clone(), kind, reason });
+                if !quiet {
+                    tick.changes.push(Change { path: path.clone(), kind, reason });
+                }
                 self.hot.heat(ev.id, hot_until);
                 if let Some(dir_node) = self.tree.dirs.get(parent).and_then(|d| d.node) {
                     self.hot.heat(dir_node, hot_until);
