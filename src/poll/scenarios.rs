@@ -674,3 +674,18 @@ fn an_ignore_file_the_filters_leave_out_rules_on_a_real_disk() {
     assert!(t.changes.is_empty(), "{:?}", t.changes);
     assert_eq!(p.files(), [root.join("b.rs"), root.join("gen/a.rs")]);
 }
+
+/// An ignore file given as a path of its own is reported when edited, like any watched path, and its directory (a
+/// holder of explicit paths) is never listed for it: what else is in there is not watched.
+#[test]
+fn an_explicit_ignore_file_is_reported_and_its_directory_is_not_listed() {
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/a.rs", b"a");
+    fs.write("/x/.gitignore", b"*.log\n");
+    fs.write("/x/other.rs", b"o");
+    let mut p = start_with(fs, config(&["/w", "/x/.gitignore"]));
+    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
+    p.vfs().write("/x/.gitignore", b"*.tmp\n");
+    expect(&ticks(&mut p, 3), &[("/x/.gitignore", ChangeKind::Modified)], "fine", "explicit .gitignore");
+    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
+}
