@@ -96,8 +96,9 @@ impl Walk {
         self.global = global;
     }
 
-    /// Reads the listings of `dirs` (in parallel) and applies them in order, parents before children. A listing that fails with ENOTCONN goes to `cut_off` first, which says whether the
-    /// directory's filesystem is gone (the listing is then no news, and is not applied).
+    /// Reads the listings of `dirs` (in parallel) and applies them in order, parents before children. A listing
+    /// that fails with ENOTCONN goes to `cut_off` first, which says whether the directory's filesystem is gone (the
+    /// listing is then no news, and is not applied).
     pub(crate) fn list<V: Vfs>(
         &mut self,
         tree: &mut Tree,

@@ -231,8 +231,8 @@ impl<V: Vfs> Poller<V> {
         self.outages.watch_mounts(&mut w, &self.roots, to_list);
     }
 
-    /// Stage "sweep": stats every node in parallel, or only the `Wanted` ones, and applies the rules; returns the nodes with
-    /// something to act on.
+    /// Stage "sweep": stats every node in parallel, or only the `Wanted` ones, and applies the rules; returns the
+    /// nodes with something to act on.
     fn sweep(&mut self, ctx: &Ctx, only: Wanted, tick: &mut Tick) -> Vec<Sighting> {
         let look = Look { vfs: &self.vfs, params: self.fs.params(), ctx };
         let remote = self.fs.remote();
