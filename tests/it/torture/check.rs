@@ -21,7 +21,7 @@ impl Verdict {
     }
 }
 
-pub(super) fn expected_kind(before: Option<&View>, after: Option<&View>) -> Option<ChangeKind> {
+fn expected_kind(before: Option<&View>, after: Option<&View>) -> Option<ChangeKind> {
     match (before, after) {
         (None, Some(_)) => Some(ChangeKind::Created),
         (Some(_), None) => Some(ChangeKind::Removed),
@@ -32,7 +32,7 @@ pub(super) fn expected_kind(before: Option<&View>, after: Option<&View>) -> Opti
 
 /// Whether the view of a path changed in a way the engine must report. A directory is reported only when it
 /// appears, disappears or turns into something else.
-pub(super) fn must_report(before: Option<&View>, after: Option<&View>) -> bool {
+fn must_report(before: Option<&View>, after: Option<&View>) -> bool {
     match (before, after) {
         (Some(View::Dir), Some(View::Dir)) => false,
         (b, a) => b != a,

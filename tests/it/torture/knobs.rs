@@ -53,7 +53,7 @@ impl Quirks {
     pub(super) const NONE: Quirks = Quirks { unstamped_writes: false, no_ftruncate: false, rewrite_in_place: false };
 }
 
-pub(super) fn parse_u64(s: &str) -> Option<u64> {
+fn parse_u64(s: &str) -> Option<u64> {
     let s = s.trim();
     match s.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),

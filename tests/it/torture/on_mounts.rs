@@ -14,17 +14,17 @@ use crate::support::mounts::{BINDFS, EXFAT, EXT4_1S, FAT, OVERLAY, SMB, SSHFS, S
 
 /// A filesystem of the matrix (named by its `STATOR_TESTFS_*` variable, see `support::mounts`) and what
 /// the torture leaves out or does another way there.
-pub(super) struct OnMount {
-    pub(super) spec: &'static Spec,
+struct OnMount {
+    spec: &'static Spec,
     /// Operations per seed.
-    pub(super) ops: usize,
+    ops: usize,
     /// Operations the filesystem cannot do (symlinks and chmod are probed by the run itself).
-    pub(super) skip: &'static [&'static str],
-    pub(super) quirks: Quirks,
+    skip: &'static [&'static str],
+    quirks: Quirks,
 }
 
 /// Sized so that the whole test stays well under two minutes on two cores, with every mount running at once.
-pub(super) const ON_MOUNTS: [OnMount; 7] = [
+const ON_MOUNTS: [OnMount; 7] = [
     OnMount { spec: &EXT4_1S, ops: 1000, skip: &[], quirks: Quirks::NONE },
     OnMount {
         spec: &FAT,
@@ -49,12 +49,12 @@ pub(super) const ON_MOUNTS: [OnMount; 7] = [
 ];
 
 /// The variant the mounts run: the default configuration, every operation but those the known bugs need.
-pub(super) const ON_MOUNT_VARIANT: Variant =
+const ON_MOUNT_VARIANT: Variant =
     Variant { name: "torture_on_mount", trust_ctime: true, racy: 4, avoid_known_bugs: true };
 
 /// How long the test waits for the runs before it calls them hung (a FUSE daemon that stopped answering, as
 /// fusefat's can): a bound on a wait, far above what the runs take, not a claim about their speed.
-pub(super) const HANG_GUARD: Duration = Duration::from_secs(600);
+const HANG_GUARD: Duration = Duration::from_secs(600);
 
 /// The torture on a fresh directory of every mount named by a `STATOR_TESTFS_*` variable, all at once (one
 /// thread each), through the mount, as a user editing in a container would: no miss, no phantom anywhere. An

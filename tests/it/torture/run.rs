@@ -21,24 +21,24 @@ use super::rng::Rng;
 use super::world::{Obj, World, setup};
 use super::{DESCRIBE, MAX_SETTLE_TICKS, MIN_SETTLE_TICKS, Variant};
 
-pub(super) struct Engine {
-    pub(super) poller: Poller<RealFs>,
+struct Engine {
+    poller: Poller<RealFs>,
     /// The smallest racy window the engine reported so far (it uses at least this much on every tick).
-    pub(super) min_window: Duration,
-    pub(super) ticks: usize,
-    pub(super) hot_ticks: usize,
-    pub(super) warnings: usize,
+    min_window: Duration,
+    ticks: usize,
+    hot_ticks: usize,
+    warnings: usize,
 }
 
 impl Engine {
-    pub(super) fn note_windows(&mut self) {
+    fn note_windows(&mut self) {
         for fs in self.poller.filesystems() {
             self.min_window = self.min_window.min(fs.window);
         }
     }
 
     /// One full tick: every fingerprint change the model made since the last one has now been seen.
-    pub(super) fn full(&mut self, world: &mut World, set: &mut ChangeSet) -> Tick {
+    fn full(&mut self, world: &mut World, set: &mut ChangeSet) -> Tick {
         let before = stamp(world);
         let tick = self.poller.tick();
         world.dir_gone = false;
@@ -50,7 +50,7 @@ impl Engine {
     }
 
     /// One hot tick: it may see some changes first (so it starts their racy window), but not all.
-    pub(super) fn hot(&mut self, world: &mut World, set: &mut ChangeSet) -> Tick {
+    fn hot(&mut self, world: &mut World, set: &mut ChangeSet) -> Tick {
         stamp(world);
         self.hot_ticks += 1;
         let tick = self.poller.tick_hot();
@@ -58,7 +58,7 @@ impl Engine {
         self.after(tick, set)
     }
 
-    pub(super) fn after(&mut self, tick: Tick, set: &mut ChangeSet) -> Tick {
+    fn after(&mut self, tick: Tick, set: &mut ChangeSet) -> Tick {
         self.ticks += 1;
         self.warnings += tick.warnings.len();
         set.extend(tick.changes.iter().cloned());
@@ -68,7 +68,7 @@ impl Engine {
 }
 
 /// The time just before a tick: the earliest scan time at which it can see the changes still pending.
-pub(super) fn stamp(world: &mut World) -> FileTime {
+fn stamp(world: &mut World) -> FileTime {
     let now = FileTime::now();
     for first in world.fp_pending.values_mut() {
         first.get_or_insert(now);
@@ -78,7 +78,7 @@ pub(super) fn stamp(world: &mut World) -> FileTime {
 
 /// Whether a racy rewrite of `p` is one the engine promises to see: it looked at the current fingerprint (a full
 /// tick) and kept its content hash, which it does for a whole racy window after first seeing it.
-pub(super) fn racy_promised(world: &World, p: &Path, min_window: Duration) -> bool {
+fn racy_promised(world: &World, p: &Path, min_window: Duration) -> bool {
     if world.fp_pending.contains_key(p) {
         return false;
     }
@@ -90,25 +90,25 @@ pub(super) fn racy_promised(world: &World, p: &Path, min_window: Duration) -> bo
     age >= 0 && age < (min_window / 2).as_nanos() as i128
 }
 
-pub(super) struct Summary {
-    pub(super) ops: usize,
-    pub(super) rounds: usize,
-    pub(super) ticks: usize,
-    pub(super) hot_ticks: usize,
-    pub(super) misses: usize,
-    pub(super) phantoms: usize,
-    pub(super) wrong: usize,
-    pub(super) tracking: usize,
-    pub(super) counts: BTreeMap<&'static str, usize>,
-    pub(super) reported: usize,
-    pub(super) warnings: usize,
+struct Summary {
+    ops: usize,
+    rounds: usize,
+    ticks: usize,
+    hot_ticks: usize,
+    misses: usize,
+    phantoms: usize,
+    wrong: usize,
+    tracking: usize,
+    counts: BTreeMap<&'static str, usize>,
+    reported: usize,
+    warnings: usize,
     /// Rounds on a mount that were complete only after more ticks, and the longest such wait.
-    pub(super) late: usize,
-    pub(super) late_max: Duration,
-    pub(super) failures: String,
+    late: usize,
+    late_max: Duration,
+    failures: String,
 }
 
-pub(super) fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
+fn run(variant: Variant, seed: u64, knobs: &Knobs) -> Summary {
     let mut rng = Rng(seed);
     let mut builder = tempfile::Builder::new();
     builder.prefix("stator-torture-").disable_cleanup(knobs.keep);
