@@ -64,6 +64,22 @@ impl IgnoreScope {
         (scope.unwrap_or_else(IgnoreScope::empty), warnings)
     }
 
+    /// The ignore files [`IgnoreScope::for_root`] reads for root `root` besides the root's own: those of each
+    /// ancestor inside the enclosing git repository, and its `.git/info/exclude` (when `.git` is a directory),
+    /// whether they exist or not. (Git's global excludes file is not among them.)
+    pub fn files_above(vfs: &dyn Vfs, root: &Path) -> Vec<PathBuf> {
+        let top = root.ancestors().find_map(|dir| vfs.stat(&dir.join(".git")).ok().map(|st| (dir, st.kind)));
+        let Some((top, kind)) = top else { return Vec::new() };
+        let mut files = Vec::new();
+        if kind == FileKind::Dir {
+            files.push(top.join(".git").join("info").join("exclude"));
+        }
+        for dir in root.ancestors().skip(1).take_while(|dir| dir.starts_with(top)) {
+            files.extend(DIR_FILES.iter().map(|name| dir.join(name)));
+        }
+        files
+    }
+
     /// The scope for directory `dir` (absolute), child of the directory whose scope is `parent`, given `dir`'s
     /// listing `entries`: the parent's rules plus `dir`'s own `.gitignore` / `.ignore`. Those files are read only
     /// if they are among `entries`; if `dir` has none, this is `parent` itself. Also returns warnings about
@@ -333,6 +349,26 @@ mod tests {
         let (stale, _) = IgnoreScope::child(&root, &fs, Path::new("/r/own"), &[]);
         assert!(Arc::ptr_eq(&stale, &root));
         assert!(!IgnoreScope::empty().is_ignored(Path::new("/r/a.log"), false));
+    }
+
+    #[test]
+    fn the_files_above_a_root_are_those_its_scope_reads() {
+        let fs = sim(&[("/repo/.git/HEAD", ""), ("/repo/src/app/", "")]);
+        let files = IgnoreScope::files_above(&fs, Path::new("/repo/src/app"));
+        let want = [
+            "/repo/.git/info/exclude",
+            "/repo/src/.ignore",
+            "/repo/src/.gitignore",
+            "/repo/.ignore",
+            "/repo/.gitignore",
+        ];
+        assert_eq!(files, want.map(PathBuf::from));
+        assert!(IgnoreScope::files_above(&fs, Path::new("/repo")).ends_with(&["/repo/.git/info/exclude".into()]));
+        // A worktree's `.git` file: no exclude file of its own; outside any repository, nothing above the root.
+        let fs = sim(&[("/wt/.git", "gitdir: /elsewhere"), ("/wt/src/", ""), ("/plain/src/", "")]);
+        let files = IgnoreScope::files_above(&fs, Path::new("/wt/src"));
+        assert_eq!(files, ["/wt/.ignore", "/wt/.gitignore"].map(PathBuf::from));
+        assert!(IgnoreScope::files_above(&fs, Path::new("/plain/src")).is_empty());
     }
 
     #[test]

@@ -160,9 +160,16 @@ fn every_scenario_on_every_filesystem() {
     for (profile_name, profile) in profiles() {
         for (name, setup, act, want) in scenarios() {
             let mut p = start(SimFs::new(profile.clone()), &["/w"], setup);
+            let (before, names) = (p.vfs().counters(), !p.files().is_empty());
             act(p.vfs());
             let set = ticks(&mut p, 3);
             expect(&set, &want, profile_name, name);
+            // On a local filesystem the sweep stats the names in listed directories through their handles, as it
+            // does on a real disk; on a network filesystem, never.
+            let through = p.vfs().counters().stats_in > before.stats_in;
+            if profile.info.remote || names {
+                assert_eq!(through, !profile.info.remote, "{name} on {profile_name}: through handles");
+            }
         }
     }
 }
@@ -299,9 +306,10 @@ fn only_racy_files_are_hashed_and_ignored_trees_cost_nothing() {
     let after = p.vfs().counters();
     assert_eq!(after.hashes, before.hashes, "an idle, old tree is never hashed");
     assert_eq!(after.read_dirs, before.read_dirs, "an idle tree is not re-listed before the safety rescan");
-    // 51 nodes: the root /w and its 50 files; .git is never descended. And the root once more, by path, for a
-    // filesystem that went away (see `poller::outage`).
-    assert_eq!(after.stats - before.stats, 4 * (51 + 1));
+    // 51 nodes: the root /w and its 50 files; .git is never descended, but /w/.git/info/exclude (missing here)
+    // is looked at, as its rules decide what is watched. And the root once more, by path, for a filesystem that
+    // went away (see `poll::outage`).
+    assert_eq!(after.stats - before.stats, 4 * (51 + 1 + 1));
 }
 
 #[test]
@@ -563,4 +571,121 @@ fn a_directory_moved_into_a_hot_directory_is_descended_at_its_new_name() {
         expect(&set, &want, name, "moved into a hot directory");
         assert!(p.files().contains(&"/w/a/hot/new/f.rs".into()), "{name}: {:?}", p.files());
     }
+}
+
+/// A poller over `fs` with `cfg`, its baseline taken after what `fs` holds has aged.
+fn start_with(fs: SimFs, cfg: Config) -> Poller<SimFs> {
+    fs.advance(Duration::from_secs(30));
+    let mut p = Poller::new(cfg, fs).unwrap();
+    let base = p.tick();
+    assert!(base.changes.is_empty(), "baseline: {base:?}");
+    p
+}
+
+fn files(p: &Poller<SimFs>) -> Vec<String> {
+    p.files().iter().map(|f| f.display().to_string()).collect()
+}
+
+/// With filters that leave the ignore files out (`-e rs`), an edit to one still re-judges the names it rules, and
+/// is no change itself: it must not restart a `-e rs` watch. The names the new rules admit were there all along:
+/// news only if they changed lately (here, only on a server whose clock is ahead, where everything looks new).
+#[test]
+fn ignore_files_the_filters_leave_out_still_rule_and_are_no_change() {
+    use ChangeKind::*;
+    for (name, profile) in profiles() {
+        let ahead = profile.skew_ns > 0;
+        let fs = SimFs::new(profile);
+        fs.write("/w/.gitignore", b"gen/\n");
+        fs.write("/w/gen/a.rs", b"a");
+        fs.write("/w/src/b.rs", b"b");
+        let rs = crate::config::FilterConfig { extensions: vec!["rs".into()], ..Default::default() };
+        let mut p = start_with(fs, Config { filter: rs, ..config(&["/w"]) });
+        assert_eq!(files(&p), ["/w/src/b.rs"], "{name}");
+
+        p.vfs().write("/w/.gitignore", b"# nothing ignored\n");
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/w/gen", Created), ("/w/gen/a.rs", Created)] } else { &[] };
+        expect(&ticks(&mut p, 3), want, name, "un-ignoring gen/");
+        assert_eq!(files(&p), ["/w/gen/a.rs", "/w/src/b.rs"], "{name}");
+        p.vfs().write("/w/gen/a.rs", b"a2");
+        expect(&ticks(&mut p, 3), &[("/w/gen/a.rs", Modified)], name, "the un-ignored file is watched");
+
+        p.vfs().write("/w/.gitignore", b"src/\n");
+        expect(&ticks(&mut p, 3), &[], name, "ignoring src/");
+        assert_eq!(files(&p), ["/w/gen/a.rs"], "{name}");
+        p.vfs().remove("/w/.gitignore");
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/w/src", Created), ("/w/src/b.rs", Created)] } else { &[] };
+        expect(&ticks(&mut p, 3), want, name, "removing .gitignore");
+        assert_eq!(files(&p), ["/w/gen/a.rs", "/w/src/b.rs"], "{name}");
+    }
+}
+
+/// `.git/info/exclude` and the ignore files above a watched root (inside its repository) rule the watched tree
+/// too: they are tracked, quietly (they are outside the tree, or under `.git`), the exclude file even when it
+/// appears only later.
+#[test]
+fn git_info_exclude_and_ignore_files_above_a_root_rule_it() {
+    use ChangeKind::*;
+    for (name, profile) in profiles() {
+        let ahead = profile.skew_ns > 0;
+        let fs = SimFs::new(profile);
+        fs.write("/repo/.git/HEAD", b"ref: refs/heads/main\n");
+        fs.write("/repo/.gitignore", b"*.log\n");
+        fs.write("/repo/src/a.log", b"a");
+        fs.write("/repo/src/b.rs", b"b");
+        fs.write("/repo/src/c.tmp", b"c");
+        let mut p = start_with(fs, config(&["/repo/src"]));
+        assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+
+        p.vfs().write("/repo/.gitignore", b"# nothing ignored\n");
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.log", Created)] } else { &[] };
+        expect(&ticks(&mut p, 3), want, name, "the repository's .gitignore, above the root");
+        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+
+        p.vfs().write("/repo/.git/info/exclude", b"*.tmp\n");
+        expect(&ticks(&mut p, 3), &[], name, "git's exclude file, created");
+        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs"], "{name}");
+        p.vfs().write("/repo/.git/info/exclude", b"*.log\n");
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/c.tmp", Created)] } else { &[] };
+        expect(&ticks(&mut p, 3), want, name, "git's exclude file, edited");
+        assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+    }
+}
+
+/// The same on a real disk: `-e rs`, and a `.gitignore` edit applies without being a change.
+#[test]
+fn an_ignore_file_the_filters_leave_out_rules_on_a_real_disk() {
+    use crate::vfs::real::RealFs;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("w");
+    std::fs::create_dir_all(root.join("gen")).unwrap();
+    std::fs::write(root.join(".gitignore"), "gen/\n").unwrap();
+    std::fs::write(root.join("gen/a.rs"), "a").unwrap();
+    std::fs::write(root.join("b.rs"), "b").unwrap();
+    // Old, so that the un-ignored names are not news by their mtimes either.
+    for old in ["gen/a.rs", "gen"] {
+        filetime::set_file_mtime(root.join(old), FileTime::from_unix_time(1_600_000_000, 0)).unwrap();
+    }
+    let rs = crate::config::FilterConfig { extensions: vec!["rs".into()], ..Default::default() };
+    let mut p = Poller::new(Config { roots: vec![root.clone()], filter: rs, ..Config::default() }, RealFs).unwrap();
+    assert!(p.tick().changes.is_empty());
+    assert_eq!(p.files(), [root.join("b.rs")]);
+    std::fs::write(root.join(".gitignore"), "# nothing ignored, and longer\n").unwrap();
+    let t = p.tick();
+    assert!(t.changes.is_empty(), "{:?}", t.changes);
+    assert_eq!(p.files(), [root.join("b.rs"), root.join("gen/a.rs")]);
+}
+
+/// An ignore file given as a path of its own is reported when edited, like any watched path, and its directory (a
+/// holder of explicit paths) is never listed for it: what else is in there is not watched.
+#[test]
+fn an_explicit_ignore_file_is_reported_and_its_directory_is_not_listed() {
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/a.rs", b"a");
+    fs.write("/x/.gitignore", b"*.log\n");
+    fs.write("/x/other.rs", b"o");
+    let mut p = start_with(fs, config(&["/w", "/x/.gitignore"]));
+    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
+    p.vfs().write("/x/.gitignore", b"*.tmp\n");
+    expect(&ticks(&mut p, 3), &[("/x/.gitignore", ChangeKind::Modified)], "fine", "explicit .gitignore");
+    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
 }

@@ -6,6 +6,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::discover::walk::Notice;
+
 /// A one-line notice about one path or filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
@@ -175,6 +177,16 @@ impl fmt::Display for Warning {
                  there; comparing its files with what was there",
                 path.display()
             ),
+        }
+    }
+}
+
+impl From<Notice> for Warning {
+    fn from(n: Notice) -> Warning {
+        match n {
+            Notice::CannotList { path, error } => Warning::CannotList { path, error },
+            Notice::IgnoreFile(msg) => Warning::IgnoreFile(msg),
+            Notice::Loop { path, first } => Warning::Loop { path, first },
         }
     }
 }

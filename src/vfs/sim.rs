@@ -5,6 +5,11 @@
 //! ([`SimFs::unmount`], [`SimFs::remount`]), or not answering at all, as a FUSE filesystem whose daemon died
 //! ([`SimFs::set_error_below`]).
 //!
+//! Directory handles are simulated as the real ones behave ([`Vfs::open_dir`], [`Vfs::stat_in`]): a handle
+//! carries the directory's device and inode and follows that directory, not its path (renamed, it looks in the new
+//! place; removed, it finds nothing; unmounted lazily, it still reaches the files that went away), so the engine
+//! takes the same path through handles here as on a real local disk. [`Counters::stats_in`] counts those stats.
+//!
 //! Timestamps are stamped the way the profile says: the writer's clock (this machine's clock plus the profile's
 //! skew) is cut to a tick, rounded down or up, and expressed in the filesystem's unit.
 //!
@@ -118,8 +123,10 @@ struct Node {
 /// How often each operation was called: lets tests assert that ignored trees cost nothing and that only racy
 /// files are hashed.
 pub struct Counters {
-    /// Calls to `stat`.
+    /// Calls to `stat`, and to `stat_in`.
     pub stats: u64,
+    /// Of those, calls to `stat_in` (through a directory handle, as the sweep does on local filesystems).
+    pub stats_in: u64,
     /// Calls to `read_dir`.
     pub read_dirs: u64,
     /// Calls to `hash`.
@@ -145,6 +152,9 @@ struct State {
     /// Errors for a path and everything below it (a dead FUSE daemon: ENOTCONN for the whole mount).
     errors_below: HashMap<PathBuf, io::ErrorKind>,
     mounts: BTreeMap<PathBuf, SimMount>,
+    /// Filesystems unmounted and then covered by another mount at the same place: reachable only through
+    /// handles opened before (as after `umount -l`).
+    detached: Vec<SimMount>,
     next_ino: u64,
     counters: Counters,
 }
@@ -170,6 +180,7 @@ impl SimFs {
                 errors: HashMap::new(),
                 errors_below: HashMap::new(),
                 mounts: BTreeMap::new(),
+                detached: Vec::new(),
                 next_ino: 2,
                 counters: Counters::default(),
             }),
@@ -322,7 +333,12 @@ impl SimFs {
     pub fn mount(&self, at: impl AsRef<Path>, dev: u64, info: FsInfo) {
         let at = at.as_ref();
         self.mkdir(at);
-        self.lock().mounts.insert(at.to_path_buf(), SimMount { dev, info, away: None });
+        let mut st = self.lock();
+        if let Some(old) = st.mounts.insert(at.to_path_buf(), SimMount { dev, info, away: None })
+            && old.away.is_some()
+        {
+            st.detached.push(old);
+        }
     }
 
     /// Unmounts the filesystem at `at`: its files go away with it, and the directory underneath (empty, on the
@@ -360,6 +376,18 @@ impl SimFs {
         }
     }
 
+    /// What `stat` says of `node`, on device `dev`.
+    fn stat_of(&self, node: &Node, dev: u64) -> Stat {
+        Stat {
+            kind: node.kind,
+            size: node.data.len() as u64,
+            mtime: from_nanos(node.mtime),
+            ctime: self.profile.has_ctime.then(|| from_nanos(node.ctime)),
+            ino: Some(node.ino),
+            dev,
+        }
+    }
+
     /// The mounted filesystem `path` is on, if any.
     fn mount_of<'a>(&self, st: &'a State, path: &Path) -> Option<&'a SimMount> {
         path.ancestors().find_map(|a| st.mounts.get(a).filter(|m| m.away.is_none()))
@@ -388,35 +416,40 @@ impl Vfs for SimFs {
         st.counters.stats += 1;
         self.check(&st, path)?;
         let node = st.nodes.get(path).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        Ok(Stat {
-            kind: node.kind,
-            size: node.data.len() as u64,
-            mtime: from_nanos(node.mtime),
-            ctime: self.profile.has_ctime.then(|| from_nanos(node.ctime)),
-            ino: Some(node.ino),
-            dev: self.mount_of(&st, path).map_or(1, |m| m.dev),
-        })
+        Ok(self.stat_of(node, self.mount_of(&st, path).map_or(1, |m| m.dev)))
     }
 
-    /// A simulated handle follows the directory's identity, as a real one does: after a rename it looks inside
-    /// the directory at its new path, after a removal it finds nothing.
+    /// A simulated handle follows the directory's identity (device and inode), as a real one does: after a
+    /// rename it looks inside the directory at its new path, after a removal it finds nothing, and on a filesystem
+    /// unmounted since (lazily: `umount -l`) it still reaches the files that went away with it.
     fn open_dir(&self, path: &Path) -> Option<DirHandle> {
         let st = self.lock();
         self.check(&st, path).ok()?;
         let node = st.nodes.get(path).filter(|n| n.kind == FileKind::Dir)?;
-        Some(DirHandle { ident: (1, node.ino), inner: Inner::Sim })
+        let dev = self.mount_of(&st, path).map_or(1, |m| m.dev);
+        Some(DirHandle { ident: (dev, node.ino), inner: Inner::Sim })
     }
 
     fn stat_in(&self, dir: &DirHandle, name: &CStr) -> io::Result<Stat> {
         let name = os_name(name);
-        let at = {
-            let st = self.lock();
-            st.nodes.iter().find(|(_, n)| n.kind == FileKind::Dir && n.ino == dir.ident.1).map(|(p, _)| p.join(name))
-        };
-        match at {
-            Some(path) => self.stat(&path),
-            None => Err(io::ErrorKind::NotFound.into()),
+        let (dev, ino) = dir.ident;
+        let mut st = self.lock();
+        st.counters.stats_in += 1;
+        let is_it = |n: &Node| n.kind == FileKind::Dir && n.ino == ino;
+        let here = st.nodes.iter().find(|(p, n)| is_it(n) && self.mount_of(&st, p).map_or(1, |m| m.dev) == dev);
+        if let Some((path, _)) = here {
+            let path = path.join(name);
+            drop(st);
+            return self.stat(&path);
         }
+        // A filesystem unmounted while the handle was open: still there for the handle.
+        st.counters.stats += 1;
+        let away = st.mounts.values().chain(&st.detached).filter(|m| m.dev == dev).find_map(|m| {
+            let files = m.away.as_ref()?;
+            let (path, _) = files.iter().find(|(_, n)| is_it(n))?;
+            files.get(&path.join(name))
+        });
+        away.map(|node| self.stat_of(node, dev)).ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -456,5 +489,54 @@ impl Vfs for SimFs {
         let st = self.lock();
         self.check(&st, path)?;
         Ok(self.mount_of(&st, path).map_or_else(|| self.profile.info.clone(), |m| m.info.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> std::ffi::CString {
+        std::ffi::CString::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_handle_follows_its_directory_as_a_real_one_does() {
+        let fs = SimFs::new(Profile::fine());
+        fs.write("/w/d/a.rs", b"a");
+        let handle = fs.open_dir(Path::new("/w/d")).unwrap();
+        let ino = fs.stat(Path::new("/w/d")).unwrap().ino.unwrap();
+        assert_eq!(handle.ident(), (1, ino));
+        let before = fs.counters();
+        assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().size, 1);
+        assert_eq!((fs.counters().stats - before.stats, fs.counters().stats_in - before.stats_in), (1, 1));
+        // Renamed, and another directory made under its name: the handle still looks in the first one.
+        fs.rename("/w/d", "/w/old");
+        fs.write("/w/d/a.rs", b"new one");
+        assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().size, 1);
+        fs.remove("/w/old");
+        assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(fs.open_dir(Path::new("/w/d/a.rs")).is_none(), "not a directory");
+    }
+
+    #[test]
+    fn a_handle_on_a_mount_has_its_device_and_outlives_an_unmount() {
+        let fs = SimFs::new(Profile::fine());
+        fs.mount("/w/m", 7, FsInfo { name: "tmpfs".into(), remote: false });
+        fs.write("/w/m/sub/a.rs", b"a");
+        let handle = fs.open_dir(Path::new("/w/m/sub")).unwrap();
+        assert_eq!(handle.ident().0, 7);
+        assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().dev, 7);
+        // Lazily unmounted, even with another filesystem mounted there since: the handle still reaches it.
+        fs.unmount("/w/m");
+        fs.mount("/w/m", 8, FsInfo { name: "fuse".into(), remote: true });
+        assert!(fs.stat(Path::new("/w/m/sub/a.rs")).is_err(), "gone from its path");
+        let through = fs.stat_in(&handle, &name("a.rs")).unwrap();
+        assert_eq!((through.dev, through.size), (7, 1));
+        // A dead daemon answers ENOTCONN through a handle as by path.
+        fs.write("/w/m/x/b.rs", b"b");
+        let live = fs.open_dir(Path::new("/w/m/x")).unwrap();
+        fs.set_error_below("/w/m", Some(io::ErrorKind::NotConnected));
+        assert_eq!(fs.stat_in(&live, &name("b.rs")).unwrap_err().kind(), io::ErrorKind::NotConnected);
     }
 }

@@ -4,24 +4,36 @@
 //!   and both equal the net changes a model of the edits predicts;
 //! - a tree diffed against itself (ticks with no edits) is empty;
 //! - `ChangeSet` folding equals a reference model of "existed before / exists after";
-//! - `compare::observe` equals a reference model of the rules on random sequences (`tests/model`).
-
-mod common;
-mod model;
+//! - `compare::observe` equals a reference model of the rules on random sequences (`support::model`).
+//!
+//! The failing cases proptest found and shrank are kept in `properties.proptest-regressions` beside this file, and
+//! run first, every time (see [`config`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::write;
 use filetime::FileTime;
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 use stator::change::{Change, ChangeKind, ChangeSet, Reason};
 use stator::config::Config;
 use stator::fingerprint::Fields;
 use stator::poll::{Poller, Warning};
 use stator::vfs::real::RealFs;
+
+use crate::support::{model, set_mtime, write};
+
+/// The proptest configuration, with `cases` cases. Failures are persisted beside this file: proptest's default
+/// (`SourceParallel`) would look for the first directory up from here holding a `main.rs` (`tests/it/`), and use
+/// `tests/proptest-regressions/properties.txt` beside it.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    }
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Random trees and edit scripts on the real disk.
@@ -139,7 +151,7 @@ fn make_tree(root: &Path, specs: &[FileSpec]) -> TreeModel {
         let slot = m.fresh();
         let mtime = unique_mtime(slot, spec.future, spec.ns);
         write(root.join(&rel), &spec.content);
-        filetime::set_file_mtime(root.join(&rel), mtime).expect("set mtime");
+        set_mtime(root.join(&rel), mtime);
         let identity = u64::from(m.fresh());
         m.files.insert(rel, FileModel { content: spec.content.clone(), mtime, identity, touched: false });
     }
@@ -161,7 +173,7 @@ fn apply(root: &Path, m: &mut TreeModel, op: &Op) {
             let slot = m.fresh();
             let mtime = unique_mtime(slot, false, slot);
             fs::write(root.join(&rel), content).expect("create");
-            filetime::set_file_mtime(root.join(&rel), mtime).expect("set mtime");
+            set_mtime(root.join(&rel), mtime);
             let identity = u64::from(m.fresh());
             m.files.insert(rel, FileModel { content: content.clone(), mtime, identity, touched: true });
         }
@@ -170,7 +182,7 @@ fn apply(root: &Path, m: &mut TreeModel, op: &Op) {
             let slot = m.fresh();
             let mtime = unique_mtime(slot, false, slot);
             fs::write(root.join(&rel), content).expect("modify");
-            filetime::set_file_mtime(root.join(&rel), mtime).expect("set mtime");
+            set_mtime(root.join(&rel), mtime);
             let f = m.files.get_mut(&rel).expect("modelled");
             (f.content, f.mtime, f.touched) = (content.clone(), mtime, true);
         }
@@ -201,7 +213,7 @@ fn apply(root: &Path, m: &mut TreeModel, op: &Op) {
             let Some(rel) = m.nth_file(*file) else { return };
             let slot = m.fresh();
             let mtime = unique_mtime(slot, *future, slot);
-            filetime::set_file_mtime(root.join(&rel), mtime).expect("set mtime");
+            set_mtime(root.join(&rel), mtime);
             let f = m.files.get_mut(&rel).expect("modelled");
             (f.mtime, f.touched) = (mtime, true);
         }
@@ -299,7 +311,7 @@ fn check_against_model(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(config(24))]
 
     #[test]
     fn parallel_scan_equals_sequential_scan_and_the_model(specs in tree(), script in proptest::collection::vec(op(), 0..12)) {
@@ -398,6 +410,8 @@ fn only_kind(set: &ChangeSet) -> Option<ChangeKind> {
 }
 
 proptest! {
+    #![proptest_config(config(ProptestConfig::default().cases))]
+
     #[test]
     fn changeset_fold_equals_the_before_after_model(seq in consistent_sequence()) {
         let set = fold("/p", &seq);
@@ -472,6 +486,8 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(config(ProptestConfig::default().cases))]
+
     /// The same path reported through two roots (or a root inside another) arrives twice; the doc of
     /// `ChangeSet` says such a path is reported once, so duplicating events must not change the net result.
     #[test]
@@ -499,7 +515,7 @@ fn changeset_duplicated_changes_minimal_examples() {
 // compare::observe against the model.
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    #![proptest_config(config(2048))]
 
     #[test]
     fn compare_observe_equals_the_model(script in proptest::collection::vec(any::<u8>(), 0..600)) {

@@ -1,19 +1,18 @@
-//! Helpers for `tests/testfs.rs`: the engine scenarios on real mounted filesystems (`../shared/testfs/`).
+//! The real mounted filesystems of `../shared/testfs/`, for `testfs` (the engine scenarios on each) and
+//! `torture::torture_on_each_test_mount`.
 //!
 //! Each filesystem is named by an environment variable that `.ci/run` sets (`STATOR_TESTFS_EXT4_1S=/mnt/...`);
 //! remote-like mounts (sshfs, SMB, bindfs, overlay) also name their backing directory
 //! (`STATOR_TESTFS_BINDFS_BACKING=...`), where the tests make their changes, as an editor on the host or a
 //! colleague on the server would: stator watches the mount and must see them through it.
 //!
-//! Where a variable is unset the test prints `SKIPPED` and passes, except under `CI=true`, where it fails: a
-//! broken mount must not pass silently.
+//! Where a variable is unset the test is skipped by the one policy ([`super::skip`]): it says `SKIPPED` and
+//! passes, except with `CI` set, where it fails: a broken mount must not pass silently.
 //!
 //! No test sleeps to synchronise. A test makes its change and then ticks the poller (every [`TICK`]) until the
 //! expected net change set appears, within a bound that follows from the attribute-cache delay *measured* on
 //! that mount when the suite starts (see [`Visibility`]), then keeps ticking for that delay again to show that
 //! nothing else arrives once every cache has let the truth through.
-
-#![allow(dead_code)]
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -27,41 +26,46 @@ use stator::config::Config;
 use stator::poll::{FsSummary, Poller, Tick, Warning};
 use stator::vfs::real::RealFs;
 
+use super::{skip, wait_until};
+
 /// How often the poller is ticked while a test waits for a state: the pacing of the wait loop.
-pub const TICK: Duration = Duration::from_millis(150);
+pub(crate) const TICK: Duration = Duration::from_millis(150);
 
 /// What stator needs on top of the cache delay to report a change: the racy window of a coarse or network
 /// filesystem (3 s at most, FAT's 2 s plus the margin) covers a directory's re-listing while it is fresh, and a
 /// removal is confirmed one tick after it is first missed.
-pub const SETTLE: Duration = Duration::from_secs(3);
+pub(crate) const SETTLE: Duration = Duration::from_secs(3);
 
 /// The longest a mount may take to show a change made behind it before the measurement gives up (the slowest
 /// mount here, sshfs with its default cache, takes about 21 s).
 const MEASURE_CAP: Duration = Duration::from_secs(120);
 
+/// How often the measurement looks through the mount.
+const PROBE: Duration = Duration::from_millis(20);
+
 /// One filesystem of the matrix.
 #[derive(Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Short name, for messages.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The variable naming the directory stator watches (the mount point, or the share on the mount).
-    pub var: &'static str,
+    pub(crate) var: &'static str,
     /// The variable naming the backing directory (server side, host side, overlay upper), for mounts where
     /// the changes are made behind stator's back.
-    pub backing_var: Option<&'static str>,
+    pub(crate) backing_var: Option<&'static str>,
     /// The timestamp granularity the filesystem really has, where the suite asserts that stator learns it (not
     /// on SMB: smbnetfs truncates utimes to whole seconds, so only the files written without setting their
     /// mtime show its 100 ns, and one of them may by chance fall on a whole microsecond).
-    pub granularity: Option<Duration>,
+    pub(crate) granularity: Option<Duration>,
     /// Tests on this filesystem run one at a time (fusefat's write support is fragile).
-    pub serial: bool,
+    pub(crate) serial: bool,
     /// Leave the test's files behind instead of deleting them (fusefat: fewer unlinks, fewer chances to hang;
     /// the image is thrown away with the mount).
-    pub keep_files: bool,
+    pub(crate) keep_files: bool,
 }
 
 /// ext4 with 128-byte inodes: whole-second timestamps. Written through the mount.
-pub static EXT4_1S: Spec = Spec {
+pub(crate) static EXT4_1S: Spec = Spec {
     name: "ext4-1s",
     var: "STATOR_TESTFS_EXT4_1S",
     backing_var: None,
@@ -71,7 +75,7 @@ pub static EXT4_1S: Spec = Spec {
 };
 
 /// FAT32 through fusefat: 2 s timestamps. Written through the mount; short tests, one at a time.
-pub static FAT: Spec = Spec {
+pub(crate) static FAT: Spec = Spec {
     name: "fat",
     var: "STATOR_TESTFS_FAT",
     backing_var: None,
@@ -81,7 +85,7 @@ pub static FAT: Spec = Spec {
 };
 
 /// exFAT through exfat-fuse: 1 s timestamps. Written through the mount.
-pub static EXFAT: Spec = Spec {
+pub(crate) static EXFAT: Spec = Spec {
     name: "exfat",
     var: "STATOR_TESTFS_EXFAT",
     backing_var: None,
@@ -91,7 +95,7 @@ pub static EXFAT: Spec = Spec {
 };
 
 /// sshfs over loopback with a short cache (`dcache_timeout=1`, `attr_timeout=1`). Written on the server side.
-pub static SSHFS: Spec = Spec {
+pub(crate) static SSHFS: Spec = Spec {
     name: "sshfs",
     var: "STATOR_TESTFS_SSHFS",
     backing_var: Some("STATOR_TESTFS_SSHFS_BACKING"),
@@ -101,7 +105,7 @@ pub static SSHFS: Spec = Spec {
 };
 
 /// sshfs over loopback with its default 20 s cache. Written on the server side.
-pub static SSHFS_SLOW: Spec = Spec {
+pub(crate) static SSHFS_SLOW: Spec = Spec {
     name: "sshfs-slow",
     var: "STATOR_TESTFS_SSHFS_SLOW",
     backing_var: Some("STATOR_TESTFS_SSHFS_SLOW_BACKING"),
@@ -111,7 +115,7 @@ pub static SSHFS_SLOW: Spec = Spec {
 };
 
 /// An SMB share through smbnetfs. Written on the server side.
-pub static SMB: Spec = Spec {
+pub(crate) static SMB: Spec = Spec {
     name: "smb",
     var: "STATOR_TESTFS_SMB",
     backing_var: Some("STATOR_TESTFS_SMB_BACKING"),
@@ -121,7 +125,7 @@ pub static SMB: Spec = Spec {
 };
 
 /// bindfs, the model of a Docker Desktop bind mount. Written on the host side.
-pub static BINDFS: Spec = Spec {
+pub(crate) static BINDFS: Spec = Spec {
     name: "bindfs",
     var: "STATOR_TESTFS_BINDFS",
     backing_var: Some("STATOR_TESTFS_BINDFS_BACKING"),
@@ -131,7 +135,7 @@ pub static BINDFS: Spec = Spec {
 };
 
 /// overlayfs, the model of a container's overlay2 root. Written in the upper layer.
-pub static OVERLAY: Spec = Spec {
+pub(crate) static OVERLAY: Spec = Spec {
     name: "overlay",
     var: "STATOR_TESTFS_OVERLAY",
     backing_var: Some("STATOR_TESTFS_OVERLAY_BACKING"),
@@ -147,31 +151,31 @@ static ALL: [&Spec; 8] = [&EXT4_1S, &FAT, &EXFAT, &SSHFS, &SSHFS_SLOW, &SMB, &BI
 /// rewritten with another size and a new file is created on the write side, and the mount is looked at every
 /// 20 ms until both show. Filling the caches first makes this the worst case.
 #[derive(Debug, Clone, Copy)]
-pub struct Visibility {
+pub(crate) struct Visibility {
     /// Until `stat` through the mount showed the new size.
-    pub attr: Duration,
+    pub(crate) attr: Duration,
     /// Until a listing through the mount showed the new name.
-    pub listing: Duration,
+    pub(crate) listing: Duration,
 }
 
 impl Visibility {
     /// The longer of the two.
-    pub fn delay(&self) -> Duration {
+    pub(crate) fn delay(&self) -> Duration {
         self.attr.max(self.listing)
     }
 }
 
 /// A filesystem of the matrix that is mounted, with its measured delay.
 #[derive(Debug)]
-pub struct Mount {
+pub(crate) struct Mount {
     /// Which filesystem.
-    pub spec: &'static Spec,
+    pub(crate) spec: &'static Spec,
     /// The directory stator watches.
-    pub mnt: PathBuf,
+    pub(crate) mnt: PathBuf,
     /// Where the tests write: the backing directory, or the mount itself.
-    pub write_side: PathBuf,
+    pub(crate) write_side: PathBuf,
     /// The measured delay.
-    pub vis: Visibility,
+    pub(crate) vis: Visibility,
 }
 
 impl Mount {
@@ -179,42 +183,34 @@ impl Mount {
     /// been filled just before the change, and expire just after stator's look), plus one `rescan` period of
     /// `cfg` (a listing cached past the directory's racy window is refreshed by stator's periodic re-listing),
     /// plus [`SETTLE`].
-    pub fn bound(&self, cfg: &Config) -> Duration {
+    pub(crate) fn bound(&self, cfg: &Config) -> Duration {
         3 * self.vis.delay() + cfg.rescan + SETTLE
     }
 
     /// How long a test keeps ticking after the expected changes appeared, to show nothing more arrives: the
     /// measured delay (whatever a cache still held has expired by then), and at least three ticks.
-    pub fn quiet(&self) -> Duration {
+    pub(crate) fn quiet(&self) -> Duration {
         self.vis.delay() + 3 * TICK
     }
 }
 
-/// Whether this is a CI run, where a filesystem that is not mounted is a failure.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn skip(spec: &Spec, var: &str) -> Option<&'static Mount> {
-    assert!(
-        !in_ci(),
-        "NOT MOUNTED {}: {var} is not set, and with CI=true every filesystem must be mounted (see the mount \
-         errors in .ci/run's output)",
-        spec.name
-    );
-    eprintln!("SKIPPED {}: {var} is not set", spec.name);
+/// Skips the calling test (see [`super::skip`]: a failure with `CI` set) because `var` is unset.
+#[track_caller]
+fn not_mounted(spec: &Spec, var: &str) -> Option<&'static Mount> {
+    skip(&format!("{} is not mounted: {var} is not set (see the mount errors in .ci/run's output)", spec.name));
     None
 }
 
 /// The mounted filesystem `spec`, measured on first use; `None` (after printing `SKIPPED ...`) when its variable
 /// is unset outside CI. Panics when it is unset in CI, or when the mount never shows a change made behind it.
-pub fn mount(spec: &'static Spec) -> Option<&'static Mount> {
+#[track_caller]
+pub(crate) fn mount(spec: &'static Spec) -> Option<&'static Mount> {
     static MOUNTS: [OnceLock<Result<Mount, String>>; 8] = [const { OnceLock::new() }; 8];
-    let Some(mnt) = std::env::var_os(spec.var).filter(|v| !v.is_empty()) else { return skip(spec, spec.var) };
+    let Some(mnt) = std::env::var_os(spec.var).filter(|v| !v.is_empty()) else { return not_mounted(spec, spec.var) };
     let backing = match spec.backing_var {
         Some(var) => match std::env::var_os(var).filter(|v| !v.is_empty()) {
             Some(b) => Some(PathBuf::from(b)),
-            None => return skip(spec, var),
+            None => return not_mounted(spec, var),
         },
         None => None,
     };
@@ -264,12 +260,8 @@ fn measure_in(spec: &Spec, w: &Path, m: &Path) -> Result<Visibility, String> {
     let fail =
         |what: &str| format!("{}: {what} did not show through {} within {MEASURE_CAP:?}", spec.name, m.display());
     fs::write(w.join("f"), "a").map_err(|e| format!("{}: write: {e}", spec.name))?;
-    let start = Instant::now();
-    while !fs::metadata(m.join("f")).is_ok_and(|md| md.len() == 1) {
-        if start.elapsed() > MEASURE_CAP {
-            return Err(fail("a new file in a new directory"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !wait_until(MEASURE_CAP, PROBE, || fs::metadata(m.join("f")).is_ok_and(|md| md.len() == 1)) {
+        return Err(fail("a new file in a new directory"));
     }
     // Fill the caches, then change both things behind them.
     let _ = fs::metadata(m.join("f"));
@@ -278,47 +270,45 @@ fn measure_in(spec: &Spec, w: &Path, m: &Path) -> Result<Visibility, String> {
     fs::write(w.join("g"), "x").map_err(|e| format!("{}: write: {e}", spec.name))?;
     let start = Instant::now();
     let (mut attr, mut listing) = (None, None);
-    while attr.is_none() || listing.is_none() {
+    wait_until(MEASURE_CAP, PROBE, || {
         if attr.is_none() && fs::metadata(m.join("f")).is_ok_and(|md| md.len() == 6) {
             attr = Some(start.elapsed());
         }
         if listing.is_none() && fs::read_dir(m).is_ok_and(|d| d.flatten().any(|e| e.file_name() == "g")) {
             listing = Some(start.elapsed());
         }
-        if start.elapsed() > MEASURE_CAP {
-            return Err(fail(if attr.is_none() { "a new size" } else { "a new name" }));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        attr.is_some() && listing.is_some()
+    });
+    match (attr, listing) {
+        (Some(attr), Some(listing)) => Ok(Visibility { attr, listing }),
+        _ => Err(fail(if attr.is_none() { "a new size" } else { "a new name" })),
     }
-    Ok(Visibility { attr: attr.unwrap_or_default(), listing: listing.unwrap_or_default() })
 }
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// One test's corner of a mount: `NAME/w` (watched) and `NAME/outside` (same filesystem, not watched) on the
 /// write side, stator watching `NAME/w` through the mount.
-pub struct Case {
+pub(crate) struct Case {
     /// The mount.
-    pub mount: &'static Mount,
+    pub(crate) mount: &'static Mount,
     /// `NAME` on the write side.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The watched root, through the mount.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// The engine under test.
-    pub poller: Poller<RealFs>,
-    /// What the baseline tick returned.
-    pub baseline: Tick,
+    pub(crate) poller: Poller<RealFs>,
     /// Every warning since the baseline.
-    pub warnings: Vec<Warning>,
+    pub(crate) warnings: Vec<Warning>,
     /// The config the poller was built with.
-    pub cfg: Config,
+    pub(crate) cfg: Config,
     _serial: Option<MutexGuard<'static, ()>>,
 }
 
 impl Case {
     /// A case on `mount` for test `test`: `setup` populates the watched directory on the write side (it gets
     /// that directory), `configure` adjusts the config; then the baseline is taken through the mount.
-    pub fn new(
+    pub(crate) fn new(
         mount: &'static Mount,
         test: &str,
         setup: impl FnOnce(&Path),
@@ -343,38 +333,38 @@ impl Case {
             mount.spec.name,
             baseline.changes
         );
-        Case { mount, dir, root, poller, baseline, warnings: Vec::new(), cfg, _serial: serial }
+        Case { mount, dir, root, poller, warnings: Vec::new(), cfg, _serial: serial }
     }
 
     /// A case with the default config.
-    pub fn plain(mount: &'static Mount, test: &str, setup: impl FnOnce(&Path)) -> Case {
+    pub(crate) fn plain(mount: &'static Mount, test: &str, setup: impl FnOnce(&Path)) -> Case {
         Case::new(mount, test, setup, |_| {})
     }
 
     /// `rel` under the watched directory, on the write side: where the test makes its changes.
-    pub fn w(&self, rel: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn w(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.dir.join("w").join(rel)
     }
 
     /// `rel` under the unwatched sibling directory, on the write side.
-    pub fn outside(&self, rel: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn outside(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.dir.join("outside").join(rel)
     }
 
     /// `rel` under the watched directory, through the mount: what stator sees.
-    pub fn m(&self, rel: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn m(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join(rel)
     }
 
     /// How long [`Case::expect`] waits.
-    pub fn bound(&self) -> Duration {
+    pub(crate) fn bound(&self) -> Duration {
         self.mount.bound(&self.cfg)
     }
 
     /// Ticks until the net changes since this call are exactly `want` (paths relative to the watched root)
     /// and no removal is pending, within [`Mount::bound`]; panics with what was seen otherwise. Then keeps
     /// ticking for [`Mount::quiet`] and checks that nothing else arrived. Returns the set.
-    pub fn expect(&mut self, want: &[(&str, ChangeKind)]) -> ChangeSet {
+    pub(crate) fn expect(&mut self, want: &[(&str, ChangeKind)]) -> ChangeSet {
         let set = self.expect_soon(want);
         let mut later = set.clone();
         let quiet = self.mount.quiet();
@@ -397,46 +387,45 @@ impl Case {
     }
 
     /// Like [`Case::expect`] without the quiet period afterwards: returns as soon as the changes are in.
-    pub fn expect_soon(&mut self, want: &[(&str, ChangeKind)]) -> ChangeSet {
+    pub(crate) fn expect_soon(&mut self, want: &[(&str, ChangeKind)]) -> ChangeSet {
         let want = sorted(want);
         let bound = self.bound();
         let start = Instant::now();
         let mut set = ChangeSet::new();
         let mut ticks = 0;
-        loop {
+        let mut pending = false;
+        let seen = wait_until(bound, TICK, || {
             let t = self.tick();
             ticks += 1;
+            pending = t.pending;
             set.extend(t.changes);
-            if !t.pending && self.rel(&set) == want {
-                eprintln!(
-                    "SEEN {}: {:?} after {} ticks ({} ms; bound {} ms)",
-                    self.mount.spec.name,
-                    want,
-                    ticks,
-                    start.elapsed().as_millis(),
-                    bound.as_millis()
-                );
-                return set;
-            }
-            if start.elapsed() > bound {
-                panic!(
-                    "{}: the net changes did not become {want:?} within {bound:?} ({ticks} ticks; visibility measured \
-                     {:?})\n  seen: {:?}\n  pending: {}\n  warnings: {:?}\n  tracked: {:?}\n  the mount lists: {:?}",
-                    self.mount.spec.name,
-                    self.mount.vis,
-                    self.rel(&set),
-                    t.pending,
-                    self.warnings,
-                    self.files(),
-                    list_tree(&self.root),
-                );
-            }
-            std::thread::sleep(TICK);
+            !pending && self.rel(&set) == want
+        });
+        if !seen {
+            panic!(
+                "{}: the net changes did not become {want:?} within {bound:?} ({ticks} ticks; visibility measured {:?})\n  \
+                 seen: {:?}\n  pending: {pending}\n  warnings: {:?}\n  tracked: {:?}\n  the mount lists: {:?}",
+                self.mount.spec.name,
+                self.mount.vis,
+                self.rel(&set),
+                self.warnings,
+                self.files(),
+                list_tree(&self.root),
+            );
         }
+        eprintln!(
+            "SEEN {}: {:?} after {} ticks ({} ms; bound {} ms)",
+            self.mount.spec.name,
+            want,
+            ticks,
+            start.elapsed().as_millis(),
+            bound.as_millis()
+        );
+        set
     }
 
     /// Ticks for `span`; the net changes must stay empty (and no warning come).
-    pub fn stay_quiet(&mut self, span: Duration) {
+    pub(crate) fn stay_quiet(&mut self, span: Duration) {
         let start = Instant::now();
         let mut set = ChangeSet::new();
         let mut ticks = 0;
@@ -456,36 +445,36 @@ impl Case {
     }
 
     /// One tick; its warnings are kept.
-    pub fn tick(&mut self) -> Tick {
+    pub(crate) fn tick(&mut self) -> Tick {
         let t = self.poller.tick();
         self.warnings.extend(t.warnings.iter().cloned());
         t
     }
 
     /// Panics if any warning came since the baseline.
-    pub fn assert_no_warnings(&self) {
+    pub(crate) fn assert_no_warnings(&self) {
         assert!(self.warnings.is_empty(), "{}: unexpected warnings: {:?}", self.mount.spec.name, self.warnings);
     }
 
     /// The net changes of `set` as (path relative to the watched root, kind), in path order.
-    pub fn rel(&self, set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
+    pub(crate) fn rel(&self, set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
         set.iter().map(|(p, k, _)| (p.strip_prefix(&self.root).unwrap_or(p).to_path_buf(), k)).collect()
     }
 
     /// The single change in `set`.
-    pub fn only(&self, set: &ChangeSet) -> (PathBuf, ChangeKind, Reason) {
+    pub(crate) fn only(&self, set: &ChangeSet) -> (PathBuf, ChangeKind, Reason) {
         assert_eq!(set.len(), 1, "{}: expected exactly one change, got {set:?}", self.mount.spec.name);
         let (p, k, r) = set.iter().next().expect("one change");
         (p.to_path_buf(), k, r)
     }
 
     /// The tracked files, relative to the watched root.
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         self.poller.files().iter().map(|p| p.strip_prefix(&self.root).unwrap_or(p).to_path_buf()).collect()
     }
 
     /// What stator learned about the filesystem of the watched root.
-    pub fn summary(&self) -> FsSummary {
+    pub(crate) fn summary(&self) -> FsSummary {
         let dev = fs::metadata(&self.root).unwrap_or_else(|e| panic!("stat {}: {e}", self.root.display())).dev();
         self.poller.filesystems().into_iter().find(|s| s.dev == dev).unwrap_or_else(|| {
             panic!("{}: no summary for device {dev}: {:?}", self.mount.spec.name, self.poller.filesystems())
@@ -522,12 +511,4 @@ fn list_tree(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Sets the mtime of `path` (and its atime to the same value). Both are set at once: exfat-fuse and fusefat
-/// (and smbnetfs) silently ignore a `utimensat` that leaves atime alone (`UTIME_OMIT`), which is what
-/// `filetime::set_file_mtime` does.
-pub fn set_mtime(path: impl AsRef<Path>, t: filetime::FileTime) {
-    let path = path.as_ref();
-    filetime::set_file_times(path, t, t).unwrap_or_else(|e| panic!("set times of {}: {e}", path.display()));
 }

@@ -1,14 +1,10 @@
-//! Helpers shared by the integration tests that drive the engine on real temporary directories.
+//! The engine on a real temporary directory: [`Watch`], a poller with its baseline taken.
 //!
 //! Nothing here waits for the clock: [`Poller::tick`] is synchronous, so a test makes a change on disk and then
-//! ticks; timestamps that matter are set with `filetime` rather than slept for.
+//! ticks; timestamps that matter are set with [`super::set_mtime`] rather than slept for.
 
-#![allow(dead_code)]
-
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use filetime::FileTime;
 use stator::change::{ChangeKind, ChangeSet};
 use stator::config::Config;
 use stator::poll::{Poller, Tick, Warning};
@@ -17,27 +13,27 @@ use tempfile::TempDir;
 
 /// How many ticks [`Watch::settle`] takes: a removal is confirmed on the second tick after it happened, and a
 /// directory whose listing changed is re-read once more while its mtime is fresh.
-pub const SETTLE_TICKS: usize = 3;
+pub(crate) const SETTLE_TICKS: usize = 3;
 
 /// A poller over a fresh temporary directory (the watched root unless the config says otherwise), with the
 /// baseline already taken.
-pub struct Watch {
+pub(crate) struct Watch {
     /// The temporary directory; removed when the watch is dropped.
-    pub dir: TempDir,
+    pub(crate) dir: TempDir,
     /// The engine under test.
-    pub poller: Poller<RealFs>,
+    pub(crate) poller: Poller<RealFs>,
     /// What the baseline tick returned (its changes are asserted empty).
-    pub baseline: Tick,
+    pub(crate) baseline: Tick,
 }
 
 impl Watch {
     /// Watches the temporary directory itself, after `setup` has populated it.
-    pub fn new(setup: impl FnOnce(&Path)) -> Watch {
+    pub(crate) fn new(setup: impl FnOnce(&Path)) -> Watch {
         Watch::with_config(setup, |_, _| {})
     }
 
     /// Like [`Watch::new`], letting `configure` adjust the config (roots default to the temporary directory).
-    pub fn with_config(setup: impl FnOnce(&Path), configure: impl FnOnce(&Path, &mut Config)) -> Watch {
+    pub(crate) fn with_config(setup: impl FnOnce(&Path), configure: impl FnOnce(&Path, &mut Config)) -> Watch {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         setup(dir.path());
         let mut cfg = Config { roots: vec![dir.path().to_path_buf()], ..Config::default() };
@@ -49,27 +45,27 @@ impl Watch {
     }
 
     /// The temporary directory.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
     /// `rel` under the temporary directory.
-    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.dir.path().join(rel)
     }
 
     /// One tick.
-    pub fn tick(&mut self) -> Tick {
+    pub(crate) fn tick(&mut self) -> Tick {
         self.poller.tick()
     }
 
     /// Ticks [`SETTLE_TICKS`] times and folds what they report into one change set.
-    pub fn settle(&mut self) -> ChangeSet {
+    pub(crate) fn settle(&mut self) -> ChangeSet {
         self.settle_with_warnings().0
     }
 
     /// Like [`Watch::settle`], also returning every warning the ticks gave.
-    pub fn settle_with_warnings(&mut self) -> (ChangeSet, Vec<Warning>) {
+    pub(crate) fn settle_with_warnings(&mut self) -> (ChangeSet, Vec<Warning>) {
         let mut set = ChangeSet::new();
         let mut warnings = Vec::new();
         for _ in 0..SETTLE_TICKS {
@@ -81,53 +77,26 @@ impl Watch {
     }
 
     /// The net changes of `set` as `(path relative to the temporary directory, kind)`, in path order.
-    pub fn rel(&self, set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
+    pub(crate) fn rel(&self, set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
         set.iter().map(|(p, k, _)| (self.relative(p), k)).collect()
     }
 
     /// `p` relative to the temporary directory (panics if it is not under it).
-    pub fn relative(&self, p: &Path) -> PathBuf {
+    pub(crate) fn relative(&self, p: &Path) -> PathBuf {
         p.strip_prefix(self.root())
             .unwrap_or_else(|_| panic!("{} is not under {}", p.display(), self.root().display()))
             .to_path_buf()
     }
 
     /// Asserts that `set` holds exactly `want`, paths relative to the temporary directory, in path order.
-    pub fn expect(&self, set: &ChangeSet, want: &[(&str, ChangeKind)]) {
+    pub(crate) fn expect(&self, set: &ChangeSet, want: &[(&str, ChangeKind)]) {
         let mut want: Vec<(PathBuf, ChangeKind)> = want.iter().map(|(p, k)| (PathBuf::from(p), *k)).collect();
         want.sort();
         assert_eq!(self.rel(set), want, "net changes under {}", self.root().display());
     }
 
     /// The tracked files, relative to the temporary directory.
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         self.poller.files().iter().map(|p| self.relative(p)).collect()
     }
-}
-
-/// Writes `data` to `path`, creating missing parent directories.
-pub fn write(path: impl AsRef<Path>, data: impl AsRef<[u8]>) {
-    let path = path.as_ref();
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).expect("create parent directories");
-    }
-    fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-/// The mtime of `path`.
-pub fn mtime(path: impl AsRef<Path>) -> FileTime {
-    let m = fs::metadata(path.as_ref()).unwrap_or_else(|e| panic!("stat {}: {e}", path.as_ref().display()));
-    FileTime::from_last_modification_time(&m)
-}
-
-/// Sets the mtime of `path` (atime is set to the same value).
-pub fn set_mtime(path: impl AsRef<Path>, t: FileTime) {
-    let path = path.as_ref();
-    filetime::set_file_mtime(path, t).unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
-}
-
-/// This machine's clock shifted by `secs` seconds (negative: in the past).
-pub fn now_plus(secs: i64) -> FileTime {
-    let now = FileTime::now();
-    FileTime::from_unix_time(now.unix_seconds() + secs, now.nanoseconds())
 }

@@ -28,13 +28,13 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Event, FsState, Poller, Tick};
+use super::filesystems::Filesystems;
+use super::sweep::Sighting;
+use super::warning::{Outage, Warning};
 use crate::compare::State;
-use crate::fingerprint::Granularity;
+use crate::discover::tree::{DirId, NodeId, Tree};
 use crate::fingerprint::{FileKind, Stat};
-use crate::poll::tree::{DirId, NodeId, Tree};
-use crate::poll::warning::{Outage, Warning};
-use crate::vfs::{FsInfo, Vfs};
+use crate::vfs::Vfs;
 
 /// What a watched path shows now, judged against the device it was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,73 +61,97 @@ struct Offline {
     why: Outage,
 }
 
-/// The trees that are offline, and the device of each watched root.
+/// What the outage checks work on, lent by the poller for one call.
+pub(super) struct World<'a, V> {
+    pub(super) tree: &'a mut Tree,
+    pub(super) vfs: &'a V,
+    pub(super) fs: &'a mut Filesystems,
+    /// Where this tick's warnings go.
+    pub(super) warnings: &'a mut Vec<Warning>,
+}
+
+/// The trees that are offline, and the device of each watched root. (The directories another filesystem took
+/// over are marked in the tree: [`DirNode::taken_from`](crate::discover::tree::DirNode::taken_from).)
 #[derive(Debug, Default)]
 pub(super) struct Outages {
-    /// By the node of the top path of each offline tree.
+    /// By the node of the top path of each offline tree. An entry counts only while its node is marked
+    /// [`offline`](crate::discover::tree::Node::offline): a top can leave the tree with the directory holding it,
+    /// and its id go to another node.
     offline: HashMap<NodeId, Offline>,
-    /// The device of each watched root, as of the last full scan that could `stat` it.
+    /// The device of each watched root (never removed from the tree), as of the last full scan that could `stat`
+    /// it.
     root_devs: HashMap<NodeId, u64>,
-    /// Directories that another filesystem took over (replaced, or back as another device), with the device
-    /// they were on: what is below them and still on that device went with them.
-    taken_over: HashMap<DirId, u64>,
+}
+
+/// Whether node `id` is the top of an offline tree.
+fn is_top(tree: &Tree, id: NodeId) -> bool {
+    tree.nodes.get(id).is_some_and(|n| n.offline())
+}
+
+/// Whether directory `d`, or one above it, was taken over by another filesystem and was on device `dev`.
+fn went_with(tree: &Tree, d: DirId, dev: u64) -> bool {
+    tree.ancestors(d).any(|d| tree.dirs.get(d).is_some_and(|dir| dir.taken_from == Some(dev)))
+}
+
+/// Records that another filesystem took directory `d` over from device `dev`.
+fn take_over(tree: &mut Tree, d: DirId, dev: u64) {
+    if let Some(dir) = tree.dirs.get_mut(d) {
+        dir.taken_from = Some(dev);
+    }
 }
 
 impl Outages {
+    /// The offline trees whose top is still in the tree.
+    fn live<'a>(&'a self, tree: &'a Tree) -> impl Iterator<Item = &'a Offline> + 'a {
+        self.offline.iter().filter(|&(&id, _)| is_top(tree, id)).map(|(_, o)| o)
+    }
+
+    /// Forgets the offline trees whose top left the tree.
+    fn prune(&mut self, tree: &Tree) {
+        self.offline.retain(|&id, _| is_top(tree, id));
+    }
+
+    /// Records an offline tree.
+    fn insert(&mut self, tree: &mut Tree, id: NodeId, off: Offline) {
+        if let Some(n) = tree.nodes.get_mut(id) {
+            n.set_offline(true);
+            self.offline.insert(id, off);
+        }
+    }
+
+    /// Forgets an offline tree (it is back, or went with a larger one).
+    fn remove(&mut self, tree: &mut Tree, id: NodeId) -> Option<Offline> {
+        if let Some(n) = tree.nodes.get_mut(id) {
+            n.set_offline(false);
+        }
+        self.offline.remove(&id)
+    }
+
     /// Whether node `id` is in an offline tree (its top included).
     fn covers(&self, tree: &Tree, id: NodeId) -> bool {
         if self.offline.is_empty() {
             return false;
         }
-        if self.offline.contains_key(&id) {
-            return true;
-        }
-        tree.nodes.get(id).is_some_and(|n| self.covers_dir(tree, n.parent))
-    }
-
-    /// Whether directory `d`, or one above it, was taken over by another filesystem and was on device `dev`.
-    fn went_with(&self, tree: &Tree, mut d: DirId, dev: u64) -> bool {
-        if self.taken_over.is_empty() {
-            return false;
-        }
-        for _ in 0..100_000 {
-            if self.taken_over.get(&d) == Some(&dev) {
-                return true;
-            }
-            let Some(parent) = tree.dirs.get(d).and_then(|x| x.node).and_then(|id| tree.nodes.get(id)) else {
-                return false;
-            };
-            d = parent.parent;
-        }
-        false
+        is_top(tree, id) || tree.nodes.get(id).is_some_and(|n| self.covers_dir(tree, n.parent))
     }
 
     /// Whether directory `d` is in an offline tree. A holder (the directory of explicit paths: roots, reported
     /// files) is when its path is inside the top path of one.
-    pub(super) fn covers_dir(&self, tree: &Tree, mut d: DirId) -> bool {
+    pub(super) fn covers_dir(&self, tree: &Tree, d: DirId) -> bool {
         if self.offline.is_empty() {
             return false;
         }
-        // The parent chain ends at a holder; the bound is only a guard.
-        for _ in 0..100_000 {
-            let Some(dir) = tree.dirs.get(d) else { return false };
-            let Some(id) = dir.node else {
-                return self.offline.values().any(|o| dir.path.starts_with(&o.path));
-            };
-            if self.offline.contains_key(&id) {
-                return true;
-            }
-            let Some(node) = tree.nodes.get(id) else { return false };
-            d = node.parent;
-        }
-        false
+        tree.ancestors(d).filter_map(|d| tree.dirs.get(d)).any(|dir| match dir.node {
+            Some(id) => is_top(tree, id),
+            None => self.live(tree).any(|o| dir.path.starts_with(&o.path)),
+        })
     }
 }
 
 /// Judges what `path` shows (`seen`, its `stat` now) against device `dev`, the one it was on; `dir`: it was a
 /// directory stator descends into. Looks further (the parent, the nearest existing ancestor, a listing) only when
 /// `seen` is not the plain answer, so the usual case costs nothing more.
-fn judge<V: Vfs>(vfs: &V, path: &Path, dev: u64, dir: bool, seen: io::Result<Stat>) -> Verdict {
+fn mount_verdict<V: Vfs>(vfs: &V, path: &Path, dev: u64, dir: bool, seen: io::Result<Stat>) -> Verdict {
     match seen {
         Ok(s) if s.dev == dev || !dir || s.kind != FileKind::Dir => Verdict::Normal,
         Ok(s) if bare(vfs, path, s.dev) => Verdict::Offline(Outage::UnmountedAt),
@@ -170,8 +194,8 @@ fn vanished<V: Vfs>(vfs: &V, path: &Path, dev: u64) -> Verdict {
 /// stopped answering.
 #[derive(Clone, Copy)]
 struct Suspect {
-    /// Its own event, when the sweep looked at the directory itself.
-    event: Option<usize>,
+    /// Its own sighting, when the sweep looked at the directory itself.
+    sighting: Option<usize>,
     /// Its node.
     node: NodeId,
     /// The device it was on.
@@ -190,52 +214,54 @@ struct Top {
     why: Outage,
 }
 
-impl<V: Vfs> Poller<V> {
+impl Outages {
     /// At the start of a full scan (not the first): trees whose filesystem is back come online again (every
-    /// directory in them goes to `to_list`), and each watched root is checked, by path, for a filesystem that
-    /// went away or was replaced.
-    pub(super) fn watch_mounts(&mut self, tick: &mut Tick, to_list: &mut Vec<DirId>) {
-        self.recover(tick, to_list);
+    /// directory in them goes to `to_list`), and each of the watched `roots` is checked, by path, for a filesystem
+    /// that went away or was replaced.
+    pub(super) fn watch_mounts<V: Vfs>(&mut self, w: &mut World<'_, V>, roots: &[NodeId], to_list: &mut Vec<DirId>) {
+        self.prune(w.tree);
+        self.recover(w, roots, to_list);
         let mut tops = Vec::new();
-        for id in self.roots.clone() {
-            let Some(node) = self.tree.nodes.get(id) else { continue };
-            if self.outages.offline.contains_key(&id) || !(node.state.is_present() || node.state.is_vanishing()) {
+        for &id in roots {
+            let Some(node) = w.tree.nodes.get(id) else { continue };
+            if node.offline() || !(node.state.is_present() || node.state.is_vanishing()) {
                 continue;
             }
-            let ident = node.dir().and_then(|d| self.tree.dirs.get(d)).and_then(|d| d.ident);
-            let known = self.outages.root_devs.get(&id).copied().or(ident.map(|(dev, _)| dev));
-            let path = self.tree.path(id);
-            let seen = self.vfs.stat(&path);
+            let ident = node.dir().and_then(|d| w.tree.dirs.get(d)).and_then(|d| d.ident);
+            let known = self.root_devs.get(&id).copied().or(ident.map(|(dev, _)| dev));
+            let path = w.tree.path(id);
+            let seen = w.vfs.stat(&path);
             let stat = seen.as_ref().ok().copied();
             if let Some(s) = stat {
-                self.outages.root_devs.insert(id, s.dev);
+                self.root_devs.insert(id, s.dev);
             }
             let Some(dev) = known else { continue };
-            match judge(&self.vfs, &path, dev, node.dir().is_some(), seen) {
+            match mount_verdict(w.vfs, &path, dev, node.dir().is_some(), seen) {
                 Verdict::Normal => {}
                 Verdict::Offline(why) => tops.push(Top { id, path, dev, why }),
                 Verdict::Replaced { dev: now } => {
-                    self.replaced(&path, dev, now, tick);
-                    if let (Some(d), Some(s)) = (self.tree.nodes.get(id).and_then(|n| n.dir()), stat) {
+                    replaced(w, &path, dev, now);
+                    if let (Some(d), Some(s)) = (w.tree.nodes.get(id).and_then(|n| n.dir()), stat) {
                         // The directory that is there now, listed again whatever its fingerprint says.
-                        self.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
-                        self.outages.taken_over.insert(d, dev);
+                        w.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
+                        take_over(w.tree, d, dev);
                         to_list.push(d);
                     }
                 }
             }
         }
-        self.go_offline(tops, tick);
+        self.go_offline(w, tops);
     }
 
     /// Judges the directories the sweep saw vanish, move to another device or stop answering; records the trees
     /// that went offline, then drops what the sweep saw inside offline trees, restoring those nodes' states.
-    /// Returns the events left.
-    pub(super) fn screen(&mut self, mut events: Vec<Event>, tick: &mut Tick) -> Vec<Event> {
+    /// Returns the sightings left.
+    pub(super) fn screen<V: Vfs>(&mut self, w: &mut World<'_, V>, mut sightings: Vec<Sighting>) -> Vec<Sighting> {
+        self.prune(w.tree);
         let mut suspects: HashMap<DirId, Suspect> = HashMap::new();
         let mut relist = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            let Some(node) = self.tree.nodes.get(ev.id) else { continue };
+        for (i, ev) in sightings.iter().enumerate() {
+            let Some(node) = w.tree.nodes.get(ev.id) else { continue };
             let cut = ev.out.error == Some(io::ErrorKind::NotConnected);
             let Some(d) = node.dir() else {
                 // A file that does not answer or is missing: its directory is the one to judge (a hot scan looks
@@ -245,16 +271,16 @@ impl<V: Vfs> Poller<V> {
                     (ev.before, ev.out.state),
                     (State::Present(_), State::Vanishing(_)) | (State::Vanishing(_), State::Gone)
                 );
-                let parent = self.tree.dirs.get(node.parent);
+                let parent = w.tree.dirs.get(node.parent);
                 if let (true, Some(dir), Some((dev, _))) =
                     (cut || gone, parent.and_then(|p| p.node), parent.and_then(|p| p.ident))
                 {
-                    let new = Suspect { event: None, node: dir, dev, cut, moved: false };
+                    let new = Suspect { sighting: None, node: dir, dev, cut, moved: false };
                     suspects.entry(node.parent).and_modify(|s| s.cut |= cut).or_insert(new);
                 }
                 continue;
             };
-            let Some((dev, _)) = self.tree.dirs.get(d).and_then(|d| d.ident) else { continue };
+            let Some((dev, _)) = w.tree.dirs.get(d).and_then(|d| d.ident) else { continue };
             let missing = matches!((ev.before, ev.out.state), (State::Present(_), State::Vanishing(_)));
             let moved = ev.stat.filter(|s| s.kind == FileKind::Dir && s.dev != dev);
             if !(missing || moved.is_some() || cut) {
@@ -263,28 +289,28 @@ impl<V: Vfs> Poller<V> {
             // Inside a directory that another filesystem took over, what moved or vanished went with it, and was
             // judged with it: a directory there now is listed again as the one it is, a name not there any more is
             // a removal.
-            if !cut && self.outages.went_with(&self.tree, node.parent, dev) {
+            if !cut && went_with(w.tree, node.parent, dev) {
                 if moved.is_some() {
                     relist.push(i);
                 }
                 continue;
             }
             let cut = cut || suspects.get(&d).is_some_and(|s| s.cut);
-            suspects.insert(d, Suspect { event: Some(i), node: ev.id, dev, cut, moved: moved.is_some() });
+            suspects.insert(d, Suspect { sighting: Some(i), node: ev.id, dev, cut, moved: moved.is_some() });
         }
         for i in relist {
-            events[i].out.relist = true;
+            sightings[i].out.relist = true;
         }
         if !suspects.is_empty() {
-            self.judge_suspects(suspects, &mut events, tick);
+            self.judge_suspects(w, suspects, &mut sightings);
         }
-        if self.outages.offline.is_empty() {
-            return events;
+        if self.offline.is_empty() {
+            return sightings;
         }
-        let (kept, dropped): (Vec<Event>, Vec<Event>) =
-            events.into_iter().partition(|ev| !self.outages.covers(&self.tree, ev.id));
+        let (kept, dropped): (Vec<Sighting>, Vec<Sighting>) =
+            sightings.into_iter().partition(|ev| !self.covers(w.tree, ev.id));
         for ev in dropped {
-            if let Some(node) = self.tree.nodes.get_mut(ev.id) {
+            if let Some(node) = w.tree.nodes.get_mut(ev.id) {
                 node.state = ev.before.into();
             }
         }
@@ -294,61 +320,43 @@ impl<V: Vfs> Poller<V> {
     /// A listing of directory `d` failed with ENOTCONN: its filesystem is disconnected, whatever a `stat` of it
     /// says (FUSE serves cached attributes for a while after its daemon died). Returns whether `d` is offline now
     /// (the listing is then no news to report).
-    pub(super) fn cut_off(&mut self, d: DirId, tick: &mut Tick) -> bool {
-        let Some(dir) = self.tree.dirs.get(d) else { return false };
+    pub(super) fn cut_off<V: Vfs>(&mut self, w: &mut World<'_, V>, d: DirId) -> bool {
+        let Some(dir) = w.tree.dirs.get(d) else { return false };
         let (Some(id), Some((dev, _))) = (dir.node, dir.ident) else { return false };
         let path = dir.path.clone();
-        if !self.outages.covers(&self.tree, id) {
-            let (id, path) = self.climb(id, path, dev, Outage::Disconnected);
-            self.go_offline(vec![Top { id, path, dev, why: Outage::Disconnected }], tick);
+        if !self.covers(w.tree, id) {
+            let (id, path) = climb(w, id, path, dev, Outage::Disconnected);
+            self.go_offline(w, vec![Top { id, path, dev, why: Outage::Disconnected }]);
         }
-        self.outages.covers(&self.tree, id)
-    }
-
-    /// The topmost watched directory that went away with node `id` (at `path`, on device `dev`): the scan may
-    /// have noticed a directory deep in the tree first (a hot scan looks at recently changed paths only; FUSE
-    /// answers from its caches for a while after its daemon died, so the directories fail one by one). A
-    /// disconnected filesystem is disconnected everywhere: every directory above on the same device went with it.
-    fn climb(&self, mut id: NodeId, mut path: PathBuf, dev: u64, why: Outage) -> (NodeId, PathBuf) {
-        while let Some(parent) = self.tree.nodes.get(id).and_then(|n| self.tree.dirs.get(n.parent)) {
-            let (Some(up), Some((up_dev, _))) = (parent.node, parent.ident) else { break };
-            if up_dev != dev {
-                break;
-            }
-            let gone = match why {
-                Outage::Disconnected => true,
-                Outage::Unmounted => self.vfs.stat(&parent.path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound),
-                Outage::UnmountedAt => false,
-            };
-            if !gone {
-                break;
-            }
-            (id, path) = (up, parent.path.clone());
-        }
-        (id, path)
+        self.covers(w.tree, id)
     }
 
     /// Judges the suspects, parents first: records the trees that went offline and the directories another
-    /// filesystem took over (their events then list them again).
-    fn judge_suspects(&mut self, suspects: HashMap<DirId, Suspect>, events: &mut [Event], tick: &mut Tick) {
+    /// filesystem took over (their sightings then list them again).
+    fn judge_suspects<V: Vfs>(
+        &mut self,
+        w: &mut World<'_, V>,
+        suspects: HashMap<DirId, Suspect>,
+        sightings: &mut [Sighting],
+    ) {
         let mut order: Vec<(DirId, Suspect, PathBuf)> =
-            suspects.iter().map(|(&d, &s)| (d, s, self.tree.path(s.node))).collect();
+            suspects.iter().map(|(&d, &s)| (d, s, w.tree.path(s.node))).collect();
         order.sort_by_key(|(_, _, path)| path.components().count());
         let mut tops: Vec<Top> = Vec::new();
-        for (d, Suspect { event, node: id, dev, cut, moved }, path) in order {
-            let parent = self.tree.nodes.get(id).map(|n| n.parent);
+        for (d, Suspect { sighting, node: id, dev, cut, moved }, path) in order {
+            let parent = w.tree.nodes.get(id).map(|n| n.parent);
             // A directory missing with its parent goes the way its parent goes; one on another device now is
             // judged on its own (it may be a mount point inside the tree), unless it went with a directory above
             // that another filesystem took over.
             if (!moved && parent.is_some_and(|p| suspects.contains_key(&p)))
-                || self.outages.covers(&self.tree, id)
+                || self.covers(w.tree, id)
                 || tops.iter().any(|t| path.starts_with(&t.path))
             {
                 continue;
             }
-            if moved && !cut && parent.is_some_and(|p| self.outages.went_with(&self.tree, p, dev)) {
-                if let Some(i) = event {
-                    events[i].out.relist = true;
+            if moved && !cut && parent.is_some_and(|p| went_with(w.tree, p, dev)) {
+                if let Some(i) = sighting {
+                    sightings[i].out.relist = true;
                 }
                 continue;
             }
@@ -356,88 +364,74 @@ impl<V: Vfs> Poller<V> {
             let verdict = if cut {
                 Verdict::Offline(Outage::Disconnected)
             } else {
-                let seen = self.vfs.stat(&path);
-                judge(&self.vfs, &path, dev, true, seen)
+                let seen = w.vfs.stat(&path);
+                mount_verdict(w.vfs, &path, dev, true, seen)
             };
             match verdict {
                 Verdict::Normal => {}
                 Verdict::Offline(why) => {
-                    let (id, path) = self.climb(id, path, dev, why);
+                    let (id, path) = climb(w, id, path, dev, why);
                     tops.push(Top { id, path, dev, why });
                 }
                 Verdict::Replaced { dev: now } => {
-                    self.replaced(&path, dev, now, tick);
+                    replaced(w, &path, dev, now);
                     // Listed again (and re-identified) as the directory that is there now.
-                    if let Some(i) = event {
-                        events[i].out.relist = true;
+                    if let Some(i) = sighting {
+                        sightings[i].out.relist = true;
                     }
-                    self.outages.taken_over.insert(d, dev);
+                    take_over(w.tree, d, dev);
                 }
             }
         }
-        self.go_offline(tops, tick);
+        self.go_offline(w, tops);
     }
 
     /// Records the trees that went away, with one warning for those that went with one filesystem at once (and
     /// none for a filesystem already offline: more of it was seen going, in the same episode).
-    /// Closes the directory handles in the tree under node `id`: they would keep a lazily unmounted filesystem
-    /// alive (its loop device busy), and show its old content. Listing the tree again when it is back opens new
-    /// ones.
-    fn drop_handles_below(&mut self, id: NodeId) {
-        let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir()) else { return };
-        let mut dirs = Vec::new();
-        self.tree.subtree_dirs(d, &mut dirs);
-        for d in dirs {
-            if let Some(dir) = self.tree.dirs.get_mut(d) {
-                dir.handle = None;
-            }
-        }
-    }
-
-    fn go_offline(&mut self, mut tops: Vec<Top>, tick: &mut Tick) {
+    fn go_offline<V: Vfs>(&mut self, w: &mut World<'_, V>, mut tops: Vec<Top>) {
+        self.prune(w.tree);
         // A top inside another top went with it.
         tops.sort_by_key(|t| t.path.components().count());
         let mut groups: Vec<(u64, Outage, Vec<usize>)> = Vec::new();
         for i in 0..tops.len() {
             let top = &tops[i];
-            if tops[..i].iter().any(|t| top.path.starts_with(&t.path)) || self.outages.covers(&self.tree, top.id) {
+            if tops[..i].iter().any(|t| top.path.starts_with(&t.path)) || self.covers(w.tree, top.id) {
                 continue;
             }
             let why = match top.why {
                 Outage::UnmountedAt => Outage::Unmounted,
                 other => other,
             };
-            match groups.iter_mut().find(|(dev, w, _)| *dev == top.dev && *w == why) {
+            match groups.iter_mut().find(|(d, y, _)| *d == top.dev && *y == why) {
                 Some((_, _, members)) => members.push(i),
                 None => groups.push((top.dev, why, vec![i])),
             }
         }
         for (dev, _, members) in groups {
             let inside: Vec<NodeId> = self
-                .outages
                 .offline
                 .iter()
                 .filter(|(_, o)| members.iter().any(|&i| o.path.starts_with(&tops[i].path)))
                 .map(|(&id, _)| id)
                 .collect();
-            let warned = !inside.is_empty() || self.outages.offline.values().any(|o| o.dev == dev);
+            let warned = !inside.is_empty() || self.offline.values().any(|o| o.dev == dev);
             for id in inside {
-                self.outages.offline.remove(&id);
+                self.remove(w.tree, id);
             }
             for &i in &members {
                 let top = &tops[i];
-                self.outages.offline.insert(top.id, Offline { path: top.path.clone(), dev, why: top.why });
-                self.drop_handles_below(top.id);
+                self.insert(w.tree, top.id, Offline { path: top.path.clone(), dev, why: top.why });
+                drop_handles_below(w.tree, top.id);
             }
             if warned {
                 continue;
             }
-            let files: usize = members.iter().map(|&i| self.files_in(tops[i].id)).sum();
+            let files: usize = members.iter().map(|&i| w.tree.files_below(tops[i].id)).sum();
             let first = &tops[members[0]];
-            tick.warnings.push(Warning::Offline {
+            w.warnings.push(Warning::Offline {
                 path: first.path.clone(),
                 more: members.len() - 1,
-                fs: self.fs.get(&dev).map_or_else(|| "unknown".to_owned(), |st| st.info.name.clone()),
+                fs: w.fs.name(dev),
                 files,
                 why: first.why,
             });
@@ -446,72 +440,83 @@ impl<V: Vfs> Poller<V> {
 
     /// The trees whose filesystem is back: each is a notice, its filesystem is identified again, and every
     /// directory in it goes to `to_list`, so the scan compares the whole tree with its last known state.
-    fn recover(&mut self, tick: &mut Tick, to_list: &mut Vec<DirId>) {
-        let ids: Vec<NodeId> = self.outages.offline.keys().copied().collect();
+    fn recover<V: Vfs>(&mut self, w: &mut World<'_, V>, roots: &[NodeId], to_list: &mut Vec<DirId>) {
+        let ids: Vec<NodeId> = self.offline.keys().copied().collect();
         for id in ids {
-            let Some(off) = self.outages.offline.get(&id) else { continue };
-            let Ok(s) = self.vfs.stat(&off.path) else { continue };
+            let Some(off) = self.offline.get(&id) else { continue };
+            let Ok(s) = w.vfs.stat(&off.path) else { continue };
             // Listed, not only `stat`ed: FUSE may answer a `stat` from its cache a while after its daemon died.
-            let listing = || self.vfs.read_dir(&off.path).map(|_| ());
+            let listing = || w.vfs.read_dir(&off.path).map(|_| ());
             if s.kind == FileKind::Dir && listing().is_err_and(|e| e.kind() == io::ErrorKind::NotConnected) {
                 continue;
             }
             // A mount point with nothing on it yet (the dead FUSE mount was unmounted, the new one is not there).
             let mount_point = matches!(off.why, Outage::UnmountedAt | Outage::Disconnected);
-            if mount_point && s.kind == FileKind::Dir && s.dev != off.dev && bare(&self.vfs, &off.path, s.dev) {
+            if mount_point && s.kind == FileKind::Dir && s.dev != off.dev && bare(w.vfs, &off.path, s.dev) {
                 continue;
             }
-            let Some(off) = self.outages.offline.remove(&id) else { continue };
-            let info = self.identify(s.dev, &off.path, s.dev == off.dev);
-            tick.warnings.push(Warning::Back { path: off.path, fs: info.name });
-            if self.roots.contains(&id) {
-                self.outages.root_devs.insert(id, s.dev);
+            let Some(off) = self.remove(w.tree, id) else { continue };
+            let info = w.fs.identify(w.vfs, s.dev, &off.path, s.dev == off.dev);
+            w.warnings.push(Warning::Back { path: off.path, fs: info.name });
+            if roots.contains(&id) {
+                self.root_devs.insert(id, s.dev);
             }
-            if let Some(d) = self.tree.nodes.get(id).and_then(|n| n.dir())
+            if let Some(d) = w.tree.nodes.get(id).and_then(|n| n.dir())
                 && s.kind == FileKind::Dir
             {
-                self.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
+                w.tree.set_ident(d, (s.dev, s.ino.unwrap_or(u64::from(id))));
                 if s.dev != off.dev {
-                    self.outages.taken_over.insert(d, off.dev);
+                    take_over(w.tree, d, off.dev);
                 }
-                self.tree.subtree_dirs(d, to_list);
+                w.tree.subtree_dirs(d, to_list);
             }
         }
     }
+}
 
-    /// Warns that the directory at `path` moved from device `was` to `now`, and identifies the new one.
-    fn replaced(&mut self, path: &Path, was: u64, now: u64, tick: &mut Tick) {
-        let was = self.fs.get(&was).map_or_else(|| "unknown".to_owned(), |st| st.info.name.clone());
-        let info = self.identify(now, path, false);
-        tick.warnings.push(Warning::Replaced { path: path.to_path_buf(), was, now: info.name });
-    }
-
-    /// Identifies the filesystem on device `dev` (at `path`) again: a device number can come back as another
-    /// filesystem, and a filesystem mounted again may be another one of the same type. What was learned of it is
-    /// kept only when it is the same type and not `again` (the device that went away).
-    fn identify(&mut self, dev: u64, path: &Path, again: bool) -> FsInfo {
-        let info = self.vfs.fs_info(path).unwrap_or_else(|_| FsInfo::unknown());
-        let known = self.fs.get(&dev).is_some_and(|st| st.info == info);
-        if again || !known {
-            self.fs
-                .insert(dev, FsState { info: info.clone(), granularity: Granularity::default(), skew_warned: false });
+/// The topmost watched directory that went away with node `id` (at `path`, on device `dev`): the scan may have
+/// noticed a directory deep in the tree first (a hot scan looks at recently changed paths only; FUSE answers from
+/// its caches for a while after its daemon died, so the directories fail one by one). A disconnected filesystem
+/// is disconnected everywhere: every directory above on the same device went with it.
+fn climb<V: Vfs>(w: &World<'_, V>, mut id: NodeId, mut path: PathBuf, dev: u64, why: Outage) -> (NodeId, PathBuf) {
+    let tree = &*w.tree;
+    let Some(start) = tree.nodes.get(id).map(|n| n.parent) else { return (id, path) };
+    for parent in tree.ancestors(start).filter_map(|d| tree.dirs.get(d)) {
+        let (Some(up), Some((up_dev, _))) = (parent.node, parent.ident) else { break };
+        if up_dev != dev {
+            break;
         }
-        info
+        let gone = match why {
+            Outage::Disconnected => true,
+            Outage::Unmounted => w.vfs.stat(&parent.path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound),
+            Outage::UnmountedAt => false,
+        };
+        if !gone {
+            break;
+        }
+        (id, path) = (up, parent.path.clone());
     }
+    (id, path)
+}
 
-    /// How many regular files node `id` stands for: itself, or what its directory tree holds.
-    fn files_in(&self, id: NodeId) -> usize {
-        let Some(node) = self.tree.nodes.get(id) else { return 0 };
-        let Some(d) = node.dir() else { return usize::from(node.state.is_file()) };
-        let mut dirs = Vec::new();
-        self.tree.subtree_dirs(d, &mut dirs);
-        dirs.iter()
-            .filter_map(|&d| self.tree.dirs.get(d))
-            .map(|dir| {
-                dir.children.iter().filter(|&&c| self.tree.nodes.get(c).is_some_and(|n| n.state.is_file())).count()
-            })
-            .sum()
+/// Closes the directory handles in the tree under node `id`: they would keep a lazily unmounted filesystem alive
+/// (its loop device busy), and show its old content. Listing the tree again when it is back opens new ones.
+fn drop_handles_below(tree: &mut Tree, id: NodeId) {
+    let Some(d) = tree.nodes.get(id).and_then(|n| n.dir()) else { return };
+    let mut dirs = Vec::new();
+    tree.subtree_dirs(d, &mut dirs);
+    for d in dirs {
+        if let Some(dir) = tree.dirs.get_mut(d) {
+            dir.handle = None;
+        }
     }
+}
+
+/// Warns that the directory at `path` moved from device `was` to `now`, and identifies the new one.
+fn replaced<V: Vfs>(w: &mut World<'_, V>, path: &Path, was: u64, now: u64) {
+    let was = w.fs.name(was);
+    let info = w.fs.identify(w.vfs, now, path, false);
+    w.warnings.push(Warning::Replaced { path: path.to_path_buf(), was, now: info.name });
 }
 
 #[cfg(test)]

@@ -1,20 +1,21 @@
-//! Helpers for the tests of child-reported files and `stator doctor`: a minimal HTTP GET, a cached virtualenv with
-//! Django from PyPI, backdating files, and reading stator's `--json` events.
-
-#![allow(dead_code)]
+//! For the tests of the files stator learns from the command (`learn_e2e`): a minimal HTTP GET, a cached
+//! virtualenv with Django from PyPI, backdating files, and reading stator's `--json` events.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use super::sandbox::which;
+use super::{now_plus, set_mtime};
 
 /// The Django release the test installs (the newest patch release of this series).
-pub const DJANGO: &str = "5.2.*";
+pub(crate) const DJANGO: &str = "5.2.*";
 
 /// `GET /` from 127.0.0.1:`port` over HTTP/1.0: the body of a 200 answer, `None` for anything else (nothing
 /// listening, an error page, a timeout).
-pub fn http_get(port: u16) -> Option<String> {
+pub(crate) fn http_get(port: u16) -> Option<String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -30,13 +31,12 @@ pub fn http_get(port: u16) -> Option<String> {
 
 /// Sets `path`'s mtime an hour back, so that it is old news to stator (a file that joins the watched set without
 /// a directory listing counts as created only if it is recent).
-pub fn backdate(path: &Path) {
-    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    filetime::set_file_mtime(path, filetime::FileTime::from_system_time(hour_ago)).expect("set an old mtime");
+pub(crate) fn backdate(path: &Path) {
+    set_mtime(path, now_plus(-3600));
 }
 
 /// Writes `text` to `path` (creating its directory) and backdates it.
-pub fn write_old(path: &Path, text: &str) {
+pub(crate) fn write_old(path: &Path, text: &str) {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).expect("create the directory");
     }
@@ -45,7 +45,7 @@ pub fn write_old(path: &Path, text: &str) {
 }
 
 /// The paths stator's `--json -v` output says the command reported.
-pub fn reported(stderr: &str) -> Vec<String> {
+pub(crate) fn reported(stderr: &str) -> Vec<String> {
     stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -59,8 +59,8 @@ pub fn reported(stderr: &str) -> Vec<String> {
 
 /// The python interpreter of a virtualenv with Django installed, made once per Python version and Django series
 /// and kept under `target/tmp`. `Err` says why it could not be made (no python3, no network for pip...).
-pub fn django_python() -> Result<PathBuf, String> {
-    let python = crate::common_e2e::which("python3").ok_or("python3 is not on PATH")?;
+pub(crate) fn django_python() -> Result<PathBuf, String> {
+    let python = which("python3").ok_or("python3 is not on PATH")?;
     let version = Command::new(&python)
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()
@@ -107,12 +107,4 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     } else {
         Err(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
     }
-}
-
-/// Skips the calling test with a loud message, or fails it when `CI=true` (where everything must be there).
-pub fn skip_or_fail(test: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: {why} (CI=true: this must not be skipped)");
-    }
-    eprintln!("\n*** SKIP {test}: {why} ***\n");
 }

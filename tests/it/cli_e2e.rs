@@ -3,30 +3,18 @@
 //! No test sleeps to synchronise: each waits, with a bound, for a state it can observe (a log line a child
 //! wrote, a status line of stator's, a process gone from `/proc`). Where a test must show that something does
 //! *not* happen, it lets stator perform a few more scans (counted in its `-v` output) and then checks.
-
-#![cfg(unix)] // processes, signals and /proc: Unix only
-
-mod common_e2e;
+//!
+//! Unix only (processes, signals and `/proc`): see `main.rs`.
 
 use std::fs;
-use std::path::Path;
 
-use common_e2e::{
-    FAST, Sandbox, alive, append, children_of, group_members, pids_with_marker, proc_stat, read_lines, read_pid,
-};
 use rustix::process::Signal;
 
-/// `--interval 100ms --settle 100ms` followed by `extra`.
-fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    FAST.iter().copied().chain(extra.iter().copied()).collect()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
-
-/// A child that logs `start` and then stays up (as a server would).
-const LOG_AND_STAY: &str = r#"echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+use crate::support::sandbox::{
+    LOG_AND_STAY, Sandbox, alive, append, children_of, fast, free_port, group_members, inner_pid, pids_with_marker,
+    proc_stat, read_lines, read_pid, s, which,
+};
+use crate::support::skip;
 
 #[test]
 fn a_content_edit_restarts_the_command_exactly_once() {
@@ -158,7 +146,7 @@ fn a_port_held_by_the_old_child_is_free_when_the_new_one_starts() {
     let file = sb.src().join("main.txt");
     fs::write(&file, "v1\n").unwrap();
     let src = sb.src();
-    let port = common_e2e::free_port();
+    let port = free_port();
     // A server that takes a moment to shut down gracefully, holding the port meanwhile: the new one can bind only
     // if stator waited for the old one to be gone.
     let server = r#"
@@ -276,7 +264,10 @@ fn on_busy_signal_sends_hup_and_does_not_restart() {
     let src = sb.src();
     let script = r#"trap 'echo hup >> "$LOG"' HUP; echo start >> "$LOG"
         while :; do "$SLEEP" 1000 & wait $!; done"#;
-    let mut st = sb.spawn(&fast(&["-v", "--on-busy", "signal", "--signal", "HUP", "-w", s(&src)]), &sb.sh(script));
+    // The child ignores the stop signal (HUP) too: a short stop timeout lets stator end quickly when the test ends,
+    // instead of after 10 s.
+    let args = fast(&["-v", "--on-busy", "signal", "--signal", "HUP", "--stop-timeout", "300ms", "-w", s(&src)]);
+    let mut st = sb.spawn(&args, &sb.sh(script));
     st.wait_watching();
     st.wait("run 1 to log its start", || sb.log_count("start") == 1);
 
@@ -441,9 +432,8 @@ fn no_escape_bytes_without_a_terminal_or_with_no_color() {
 
     // On a terminal (a pty from util-linux `script`), NO_COLOR turns colour off; without it, colour is on (which
     // shows the pty is seen as a terminal at all).
-    let Some(script) = common_e2e::which("script") else {
-        eprintln!("SKIP (part): util-linux `script` is not installed; the NO_COLOR-on-a-terminal case is untested");
-        return;
+    let Some(script) = which("script") else {
+        return skip("util-linux `script` is not installed: the NO_COLOR-on-a-terminal half of this test is untested");
     };
     let on_pty = |no_color: bool| {
         let line =
@@ -480,18 +470,13 @@ fn as_pid1_stator_reaps_orphans_and_stops_its_child_on_sigterm() {
     match probe {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
-            eprintln!(
-                "SKIP as_pid1_stator_reaps_orphans_and_stops_its_child_on_sigterm: `unshare --pid --fork --mount-proc` \
-                 failed here ({}): {}",
+            return skip(&format!(
+                "`unshare --pid --fork --mount-proc` failed here ({}): {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return;
+            ));
         }
-        Err(e) => {
-            eprintln!("SKIP as_pid1_stator_reaps_orphans_and_stops_its_child_on_sigterm: cannot run unshare: {e}");
-            return;
-        }
+        Err(e) => return skip(&format!("cannot run unshare: {e}")),
     }
     let sb = Sandbox::new();
     let src = sb.src();
@@ -518,7 +503,7 @@ fn as_pid1_stator_reaps_orphans_and_stops_its_child_on_sigterm() {
         }
         _ => false,
     });
-    assert_eq!(common_e2e::inner_pid(stator), Some(1), "stator is PID 1 of its namespace");
+    assert_eq!(inner_pid(stator), Some(1), "stator is PID 1 of its namespace");
 
     // Stator's children: its own child, and the orphan.
     st.wait("the orphan to be re-parented to stator", || {

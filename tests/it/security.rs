@@ -4,9 +4,7 @@
 //! The watched tree holds files whose names are shell code (`$(touch pwned)`, `;touch pwned`, ...). They are edited,
 //! the command restarts and is told about them; a file named `pwned` must never appear, and the names must reach the
 //! child byte for byte, through `STATOR_CHANGED_FILE` only (never its command line or its environment).
-#![cfg(target_os = "linux")]
-
-mod common_e2e;
+//! Linux only (`/proc`): see `main.rs`.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -14,16 +12,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common_e2e::{FAST, Sandbox, read_pid};
 use rustix::process::Signal;
 
-fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    FAST.iter().copied().chain(extra.iter().copied()).collect()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
+use crate::support::sandbox::{Sandbox, fast, read_pid, s};
 
 /// File names that run `touch pwned` if they ever reach a shell unquoted (or badly quoted).
 const HOSTILE: [&str; 7] = [

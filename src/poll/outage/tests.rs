@@ -379,3 +379,67 @@ fn another_filesystem_mounted_inside_a_watched_tree_is_one_warning() {
     let want = [("/w/data/x/f.rs".to_owned(), ChangeKind::Removed), ("/w/data/x/g.rs".to_owned(), ChangeKind::Created)];
     assert_eq!(kinds(&set), want);
 }
+
+/// Directory ids are recycled: a directory another filesystem took over, then removed, must not leave its mark on
+/// the next directory that gets its id (which would then skip the checks for a mount inside it).
+#[test]
+fn a_directory_that_gets_the_id_of_one_taken_over_is_judged_on_its_own() {
+    let mut p = start(&["/w"], |fs| {
+        fs.write("/w/keep.rs", b"k");
+        fs.write("/w/a/f.rs", b"f");
+    });
+    p.vfs().mount("/w/a", 7, tmpfs());
+    let (_, warnings, _) = ticks(&mut p, 3);
+    assert!(matches!(&warnings[..], [Warning::Replaced { .. }]), "{warnings:?}");
+    p.vfs().remove("/w/a");
+    let (set, _, _) = ticks(&mut p, 3);
+    assert!(set.iter().any(|(path, k, _)| path == std::path::Path::new("/w/a") && k == ChangeKind::Removed));
+    p.vfs().write("/w/b/c/g.rs", b"g");
+    let (set, warnings, _) = ticks(&mut p, 3);
+    assert_eq!(set.len(), 3, "{:?}", kinds(&set));
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    p.vfs().mount("/w/b/c", 9, tmpfs());
+    let (_, warnings, _) = ticks(&mut p, 3);
+    let want = Warning::Replaced { path: "/w/b/c".into(), was: "ext4".into(), now: "tmpfs".into() };
+    assert_eq!(warnings, [want]);
+}
+
+/// Node ids are recycled too: an offline tree removed with the directory holding it must not stay offline under
+/// the ids of the next nodes (whose changes would then never be reported).
+#[test]
+fn the_nodes_that_get_the_ids_of_an_offline_tree_removed_with_its_parent_are_watched() {
+    let mut p = start(&["/w"], |fs| {
+        fs.write("/w/keep.rs", b"k");
+        fs.mount("/w/s/mnt", 7, tmpfs());
+        fs.write("/w/s/mnt/a.rs", b"a");
+    });
+    p.vfs().unmount("/w/s/mnt");
+    let (set, warnings, _) = ticks(&mut p, 3);
+    assert!(set.is_empty(), "{:?}", kinds(&set));
+    assert!(matches!(&warnings[..], [Warning::Offline { why: Outage::UnmountedAt, .. }]), "{warnings:?}");
+    p.vfs().remove("/w/s");
+    let (set, _, _) = ticks(&mut p, 3);
+    assert!(set.iter().any(|(path, k, _)| path == std::path::Path::new("/w/s") && k == ChangeKind::Removed));
+
+    for i in 0..4 {
+        p.vfs().write(format!("/w/n{i}.rs"), b"new");
+    }
+    let (set, warnings, _) = ticks(&mut p, 3);
+    let want: Vec<(String, ChangeKind)> = (0..4).map(|i| (format!("/w/n{i}.rs"), ChangeKind::Created)).collect();
+    assert_eq!(kinds(&set), want);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// The directories of a simulated local mount keep handles, as on a real one, so these tests take the sweep's
+/// path through `stat_in`, as the real engine does.
+#[test]
+fn directories_on_a_simulated_local_mount_keep_handles_and_are_swept_through_them() {
+    let mut p = start(&["/w"], project);
+    assert_eq!(p.handles(), 4, "/w, /w/mnt, /w/mnt/project and its sub");
+    let before = p.vfs().counters();
+    let (set, _, _) = ticks(&mut p, 1);
+    assert!(set.is_empty());
+    let through = p.vfs().counters().stats_in - before.stats_in;
+    assert_eq!(through, 5, "mnt, project, a.rs, sub, b.rs: every name in a listed directory");
+}

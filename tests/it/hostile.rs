@@ -2,13 +2,9 @@
 //! made unreadable and readable again, symlink loops, non-UTF-8 names, paths near PATH_MAX, a daemon that escapes
 //! the process group, and stator itself killed with SIGKILL.
 //!
-//! Engine tests drive `Poller` on real temporary directories (`tests/common`); process tests run the `stator` binary
-//! (`tests/common_e2e`). No test sleeps to synchronise: each waits, bounded, for something it can observe, or
-//! counts stator's own scans (`-v`). The process tests that look at `/proc` and process groups are Linux-only.
-#![cfg(target_os = "linux")]
-
-mod common;
-mod common_e2e;
+//! Engine tests drive `Poller` on real temporary directories (`support::watch`); process tests run the `stator`
+//! binary (`support::sandbox`). No test sleeps to synchronise: each waits, bounded, for something it can observe,
+//! or counts stator's own scans (`-v`). Linux only (`/proc`, process groups): see `main.rs`.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -19,24 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Watch, write};
-use common_e2e::{FAST, Sandbox, read_pid};
 use stator::change::ChangeKind::{Created, Modified};
 use stator::change::ChangeSet;
 use stator::poll::{Poller, Settle, Sweep, Warning};
 use stator::vfs::real::RealFs;
 
-/// `--interval 100ms --settle 100ms` followed by `extra`.
-fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    FAST.iter().copied().chain(extra.iter().copied()).collect()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
-
-/// A child that logs `start` and then stays up (as a server would).
-const LOG_AND_STAY: &str = r#"echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+use crate::support::sandbox::{LOG_AND_STAY, Sandbox, alive, fast, group_members, proc_stat, read_pid, s, which};
+use crate::support::watch::Watch;
+use crate::support::{set_mtime, skip, write};
 
 /// Ticks until two ticks in a row report nothing and wait for nothing (at least three, at most `max`), folding
 /// what they report into `set`.
@@ -209,7 +195,7 @@ fn touch_all(files: &[PathBuf]) {
             fs::write(f, "v2, rewritten\n").unwrap_or_else(|e| panic!("write {}: {e}", f.display()));
         }
         let t = filetime::FileTime::from_unix_time(now.unix_seconds(), (i % 1_000_000_000) as u32);
-        filetime::set_file_mtime(f, t).unwrap_or_else(|e| panic!("touch {}: {e}", f.display()));
+        set_mtime(f, t);
     }
 }
 
@@ -269,23 +255,21 @@ fn a_huge_tree_modified_at_once_is_one_change_set_and_one_restart_in_bounded_mem
 // A directory made unreadable and readable again.
 
 /// Runs stator as an unprivileged user (nobody) when this test runs as root, since root reads everything; the
-/// sandbox is handed to that user. `None` (after a loud message) when that is not possible here.
+/// sandbox is handed to that user. `None` (the test is skipped, see [`skip`]) when that is not possible here.
 #[cfg(target_os = "linux")]
 fn unprivileged(sb: &Sandbox, args: &[&str], command: &[String]) -> Option<std::process::Command> {
     if !rustix::process::geteuid().is_root() {
         return Some(sb.command(args, command));
     }
-    let Some(setpriv) = common_e2e::which("setpriv") else {
-        eprintln!("SKIPPED: running as root and setpriv(1) is missing: the unreadable-directory test cannot run");
+    let Some(setpriv) = which("setpriv") else {
+        skip("running as root, and setpriv(1), to run stator as an unprivileged user, is missing");
         return None;
     };
     let probe = std::process::Command::new(&setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
         .status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "SKIPPED: running as root and `setpriv --reuid=65534` fails here: the unreadable-directory test cannot run"
-        );
+        skip("running as root, and `setpriv --reuid=65534` (to run stator as an unprivileged user) fails here");
         return None;
     }
     // The sandbox becomes nobody's: its files, and the directory itself (tempfile makes it 0700).
@@ -538,7 +522,6 @@ fn paths_near_path_max_are_watched_and_longer_ones_are_one_warning_not_a_crash()
 #[cfg(target_os = "linux")]
 #[test]
 fn a_daemon_that_double_forks_out_of_the_group_outlives_the_restart_but_the_group_does_not() {
-    use common_e2e::{alive, group_members, proc_stat};
     let sb = Sandbox::new();
     let file = sb.src().join("main.txt");
     fs::write(&file, "v1\n").expect("write");
@@ -575,11 +558,11 @@ fn a_daemon_that_double_forks_out_of_the_group_outlives_the_restart_but_the_grou
 #[cfg(target_os = "linux")]
 #[test]
 fn stator_killed_with_sigkill_takes_its_child_along_but_not_the_rest_of_the_group() {
-    use common_e2e::{alive, proc_stat};
     use rustix::process::Signal;
     let sb = Sandbox::new();
     let src = sb.src();
     let script = r#"echo $$ > "$DIR/child.pid"; echo "$STATOR_CHANGED_FILE" > "$DIR/changed-file"
+        echo "$STATOR_WATCH_FILE" > "$DIR/watch-file"
         "$SLEEP" 1000 & echo $! > "$DIR/gc.pid"
         echo start >> "$LOG"
         wait"#;
@@ -588,6 +571,7 @@ fn stator_killed_with_sigkill_takes_its_child_along_but_not_the_rest_of_the_grou
     st.wait("the child and its grandchild", || {
         sb.log_count("start") == 1 && read_pid(&sb.join("gc.pid")).is_some() && sb.join("changed-file").exists()
     });
+    let watch_file = PathBuf::from(fs::read_to_string(sb.join("watch-file")).expect("read").trim());
     let child = read_pid(&sb.join("child.pid")).expect("child pid");
     let gc = read_pid(&sb.join("gc.pid")).expect("grandchild pid");
     let changed_file = PathBuf::from(fs::read_to_string(sb.join("changed-file")).expect("read").trim());
@@ -605,7 +589,12 @@ fn stator_killed_with_sigkill_takes_its_child_along_but_not_the_rest_of_the_grou
     let (_, _, group) = proc_stat(gc).expect("grandchild");
     assert_eq!(group, child, "still in the dead child's process group");
     assert!(changed_file.exists(), "the changed-files directory is left behind after SIGKILL");
-    if let Some(dir) = changed_file.parent() {
-        let _ = fs::remove_dir_all(dir);
+    // So is the directory of the file the command may report paths to: the test removes both.
+    for file in [&changed_file, &watch_file] {
+        if let Some(dir) =
+            file.parent().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("stator-")))
+        {
+            let _ = fs::remove_dir_all(dir);
+        }
     }
 }

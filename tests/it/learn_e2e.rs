@@ -4,26 +4,16 @@
 //! As in `cli_e2e`, nothing sleeps to synchronise: every wait is a bounded poll for something observable (a log
 //! line, a status line, a page served), and "nothing happens" is checked after a few more of stator's own scans.
 //! Files the tests prepare are backdated, so that a path joining the watched set late is old news to stator.
-#![cfg(unix)]
-
-mod common_e2e;
-mod common_learn;
+//! Unix only: see `main.rs`.
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common_e2e::{FAST, Sandbox, append, free_port, which};
-use common_learn::{backdate, http_get, reported, skip_or_fail, write_old};
-
-/// `--interval 100ms --settle 100ms` followed by `extra`.
-fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    FAST.iter().copied().chain(extra.iter().copied()).collect()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
+use crate::support::learn::{backdate, django_python, http_get, reported, write_old};
+use crate::support::mounts::SSHFS;
+use crate::support::sandbox::{Sandbox, append, fast, free_port, s, which};
+use crate::support::skip;
 
 #[test]
 fn a_path_the_child_reports_outside_every_root_restarts_it() {
@@ -94,9 +84,7 @@ fn a_dep_file_lists_files_to_watch_and_a_rewrite_switches_them() {
 
 #[test]
 fn a_python_app_restarts_when_a_module_outside_the_roots_changes() {
-    let Some(python) = which("python3") else {
-        return skip_or_fail("a_python_app_restarts_when_a_module_outside_the_roots_changes", "python3 is not on PATH");
-    };
+    let Some(python) = which("python3") else { return skip("python3 is not on PATH") };
     let sb = Sandbox::new();
     let module = sb.join("lib/mymod.py");
     write_old(&module, "TEXT = 'one'\n");
@@ -139,10 +127,9 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
 
 #[test]
 fn django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_syntax_error() {
-    const TEST: &str = "django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_syntax_error";
-    let python = match common_learn::django_python() {
+    let python = match django_python() {
         Ok(python) => python,
-        Err(why) => return skip_or_fail(TEST, &why),
+        Err(why) => return skip(&why),
     };
     let sb = Sandbox::new();
     let project = sb.join("project");
@@ -191,10 +178,7 @@ fn django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_synt
 
 #[test]
 fn a_node_app_restarts_when_a_required_file_changes() {
-    let Some(node) = which("node") else {
-        eprintln!("\n*** SKIP a_node_app_restarts_when_a_required_file_changes: node is not on PATH ***\n");
-        return;
-    };
+    let Some(node) = which("node") else { return skip("node is not on PATH") };
     let sb = Sandbox::new();
     let module = sb.join("lib/mod.js");
     write_old(&module, "module.exports = 'one';\n");
@@ -214,6 +198,37 @@ fn a_node_app_restarts_when_a_required_file_changes() {
     fs::write(&module, "module.exports = 'two';\n").unwrap();
     st.wait("run 2 to log the new text", || sb.log_count("text two") == 1);
     assert_eq!(sb.log_lines(), ["text one", "text two"], "{}", st.stderr());
+}
+
+/// The Node test once returned silently without `node`, even in CI. Under the one skip policy it fails there, and
+/// elsewhere says `SKIPPED` where `cargo test` shows it: this runs the test binary again on that one test, with a
+/// `PATH` that has no `node`, with `CI` set and without.
+#[test]
+fn without_node_the_node_test_fails_in_ci_and_is_a_loud_skip_elsewhere() {
+    const NODE_TEST: &str = "learn_e2e::a_node_app_restarts_when_a_required_file_changes";
+    let empty = tempfile::tempdir().expect("an empty directory for PATH");
+    let run = |ci: bool| {
+        let mut cmd = Command::new(std::env::current_exe().expect("this test binary"));
+        cmd.args(["--exact", NODE_TEST]).env("PATH", empty.path()).env_remove("CI");
+        if ci {
+            cmd.env("CI", "true");
+        }
+        let out = cmd.output().expect("run the test binary");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (ok, stdout, stderr) = run(true);
+    assert!(!ok && stdout.contains("1 failed"), "with CI set, a missing node fails the test\n{stdout}\n{stderr}");
+    // The panic message is in the failed test's captured output, which the harness prints on stdout.
+    assert!(stdout.contains(&format!("CANNOT RUN {NODE_TEST}: node is not on PATH")), "{stdout}");
+
+    let (ok, stdout, stderr) = run(false);
+    assert!(ok && stdout.contains("1 passed"), "without CI, a missing node skips the test\n{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("SKIPPED {NODE_TEST}: node is not on PATH")), "{stderr}");
 }
 
 #[test]
@@ -253,7 +268,9 @@ fn doctor_names_the_filesystem_and_recommends_an_interval() {
 
 #[test]
 fn doctor_on_sshfs_says_fuse_and_how_to_shorten_its_cache() {
-    let Some(mount) = std::env::var_os("STATOR_TESTFS_SSHFS") else { return };
+    let Some(mount) = std::env::var_os(SSHFS.var).filter(|v| !v.is_empty()) else {
+        return skip(&format!("sshfs is not mounted: {} is not set", SSHFS.var));
+    };
     let sb = Sandbox::new();
     let mount = Path::new(&mount);
     let (status, text, stderr) = sb.run(&["doctor", s(mount)], &[]);

@@ -1,7 +1,7 @@
 //! The engine's scenarios on real filesystems, the ones where file-event watchers go deaf: ext4 with 1 s
 //! timestamps, FAT (2 s), exFAT, sshfs and SMB over loopback, bindfs (a Docker Desktop bind mount) and overlayfs.
 //! `.ci/run` mounts them with `../shared/testfs/` and names them in `STATOR_TESTFS_*` variables; see
-//! `tests/testfs_common/mod.rs` for how the tests find them, where they write, and how long they wait.
+//! `support/mounts.rs` for how the tests find them, where they write, and how long they wait.
 //!
 //! On sshfs, SMB, bindfs and overlay every change is made on the backing side (the server's directory, the
 //! host's directory, the upper layer) while stator watches the mount: inotify on the mount never sees those.
@@ -9,25 +9,21 @@
 //! short and run one at a time.
 //!
 //! Run it by hand on mounts made with `mount-all.sh BASE`, e.g.
-//! `STATOR_TESTFS_BINDFS=BASE/bindfs/mnt STATOR_TESTFS_BINDFS_BACKING=BASE/bindfs/backing cargo test --test testfs`.
-
-#![cfg(unix)]
-
-mod common;
-mod common_e2e;
-mod testfs_common;
+//! `STATOR_TESTFS_BINDFS=BASE/bindfs/mnt STATOR_TESTFS_BINDFS_BACKING=BASE/bindfs/backing cargo test --test it
+//! testfs::`. Unix only: see `main.rs`.
 
 use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{mtime, now_plus, write};
 use filetime::FileTime;
 use stator::change::ChangeKind::{Created, Modified, Removed};
 use stator::change::Reason;
 use stator::config::Config;
 use stator::fingerprint::{Fields, MIN_SAMPLES};
-use testfs_common::{Case, Mount, Spec, mount, set_mtime};
+
+use crate::support::mounts::{self, Case, Mount, Spec, mount};
+use crate::support::{mtime, now_plus, set_mtime, write};
 
 const YEAR: i64 = 365 * 24 * 3600;
 
@@ -282,11 +278,11 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(ext4_1s, testfs_common::EXT4_1S);
-scenarios!(exfat, testfs_common::EXFAT);
-scenarios!(sshfs, testfs_common::SSHFS);
-scenarios!(smb, testfs_common::SMB);
-scenarios!(bindfs, testfs_common::BINDFS);
+scenarios!(ext4_1s, mounts::EXT4_1S);
+scenarios!(exfat, mounts::EXFAT);
+scenarios!(sshfs, mounts::SSHFS);
+scenarios!(smb, mounts::SMB);
+scenarios!(bindfs, mounts::BINDFS);
 // Changing the upper layer behind a mounted overlay is undefined behaviour per the kernel docs, and this kernel
 // keeps the overlay's cached dentries: a file unlinked in the upper layer still `stat`s through the mount (with
 // st_nlink 0) while the listing no longer has it, and a renamed directory's old path keeps answering `stat` for a
@@ -295,7 +291,7 @@ scenarios!(bindfs, testfs_common::BINDFS);
 // deletion stays a known limitation.
 scenarios!(
     overlay,
-    testfs_common::OVERLAY,
+    mounts::OVERLAY,
     deletion: #[ignore = "limit: a file unlinked in the overlay's upper layer keeps answering stat through the \
         mount's stale dentry (st_nlink 0) and is reported modified, never removed"]
 );
@@ -304,7 +300,7 @@ scenarios!(
 /// renamed directory's entries.
 mod fat {
     use super::*;
-    use testfs_common::FAT;
+    use mounts::FAT;
 
     #[test]
     fn learns_its_timestamp_granularity() {
@@ -343,7 +339,7 @@ mod fat {
 /// sshfs with its default cache (20 s for attributes and listings).
 mod sshfs_slow {
     use super::*;
-    use testfs_common::SSHFS_SLOW;
+    use mounts::SSHFS_SLOW;
 
     /// The cache hides a change made on the server for up to ~20 s; stator reports it once the cache lets it
     /// through (its periodic re-listing picks up the new name even if the directory's mtime was seen early).
@@ -370,10 +366,8 @@ mod sshfs_slow {
 /// Through the binary: an edit made on the backing side restarts the command.
 mod e2e {
     use super::*;
-    use common_e2e::{Sandbox, wait_until};
-
-    /// A child that logs `start` and then stays up (as a server would).
-    const LOG_AND_STAY: &str = r#"echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    use crate::support::sandbox::{LOG_AND_STAY, POLL, Sandbox, fast};
+    use crate::support::wait_until;
 
     /// A directory on the write side, removed at the end.
     struct Scratch(PathBuf);
@@ -392,11 +386,10 @@ mod e2e {
         let watched = m.mnt.join(&name).join("w");
         let sb = Sandbox::new();
         let watched_arg = watched.to_str().expect("UTF-8 mount path");
-        let mut st =
-            sb.spawn(&["-v", "--interval", "100ms", "--settle", "100ms", "-w", watched_arg], &sb.sh(LOG_AND_STAY));
+        let mut st = sb.spawn(&fast(&["-v", "-w", watched_arg]), &sb.sh(LOG_AND_STAY));
         let bound = m.bound(&Config::default());
         let wait = |what: &str, cond: &mut dyn FnMut() -> bool| {
-            assert!(wait_until(bound, cond), "{}: {what} within {bound:?}\n{}", m.spec.name, st.stderr());
+            assert!(wait_until(bound, POLL, cond), "{}: {what} within {bound:?}\n{}", m.spec.name, st.stderr());
         };
         wait("run 1 to log its start", &mut || sb.log_count("start") == 1);
         write(&file, "v2 is longer\n");
@@ -410,14 +403,14 @@ mod e2e {
 
     #[test]
     fn bindfs_backing_side_edit_restarts_the_command() {
-        if let Some(m) = mount(&testfs_common::BINDFS) {
+        if let Some(m) = mount(&mounts::BINDFS) {
             backing_side_edit_restarts_the_command(m);
         }
     }
 
     #[test]
     fn smb_backing_side_edit_restarts_the_command() {
-        if let Some(m) = mount(&testfs_common::SMB) {
+        if let Some(m) = mount(&mounts::SMB) {
             backing_side_edit_restarts_the_command(m);
         }
     }

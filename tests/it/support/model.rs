@@ -1,9 +1,10 @@
 //! A reference model of the change-detection rules of DESIGN.md section 2, checked against
 //! `stator::compare::observe` on a script of steps decoded from bytes.
 //!
-//! Shared by `tests/properties.rs` (proptest feeds it random bytes) and `fuzz/fuzz_targets/compare_model.rs`
-//! (libFuzzer does), so both explore the same property. Pure: no disk, no clock; time is a number that the
-//! script advances.
+//! Shared by the property tests (`tests/it/properties.rs`: proptest feeds it random bytes) and the fuzz target
+//! `fuzz/fuzz_targets/compare_model.rs` (libFuzzer does), so both explore the same property. The fuzz target
+//! includes this file by its path, so it stays self-contained: it uses `stator` and `filetime`, nothing of the
+//! test crate. Pure: no disk, no clock; time is a number that the script advances.
 //!
 //! One path is followed through its life. Each step may advance the clock, change the "world" (the file's
 //! mtime, size, inode, ctime, kind, content, existence) and then observes it once, or fails to (an error).
@@ -18,8 +19,6 @@
 //!   known state;
 //! - first sight: a baseline never fires, a new name always does, an unlisted path only when its mtime is
 //!   newer than the previous scan minus the window; a watched path appearing always does.
-
-#![allow(dead_code)]
 
 use std::io;
 use std::time::Duration;
@@ -37,31 +36,31 @@ const MS: i128 = 1_000_000;
 const T0: i128 = 1_767_225_600 * S + 250 * MS;
 
 /// Reads the script; past the end of the data every read is 0, so any byte string is a script.
-pub struct Bytes<'a> {
+pub(crate) struct Bytes<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Bytes<'a> {
     /// A reader over `data`.
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Bytes { data, pos: 0 }
     }
 
     /// Whether every byte was read.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.data.len()
     }
 
     /// The next byte (0 past the end).
-    pub fn u8(&mut self) -> u8 {
+    pub(crate) fn u8(&mut self) -> u8 {
         let b = self.data.get(self.pos).copied().unwrap_or(0);
         self.pos += 1;
         b
     }
 
     /// The next two bytes, little-endian.
-    pub fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 }
@@ -94,13 +93,13 @@ struct World {
 
 /// The per-sequence parameters.
 #[derive(Debug, Clone, Copy)]
-pub struct Params {
+pub(crate) struct Params {
     /// The filesystem parameters (racy window, advisory identity).
-    pub fs: FsParams,
+    pub(crate) fs: FsParams,
     /// Fields never compared.
-    pub ignore: Fields,
+    pub(crate) ignore: Fields,
     /// Files larger than this are never hashed.
-    pub hash_limit: u64,
+    pub(crate) hash_limit: u64,
 }
 
 fn decode_params(b: &mut Bytes<'_>) -> Params {
@@ -293,7 +292,7 @@ fn mutate(world: &mut World, b: &mut Bytes<'_>, scan: i128, serial: &mut u64) ->
 
 /// Runs the script in `data` through `compare::observe` and the model side by side; panics on any difference.
 /// Returns how many steps were checked.
-pub fn check(data: &[u8]) -> usize {
+pub(crate) fn check(data: &[u8]) -> usize {
     let mut b = Bytes::new(data);
     let params = decode_params(&mut b);
     let start = b.u8();

@@ -10,35 +10,22 @@
 //! restarts the command once for what changed meanwhile (edits made while it was away through another mount of
 //! the same image, or on bindfs's backing side), then keeps watching.
 //!
-//! Mounting needs root: as another user these tests print `SKIPPED` and pass, except with `CI=true`, where that
-//! (or a missing tool) is a failure, as in `tests/testfs_common`. They mount in this namespace and unmount lazily
+//! Mounting needs root: as another user these tests are skipped by the one policy ([`skip`]: `SKIPPED`, except
+//! with `CI` set, where that, or a missing tool, is a failure). They mount in this namespace and unmount lazily
 //! (`umount -l`), which works even while stator holds directory handles on the filesystem; a guard unmounts
 //! whatever is left and detaches the loop device when a test ends, passing or failing. No test sleeps to
 //! synchronise: each waits, bounded, for what it can observe, or counts stator's own scans (`-v`).
-#![cfg(target_os = "linux")]
-
-mod common_e2e;
+//! Linux only: see `main.rs`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common_e2e::{FAST, Sandbox, Stator, TIMEOUT, wait_until, which};
+use crate::support::sandbox::{FAST, LOG_AND_STAY, POLL, Sandbox, Stator, TIMEOUT, append, s, which};
+use crate::support::{skip, wait_until};
 
-/// A child that logs `start` and then stays up (as a server would).
-const LOG_AND_STAY: &str = r#"echo start >> "$LOG"; exec "$SLEEP" 1000"#;
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("sandbox paths are UTF-8")
-}
-
-/// Whether this is a CI run, where a test that cannot mount is a failure.
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Whether this test can mount, with `tools` on PATH; if not, says `SKIPPED` (or fails under `CI=true`).
-fn can_mount(test: &str, tools: &[&str]) -> bool {
+/// Whether this test can mount, with `tools` on PATH; if not, it is skipped ([`skip`]: a failure with `CI` set).
+fn can_mount(tools: &[&str]) -> bool {
     let why = if !rustix::process::geteuid().is_root() {
         "mounting needs root".to_owned()
     } else if let Some(missing) = tools.iter().find(|t| which(t).is_none()) {
@@ -46,8 +33,7 @@ fn can_mount(test: &str, tools: &[&str]) -> bool {
     } else {
         return true;
     };
-    assert!(!ci(), "CANNOT RUN {test}: {why}, and with CI=true every remount test must run");
-    eprintln!("SKIPPED {test}: {why}");
+    skip(&why);
     false
 }
 
@@ -146,7 +132,7 @@ impl Bindfs {
             mounts.points.push(at.to_path_buf());
         }
         let mut daemon = Bindfs { child };
-        assert!(wait_until(TIMEOUT, || mounted(at)), "bindfs did not mount {}", at.display());
+        assert!(wait_until(TIMEOUT, POLL, || mounted(at)), "bindfs did not mount {}", at.display());
         assert!(daemon.child.try_wait().expect("try_wait").is_none(), "bindfs exited");
         daemon
     }
@@ -178,13 +164,13 @@ fn wait_run(st: &mut Stator, sb: &Sandbox, n: usize) {
 
 /// Appends a line to `path`: an edit that changes its size.
 fn edit(path: &Path) {
-    common_e2e::append(path, "edited\n");
+    append(path, "edited\n");
 }
 
 /// A sandbox with an empty ext4 filesystem (no `lost+found`) on a loop device, mounted at `mnt` in it; `None`
 /// (after `SKIPPED`) where this test cannot mount. Returns the sandbox, the mounts' guard, the device, `mnt`.
-fn ext4_sandbox(test: &str) -> Option<(Sandbox, Mounts, String, PathBuf)> {
-    if !can_mount(test, &["mount", "umount", "losetup", "mkfs.ext4"]) {
+fn ext4_sandbox() -> Option<(Sandbox, Mounts, String, PathBuf)> {
+    if !can_mount(&["mount", "umount", "losetup", "mkfs.ext4"]) {
         return None;
     }
     let sb = Sandbox::new();
@@ -249,7 +235,7 @@ fn still_watching(st: &mut Stator, sb: &Sandbox, file: &Path) {
 
 #[test]
 fn a_filesystem_unmounted_above_the_watched_directory_warns_once_and_is_picked_up_again_with_what_changed() {
-    let Some((sb, mut mounts, dev, mnt)) = ext4_sandbox("remount above the watched directory") else { return };
+    let Some((sb, mut mounts, dev, mnt)) = ext4_sandbox() else { return };
     let side = sb.join("side");
     let project = mnt.join("project");
     fs::create_dir_all(project.join("sub")).expect("mkdir");
@@ -273,7 +259,7 @@ fn a_filesystem_unmounted_above_the_watched_directory_warns_once_and_is_picked_u
 
 #[test]
 fn the_watched_mount_point_unmounted_warns_once_and_is_picked_up_again_with_what_changed() {
-    let Some((sb, mut mounts, dev, mnt)) = ext4_sandbox("remount at the watched directory") else { return };
+    let Some((sb, mut mounts, dev, mnt)) = ext4_sandbox() else { return };
     let side = sb.join("side");
     fs::create_dir(mnt.join("sub")).expect("mkdir");
     for name in ["main.txt", "old.txt", "sub/lib.txt"] {
@@ -303,7 +289,7 @@ fn the_watched_mount_point_unmounted_warns_once_and_is_picked_up_again_with_what
 
 #[test]
 fn another_filesystem_mounted_over_the_watched_mount_point_is_what_is_there_now() {
-    let Some((sb, mut mounts, _, mnt)) = ext4_sandbox("another filesystem over the watched one") else { return };
+    let Some((sb, mut mounts, _, mnt)) = ext4_sandbox() else { return };
     fs::write(mnt.join("main.txt"), "v1\n").expect("write");
 
     let mut st = watch(&sb, &mnt, &[]);
@@ -336,7 +322,7 @@ fn another_filesystem_mounted_over_the_watched_mount_point_is_what_is_there_now(
 
 #[test]
 fn a_fuse_daemon_killed_under_two_thousand_files_is_one_warning_no_restart_and_a_new_daemon_is_picked_up() {
-    if !can_mount("FUSE daemon killed", &["bindfs", "umount"]) {
+    if !can_mount(&["bindfs", "umount"]) {
         return;
     }
     let sb = Sandbox::new();

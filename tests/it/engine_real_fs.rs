@@ -5,20 +5,20 @@
 //! `Poller::tick` is synchronous, so no test sleeps: each makes a change on disk, ticks, and folds what the ticks
 //! report into a `ChangeSet`. Timestamps that matter are set with `filetime`.
 
-mod common;
-
 use std::fs;
 #[cfg(unix)]
 use std::path::Path;
 use std::path::PathBuf;
 
-use common::{Watch, mtime, now_plus, set_mtime, write};
 use filetime::FileTime;
 use stator::change::ChangeKind::{Created, Modified, Removed};
 use stator::change::{ChangeKind, ChangeSet, Reason};
 use stator::config::FilterConfig;
 use stator::fingerprint::Fields;
 use stator::poll::Warning;
+
+use crate::support::watch::Watch;
+use crate::support::{mtime, now_plus, set_mtime, write};
 
 const YEAR: i64 = 365 * 24 * 3600;
 
@@ -396,15 +396,16 @@ fn non_utf8_file_name_is_reported_with_its_exact_bytes() {
     assert_eq!((path.as_os_str().as_bytes(), kind), (w.path(name).as_os_str().as_bytes(), Modified));
 }
 
-/// Makes `dir` unreadable (chmod 000). Returns `false`, with the mode restored and a loud message, when this
-/// process can still list it: root ignores permissions, so the behaviour cannot be shown.
+/// Makes `dir` unreadable (chmod 000). Returns `false`, with the mode restored, when this process can still list
+/// it: root ignores permissions, so the behaviour cannot be shown (the test is skipped, see
+/// [`crate::support::skip_as_root`]).
 #[cfg(unix)]
-fn lock(dir: &Path, test: &str) -> bool {
+fn lock(dir: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o000)).expect("chmod 000");
     if fs::read_dir(dir).is_ok() {
         unlock(dir);
-        eprintln!("SKIPPED {test}: chmod 000 does not stop this process from listing a directory (running as root?)");
+        crate::support::skip_as_root("chmod 000 does not stop this process from listing a directory");
         return false;
     }
     true
@@ -437,7 +438,7 @@ fn unreadable_directory_keeps_its_files_warns_once_and_the_rest_is_watched() {
         write(d.join("locked/in.rs"), "x");
     });
     let locked = w.path("locked");
-    if !lock(&locked, "unreadable_directory_keeps_its_files_warns_once_and_the_rest_is_watched") {
+    if !lock(&locked) {
         return;
     }
     let (set, warnings) = w.settle_with_warnings();
@@ -465,7 +466,7 @@ fn unreadable_directory_is_one_warning_not_one_per_file_inside() {
         }
     });
     let locked = w.path("locked");
-    if !lock(&locked, "unreadable_directory_is_one_warning_not_one_per_file_inside") {
+    if !lock(&locked) {
         return;
     }
     let (_, warnings) = w.settle_with_warnings();

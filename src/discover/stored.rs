@@ -24,7 +24,7 @@ enum Tag {
 
 /// A compact [`State`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stored {
+pub(crate) struct Stored {
     mtime_s: i64,
     ctime_s: i64,
     size: u64,
@@ -129,7 +129,7 @@ impl Stored {
     /// nothing to say (see [`crate::compare::observe`]), and the sweep can skip them. This is what nearly every
     /// file of a sweep looks like, so it compares fields in place instead of converting to a [`State`].
     #[inline]
-    pub fn unchanged(&self, stat: &crate::fingerprint::Stat) -> bool {
+    pub(crate) fn unchanged(&self, stat: &crate::fingerprint::Stat) -> bool {
         let ino = match stat.ino {
             Some(ino) => self.flags & HAS_INO != 0 && self.ino == ino,
             None => self.flags & HAS_INO == 0,
@@ -151,22 +151,22 @@ impl Stored {
     }
 
     /// Joined and not looked at yet.
-    pub fn is_unseen(&self) -> bool {
+    pub(crate) fn is_unseen(&self) -> bool {
         self.tag == Tag::Unseen
     }
 
     /// A regular file that exists (or was last seen existing).
-    pub fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         matches!(self.tag, Tag::Present | Tag::Vanishing) && self.kind == FileKind::File
     }
 
     /// Exists, as last seen.
-    pub fn is_present(&self) -> bool {
+    pub(crate) fn is_present(&self) -> bool {
         self.tag == Tag::Present
     }
 
     /// Was missing once, not yet confirmed removed.
-    pub fn is_vanishing(&self) -> bool {
+    pub(crate) fn is_vanishing(&self) -> bool {
         self.tag == Tag::Vanishing
     }
 }

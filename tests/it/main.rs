@@ -1,0 +1,41 @@
+//! stator's integration tests, in one binary (`cargo test --test it`): one module per subject, and what they share
+//! in [`support`]. One binary links once, where one per file linked the library and the dev-dependencies again
+//! for each file; and a helper no test uses anymore is a dead-code warning, not something to hide.
+//!
+//! Run one module with a path filter: `cargo test --test it testfs::`, `cargo test --test it torture::`.
+//!
+//! A test that needs something this machine may lack (a mounted filesystem, a tool, root, an unprivileged user)
+//! goes through the one skip policy, [`support::skip`]: with `CI` set it fails, elsewhere it prints
+//! `SKIPPED <test>: <why>` in `cargo test`'s output and passes.
+
+mod support;
+
+/// The `stator` binary end to end: restarts, signals, exit codes, `--list`, `--json`, colour, PID 1.
+#[cfg(unix)]
+mod cli_e2e;
+/// The engine on real temporary directories: the simulated scenarios checked on the real disk.
+mod engine_real_fs;
+/// Hostile conditions: short-lived files, a huge tree, unreadable directories, loops, PATH_MAX, escaping daemons.
+#[cfg(target_os = "linux")]
+mod hostile;
+/// The files stator learns from the command (`STATOR_WATCH_FILE`, `--python`, `--node`, `--dep-file`), and
+/// `stator doctor`.
+#[cfg(unix)]
+mod learn_e2e;
+/// Property tests: parallel and sequential scans, `ChangeSet` folding, `compare::observe` against the model.
+mod properties;
+/// The engine bugs the torture test found, fixed since: one small deterministic test each.
+#[cfg(unix)]
+mod regression;
+/// A filesystem unmounted and mounted again under a running stator (needs root).
+#[cfg(target_os = "linux")]
+mod remount;
+/// Changed paths never reach a shell; the changed-files list is private and removed.
+#[cfg(target_os = "linux")]
+mod security;
+/// The engine's scenarios on the real filesystems of `../shared/testfs/` (`STATOR_TESTFS_*`).
+#[cfg(unix)]
+mod testfs;
+/// Seeded random file operations on a real tree against a model of it, locally and on every test mount.
+#[cfg(unix)]
+mod torture;
