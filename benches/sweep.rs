@@ -1391,7 +1391,7 @@ mod bench {
         println!("{out}");
     }
 
-    pub fn main() {
+    pub(crate) fn main() {
         // As the app does: room for a handle per directory (two pollers and the fstatat floor share the limit).
         stator::sys::raise_fd_limit();
         if let Ok(spec) = std::env::var(CHILD_ENV) {

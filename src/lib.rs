@@ -61,9 +61,6 @@
 //! of the I/O layer (`vfs`, `sys`) or the engine; `supervisor` imports only `sys` of the rest; the command's
 //! private modules sit on top of everything.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
-// Here rather than in Cargo.toml's lint table: it is about the library's edge, and in an integration test's helper
-// module every `pub` is "unreachable" by design.
-#![warn(unreachable_pub)]
 
 mod app;
 pub mod change;
