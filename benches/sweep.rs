@@ -872,7 +872,7 @@ mod bench {
             // The poller's directory handles count against the same limit.
             let max_open = usize::try_from(limit.saturating_sub(256))
                 .unwrap_or(usize::MAX)
-                .saturating_sub(stator::vfs::handle::open_handles())
+                .saturating_sub(stator::sys::open_handles())
                 .max(16);
             note!(
                 label,
@@ -1391,9 +1391,9 @@ mod bench {
         println!("{out}");
     }
 
-    pub fn main() {
+    pub(crate) fn main() {
         // As the app does: room for a handle per directory (two pollers and the fstatat floor share the limit).
-        stator::vfs::handle::raise_fd_limit();
+        stator::sys::raise_fd_limit();
         if let Ok(spec) = std::env::var(CHILD_ENV) {
             memory_child(&spec);
             return;

@@ -14,9 +14,8 @@ use std::time::Duration;
 use filetime::FileTime;
 
 use crate::change::{ChangeKind, Reason};
-use crate::fingerprint::{Fields, Fingerprint};
+use crate::fingerprint::{Fields, FileKind, Fingerprint, Stat};
 use crate::time::{dur, nanos};
-use crate::vfs::{FileKind, Stat};
 
 /// How a path joined the tracked set, for its first observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Plain data every part of stator reads: what to watch, how to filter it, how often to look.
-//! Built by [`crate::cli`] from the command line, or by hand when stator is used as a library.
+//! Built from the command line by the `stator` command, or by hand when stator is used as a library.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,7 +54,9 @@ pub struct Config {
     pub trust_ctime: bool,
     /// Files larger than this are compared by fingerprint only, never hashed.
     pub hash_limit: u64,
-    /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off).
+    /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off). Never
+    /// longer than [`Config::interval`]: a longer one is taken as the interval
+    /// ([`Cadence`](crate::poll::Cadence) applies it).
     pub hot_interval: Duration,
     /// How long a path stays hot after it changed.
     pub hot_for: Duration,

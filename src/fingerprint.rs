@@ -1,5 +1,7 @@
 //! What one file looks like at one moment, which parts of that differ between two moments, and what timestamp
 //! granularity a filesystem has (learned from the timestamps it shows).
+//!
+//! [`Stat`] is what one `stat` shows; the [`Vfs`](crate::vfs::Vfs) seam produces it, and everything here only reads it.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,7 +10,37 @@ use bitflags::bitflags;
 use filetime::FileTime;
 
 use crate::time::nanos;
-use crate::vfs::{FileKind, Stat};
+
+/// What kind of object a path names, after following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (only ever reported by [`Vfs::read_dir`](crate::vfs::Vfs::read_dir): [`Vfs::stat`](crate::vfs::Vfs::stat) follows links).
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+/// The result of one `stat`: the fields stator fingerprints, and the device for per-filesystem bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// File, directory or other.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time, at the full precision the filesystem reports.
+    pub mtime: FileTime,
+    /// Last status change, where the platform has one (Unix); `None` elsewhere.
+    pub ctime: Option<FileTime>,
+    /// File identity (inode number) where the platform has one.
+    pub ino: Option<u64>,
+    /// Device the file lives on: groups files by filesystem. Never part of a fingerprint, because it is not
+    /// stable across network remounts.
+    pub dev: u64,
+}
 
 bitflags! {
     /// Which parts of a fingerprint differ, or that the content did (the racy-window hash).

@@ -30,23 +30,62 @@
 //! # Ok::<(), stator::discover::PatternError>(())
 //! ```
 //!
-//! Layout: [`vfs`] is the seam to the outside world (real or simulated); [`fingerprint`] and [`compare`] are the
-//! pure detection rules; [`discover`] decides which names are watched; [`learn`] adds the files the child reports
-//! and those a dependency file lists; [`poll`] looks (in parallel), schedules and settles; [`supervisor`] runs the
-//! child; [`report`] and [`cli`] face the user; [`app`] is the main loop; [`doctor`] explains the environment.
+//! # What the library offers
+//!
+//! - [`poll`]: the engine. [`Poller`](poll::Poller) and its [`Tick`](poll::Tick) (what changed, with the reason;
+//!   warnings; what the look cost), the hot tier ([`Poller::tick_hot`](poll::Poller::tick_hot)), the fixed-rate
+//!   [`Schedule`](poll::Schedule) and the [`Cadence`](poll::Cadence) that says which look is due, and
+//!   [`Settle`](poll::Settle), which turns a burst of changes into one change set.
+//! - [`change`]: what a tick reports ([`Change`](change::Change), [`ChangeKind`](change::ChangeKind),
+//!   [`Reason`](change::Reason), [`ChangeSet`](change::ChangeSet)).
+//! - [`fingerprint`] and [`compare`]: the pure detection rules (what one file looks like, its
+//!   [`Stat`](fingerprint::Stat); timestamp granularity learned per filesystem; old state and new stat to new state
+//!   and change). They do no I/O and read no clock.
+//! - [`config`]: the plain data the poller is built from.
+//! - [`discover`]: which names are watched (filters, ignore files).
+//! - [`learn`]: files to watch from outside the roots: the parsers of the child's report protocol and of Makefile
+//!   dependency files, the runtime shims, and the [`Learner`](learn::Learner) that feeds a poller with them.
+//! - [`vfs`]: the seam to the outside world: the [`Vfs`](vfs::Vfs) trait, the real disk
+//!   ([`vfs::real::RealFs`]) and a simulated one with a clock you control ([`vfs::sim::SimFs`]: HFS+, FAT, NTFS,
+//!   skewed servers, mounts coming and going).
+//! - [`supervisor`]: the child process as a library piece: a pure [`Policy`](supervisor::Policy) (tested by
+//!   tables) and the [`Supervisor`](supervisor::Supervisor) that carries it out on a process group.
+//! - [`sys`]: small platform helpers: the open-file limit (raise it before a big [`Poller`](poll::Poller) on the
+//!   real disk), the process's CPU time, private files.
+//! - [`time`]: conversions between file times and nanoseconds.
+//!
+//! The `stator` command itself (its command line, main loop, status lines and `stator doctor`) is not part of the
+//! library.
+//!
+//! Dependencies point one way: the pure core (`fingerprint`, `compare`, `change`, `time`, `config`) imports nothing
+//! of the I/O layer (`vfs`, `sys`) or the engine; `supervisor` imports only `sys` of the rest; the command's
+//! private modules sit on top of everything.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod app;
+mod app;
 pub mod change;
-pub mod cli;
+mod cli;
 pub mod compare;
 pub mod config;
 pub mod discover;
-pub mod doctor;
+mod doctor;
+mod exit;
 pub mod fingerprint;
 pub mod learn;
 pub mod poll;
-pub mod report;
+mod report;
 pub mod supervisor;
+pub mod sys;
 pub mod time;
 pub mod vfs;
+
+/// The `stator` command: parses `args` (the program name first), runs what they ask, and returns the process exit
+/// code. The binary's whole `main`; not part of the library.
+#[doc(hidden)]
+pub fn main_entry(args: &[std::ffi::OsString]) -> i32 {
+    app::main(args).code()
+}
+
+// The command-line parser, for the `cli_parse` fuzz target only; not part of the library.
+#[doc(hidden)]
+pub use cli::fuzz;

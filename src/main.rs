@@ -1,20 +1,7 @@
-//! The `stator` command: parse, run, exit with the code decided by `cli` (usage) or `app` (everything else).
-
-use stator::cli::{Parsed, parse};
+//! The `stator` command: everything is in the library's private half (`app`, `cli`, `report`, `doctor`), and every
+//! exit code is decided in its `exit` module.
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let code = match parse(&args) {
-        Parsed::Run(inv) => stator::app::run(*inv),
-        Parsed::Doctor(opts) => stator::doctor::run(&opts),
-        Parsed::Exit { output, code: 0 } => {
-            println!("{output}");
-            0
-        }
-        Parsed::Exit { output, code } => {
-            eprintln!("{output}");
-            code
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(stator::main_entry(&args));
 }

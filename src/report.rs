@@ -1,6 +1,8 @@
 //! What the user sees: one short `[stator]` line per event on stderr, coloured only on a terminal and never with
 //! `NO_COLOR`, or one JSON object per line with `--json`.
 
+use std::cell::RefCell;
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,52 +10,92 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::change::ChangeSet;
-use crate::cli::Verbosity;
-use crate::poll::{BackOff, FsSummary, Warning};
+use crate::poll::{FsSummary, Stretch, Warning};
 
 /// How many changed paths a status line names before saying "and N more".
 const SHOWN: usize = 3;
 
-/// Writes status lines to stderr.
-#[derive(Debug, Clone)]
-pub struct Reporter {
+/// How much stator says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// One line per event.
+    Normal,
+    /// Also each changed path's reason and scan costs.
+    Verbose,
+}
+
+/// Writes status lines (or JSON events) to stderr, or to any writer given.
+pub(crate) struct Reporter {
     verbosity: Verbosity,
     json: bool,
     color: bool,
+    out: RefCell<Box<dyn Write>>,
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter")
+            .field("verbosity", &self.verbosity)
+            .field("json", &self.json)
+            .field("color", &self.color)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reporter {
-    /// A reporter; colour is decided here, once, from the terminal and `NO_COLOR`.
-    pub fn new(verbosity: Verbosity, json: bool) -> Reporter {
+    /// A reporter on stderr; colour is decided here, once, from the terminal and `NO_COLOR`.
+    pub(crate) fn new(verbosity: Verbosity, json: bool) -> Reporter {
         let color =
             !json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Reporter { verbosity, json, color }
+        Reporter::to_writer(verbosity, json, color, Box::new(std::io::stderr()))
+    }
+
+    /// A reporter writing to `out`, with colour or without.
+    pub(crate) fn to_writer(verbosity: Verbosity, json: bool, color: bool, out: Box<dyn Write>) -> Reporter {
+        Reporter { verbosity, json, color, out: RefCell::new(out) }
+    }
+
+    /// Writes one line in one write, so it does not interleave with the command's output; a failed write (a closed
+    /// stderr) is not worth stopping for.
+    fn write_line(&self, line: fmt::Arguments<'_>) {
+        let mut text = line.to_string();
+        text.push('\n');
+        let mut out = self.out.borrow_mut();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+
+    /// Whether something said at `level` is shown: `-q` shows only what is said at [`Verbosity::Quiet`] (warnings
+    /// and errors), `-v` everything; the same in text and in JSON.
+    fn shows(&self, level: Verbosity) -> bool {
+        match self.verbosity {
+            Verbosity::Quiet => level == Verbosity::Quiet,
+            Verbosity::Normal => level != Verbosity::Verbose,
+            Verbosity::Verbose => true,
+        }
     }
 
     fn line(&self, level: Verbosity, colour: &str, text: &str) {
-        if self.verbosity == Verbosity::Quiet && level != Verbosity::Quiet {
+        if !self.shows(level) {
             return;
         }
-        if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        let _ = if self.color {
-            writeln!(err, "\x1b[{colour}m[stator]\x1b[0m {text}")
+        if self.color {
+            self.write_line(format_args!("\x1b[{colour}m[stator]\x1b[0m {text}"));
         } else {
-            writeln!(err, "[stator] {text}")
-        };
+            self.write_line(format_args!("[stator] {text}"));
+        }
     }
 
     fn event(&self, level: Verbosity, value: serde_json::Value) {
-        if level == Verbosity::Verbose && self.verbosity != Verbosity::Verbose {
+        if !self.shows(level) {
             return;
         }
-        let _ = writeln!(std::io::stderr().lock(), "{value}");
+        self.write_line(format_args!("{value}"));
     }
 
     /// The baseline is in: what is watched and what one scan cost.
-    pub fn watching(&self, roots: &[&Path], files: usize, dirs: usize, took: Duration, interval: Duration) {
+    pub(crate) fn watching(&self, roots: &[&Path], files: usize, dirs: usize, took: Duration, interval: Duration) {
         if self.json {
             return self.event(
                 Verbosity::Normal,
@@ -75,7 +117,7 @@ impl Reporter {
     }
 
     /// What was learned about each filesystem (verbose).
-    pub fn filesystems(&self, fss: &[FsSummary]) {
+    pub(crate) fn filesystems(&self, fss: &[FsSummary]) {
         for fs in fss {
             if self.json {
                 self.event(Verbosity::Verbose, json!({"event": "filesystem", "type": fs.info.name, "remote": fs.info.remote,
@@ -98,7 +140,7 @@ impl Reporter {
     }
 
     /// A settled change set, and why the command reruns.
-    pub fn changes(&self, set: &ChangeSet) {
+    pub(crate) fn changes(&self, set: &ChangeSet) {
         if self.json {
             let changes: Vec<_> = set
                 .iter()
@@ -119,7 +161,7 @@ impl Reporter {
     }
 
     /// A warning about a path or filesystem; a notice (a filesystem that is back) is a plain status line.
-    pub fn warning(&self, w: &Warning) {
+    pub(crate) fn warning(&self, w: &Warning) {
         if w.is_notice() {
             if self.json {
                 return self.event(Verbosity::Normal, json!({"event": "notice", "message": w.to_string()}));
@@ -134,7 +176,7 @@ impl Reporter {
 
     /// A warning that is not about one path or filesystem of the poller's (a bad line from the command, a dep file
     /// that cannot be read).
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Quiet, json!({"event": "warning", "message": text}));
         }
@@ -142,7 +184,7 @@ impl Reporter {
     }
 
     /// The command reported files to watch (verbose): the new ones, and how many it reported in all.
-    pub fn reported(&self, new: &[PathBuf], total: usize) {
+    pub(crate) fn reported(&self, new: &[PathBuf], total: usize) {
         if self.json {
             let paths: Vec<_> = new.iter().map(|p| p.to_string_lossy()).collect();
             return self.event(Verbosity::Verbose, json!({"event": "reported", "paths": paths, "total": total}));
@@ -158,8 +200,8 @@ impl Reporter {
         );
     }
 
-    /// Scans are slower than the interval allows: the interval stretched.
-    pub fn back_off(&self, b: &BackOff) {
+    /// Scans are slower than the interval allows: the interval stretched (the JSON event is still `back_off`).
+    pub(crate) fn stretched(&self, b: &Stretch) {
         let text = format!(
             "a scan costs {:.0} ms of CPU, too much for a {} interval; scanning every {:.0} ms instead (recently \
              changed files are still re-checked often)",
@@ -174,7 +216,7 @@ impl Reporter {
     }
 
     /// One scan's cost (verbose).
-    pub fn scanned(&self, stats: usize, listings: usize, took: Duration) {
+    pub(crate) fn scanned(&self, stats: usize, listings: usize, took: Duration) {
         if self.json {
             return self.event(
                 Verbosity::Verbose,
@@ -189,7 +231,7 @@ impl Reporter {
     }
 
     /// A detail for `-v`.
-    pub fn detail(&self, text: &str) {
+    pub(crate) fn detail(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Verbose, json!({"event": "detail", "message": text}));
         }
@@ -197,7 +239,7 @@ impl Reporter {
     }
 
     /// Something about the child: started, exited, restarting.
-    pub fn child(&self, text: &str) {
+    pub(crate) fn child(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Normal, json!({"event": "child", "message": text}));
         }
@@ -205,10 +247,202 @@ impl Reporter {
     }
 
     /// A fatal error.
-    pub fn error(&self, text: &str) {
+    pub(crate) fn error(&self, text: &str) {
         if self.json {
             return self.event(Verbosity::Quiet, json!({"event": "error", "message": text}));
         }
         self.line(Verbosity::Quiet, "31", &format!("error: {text}"));
+    }
+}
+
+/// A reporter whose output a test reads back.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::RefCell;
+    use std::io::Write;
+    use std::rc::Rc;
+
+    use super::{Reporter, Verbosity};
+
+    /// A writer the test keeps a handle on.
+    #[derive(Clone, Default)]
+    pub(crate) struct Buf(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        /// What was written, line by line.
+        pub(crate) fn lines(&self) -> Vec<String> {
+            String::from_utf8(self.0.borrow().clone()).unwrap().lines().map(str::to_owned).collect()
+        }
+    }
+
+    /// A reporter without colour, and what it writes.
+    pub(crate) fn reporter(verbosity: Verbosity, json: bool) -> (Reporter, Buf) {
+        let buf = Buf::default();
+        (Reporter::to_writer(verbosity, json, false, Box::new(buf.clone())), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{Buf, reporter};
+    use super::*;
+    use crate::change::{Change, ChangeKind, Reason};
+    use crate::fingerprint::Fields;
+    use crate::vfs::FsInfo;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// One of every kind of event, in a fixed order.
+    fn say_everything(rep: &Reporter) {
+        rep.watching(&[Path::new("/w")], 2, 1, ms(5), ms(500));
+        rep.filesystems(&[FsSummary {
+            dev: 1,
+            info: FsInfo { name: "ext4".into(), remote: false },
+            granularity: Duration::from_nanos(1),
+            samples: 10,
+            window: ms(20),
+        }]);
+        let mut set = ChangeSet::new();
+        set.add(Change { path: "/w/a".into(), kind: ChangeKind::Modified, reason: Reason::Fields(Fields::MTIME) });
+        rep.changes(&set);
+        rep.warning(&Warning::Missing { path: "/w/gone".into() });
+        rep.warning(&Warning::Back { path: "/w/mnt".into(), fs: "nfs".into() });
+        rep.warn("a bad line");
+        rep.reported(&["/lib/x.py".into()], 4);
+        rep.stretched(&Stretch { scan: ms(200), interval: ms(500), stretched: ms(800) });
+        rep.scanned(2, 1, ms(3));
+        rep.detail("a detail");
+        rep.child("started (run 1)");
+        rep.error("it broke");
+    }
+
+    const WATCHING: &str = "[stator] watching 2 files in 1 directories under /w (scan 5 ms, every 500ms)";
+    const FILESYSTEM: &str = "[stator] filesystem ext4: timestamps every 1ns (10 samples), racy window 20 ms";
+    const CHANGED_PATH: &str = "[stator] modified /w/a (mtime changed)";
+    const CHANGED: &str = "[stator] changed: /w/a (modified)";
+    const MISSING: &str = "[stator] warning: /w/gone does not exist; watching for it to appear";
+    const BACK: &str = "[stator] /w/mnt is back (nfs); comparing its files with their last known state";
+    const WARN: &str = "[stator] warning: a bad line";
+    const REPORTED: &str = "[stator] the command reported 1 new files (4 in all): /lib/x.py";
+    const STRETCHED: &str = "[stator] a scan costs 200 ms of CPU, too much for a 500ms interval; scanning every 800 ms \
+                             instead (recently changed files are still re-checked often)";
+    const SCANNED: &str = "[stator] scan: 2 stats, 1 listings, 3.0 ms";
+    const DETAIL: &str = "[stator] a detail";
+    const CHILD: &str = "[stator] started (run 1)";
+    const ERROR: &str = "[stator] error: it broke";
+
+    #[test]
+    fn text_says_what_each_verbosity_asks_for() {
+        let cases: [(Verbosity, &[&str]); 3] = [
+            (Verbosity::Quiet, &[MISSING, WARN, ERROR]),
+            (Verbosity::Normal, &[WATCHING, CHANGED, MISSING, BACK, WARN, STRETCHED, CHILD, ERROR]),
+            (
+                Verbosity::Verbose,
+                &[
+                    WATCHING,
+                    FILESYSTEM,
+                    CHANGED_PATH,
+                    CHANGED,
+                    MISSING,
+                    BACK,
+                    WARN,
+                    REPORTED,
+                    STRETCHED,
+                    SCANNED,
+                    DETAIL,
+                    CHILD,
+                    ERROR,
+                ],
+            ),
+        ];
+        for (verbosity, expected) in cases {
+            let (rep, buf) = reporter(verbosity, false);
+            say_everything(&rep);
+            assert_eq!(buf.lines(), expected, "{verbosity:?}");
+        }
+    }
+
+    #[test]
+    fn json_says_what_each_verbosity_asks_for() {
+        let cases: [(Verbosity, &[&str]); 3] = [
+            (Verbosity::Quiet, &["warning", "warning", "error"]),
+            (Verbosity::Normal, &["watching", "changes", "warning", "notice", "warning", "back_off", "child", "error"]),
+            (
+                Verbosity::Verbose,
+                &[
+                    "watching",
+                    "filesystem",
+                    "changes",
+                    "warning",
+                    "notice",
+                    "warning",
+                    "reported",
+                    "back_off",
+                    "scan",
+                    "detail",
+                    "child",
+                    "error",
+                ],
+            ),
+        ];
+        for (verbosity, expected) in cases {
+            let (rep, buf) = reporter(verbosity, true);
+            say_everything(&rep);
+            let events: Vec<serde_json::Value> =
+                buf.lines().iter().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+            let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+            assert_eq!(names, expected, "{verbosity:?}");
+        }
+    }
+
+    #[test]
+    fn json_events_carry_their_fields() {
+        let (rep, buf) = reporter(Verbosity::Verbose, true);
+        say_everything(&rep);
+        let events: Vec<serde_json::Value> = buf.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            events[0],
+            json!({"event": "watching", "roots": ["/w"], "files": 2, "dirs": 1, "scan_ms": 5.0, "interval_ms": 500})
+        );
+        assert_eq!(
+            events[2],
+            json!({"event": "changes", "count": 1,
+                   "changes": [{"path": "/w/a", "kind": "modified", "reason": "mtime changed"}]})
+        );
+        assert_eq!(events[6], json!({"event": "reported", "paths": ["/lib/x.py"], "total": 4}));
+        assert_eq!(events[11], json!({"event": "error", "message": "it broke"}));
+    }
+
+    #[test]
+    fn a_long_change_set_names_three_paths_and_counts_the_rest() {
+        let (rep, buf) = reporter(Verbosity::Normal, false);
+        let mut set = ChangeSet::new();
+        for name in ["a", "b", "c", "d", "e"] {
+            set.add(Change { path: format!("/w/{name}").into(), kind: ChangeKind::Created, reason: Reason::NewName });
+        }
+        rep.changes(&set);
+        assert_eq!(buf.lines(), ["[stator] changed: /w/a (created), /w/b (created), /w/c (created), and 2 more"]);
+    }
+
+    #[test]
+    fn colour_marks_the_prefix_only() {
+        let buf = Buf::default();
+        let rep = Reporter::to_writer(Verbosity::Normal, false, true, Box::new(buf.clone()));
+        rep.child("started (run 1)");
+        rep.error("it broke");
+        assert_eq!(buf.lines(), ["\x1b[32m[stator]\x1b[0m started (run 1)", "\x1b[31m[stator]\x1b[0m error: it broke"]);
     }
 }

@@ -1,12 +1,13 @@
-//! Arbitrary command lines into `stator::cli::parse`: it must never panic, must exit only with 0 (help) or 2
-//! (usage), and what it accepts must be a usable configuration.
+//! Arbitrary command lines into the `stator` command's parser (reached through `stator::fuzz`, as the command line
+//! is not part of the library): it must never panic, must exit only with 0 (help) or 2 (usage), and what it accepts
+//! must be a usable configuration.
 #![no_main]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use libfuzzer_sys::fuzz_target;
-use stator::cli::{EXIT_USAGE, Parsed, parse};
+use stator::fuzz::{EXIT_USAGE, Parsed, parse};
 use stator::discover::Filter;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,16 +20,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(code == 0 || code == EXIT_USAGE, "exit code {code}: {output}");
             assert!(!output.is_empty(), "an exit always says why");
         }
-        Parsed::Run(inv) => {
-            assert!(!inv.config.interval.is_zero(), "a zero interval is refused");
-            assert!(inv.list || !inv.supervisor.command.is_empty(), "a run needs a command unless --list");
-            assert!(!inv.config.roots.is_empty(), "at least one root (default .)");
+        Parsed::Run { config, list, command } => {
+            assert!(!config.interval.is_zero(), "a zero interval is refused");
+            assert!(list || !command.is_empty(), "a run needs a command unless --list");
+            assert!(!config.roots.is_empty(), "at least one root (default .)");
             // Whatever the flags said, compiling the filter fails cleanly or succeeds.
-            let _ = Filter::new(&inv.config.filter);
+            let _ = Filter::new(&config.filter);
         }
-        Parsed::Doctor(opts) => {
-            assert!(!opts.config.roots.is_empty(), "at least one path (default .)");
-            let _ = Filter::new(&opts.config.filter);
+        Parsed::Doctor { config } => {
+            assert!(!config.roots.is_empty(), "at least one path (default .)");
+            let _ = Filter::new(&config.filter);
         }
     }
 });

@@ -1,41 +1,54 @@
 //! The main loop: take the baseline, start the child, then poll on a fixed-rate schedule, settle bursts, restart the
 //! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
 
-mod cpu;
-mod learn;
 mod signals;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::cli::{EXIT_USAGE, Invocation};
+use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
+use crate::exit::Exit;
+use crate::learn::{Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
 use crate::report::Reporter;
-use crate::supervisor::{Outcome, SpawnError, Supervisor};
+use crate::supervisor::{Effect, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
-use learn::Learner;
 
 /// How often the child is checked for having exited, at most.
 const CHILD_POLL: Duration = Duration::from_millis(100);
 
-/// Exit code for failures of stator itself (not the child's, not the command line's).
-pub const EXIT_FAILURE: i32 = 1;
+/// The `stator` command: parses `args` (the program name first), runs what they ask, and says how to exit.
+pub(crate) fn main(args: &[OsString]) -> Exit {
+    match parse(args) {
+        Parsed::Run(inv) => run(*inv),
+        Parsed::Doctor(opts) => crate::doctor::run(&opts),
+        Parsed::Exit { output, code } if code.is_success() => {
+            println!("{output}");
+            code
+        }
+        Parsed::Exit { output, code } => {
+            eprintln!("{output}");
+            code
+        }
+    }
+}
 
-/// Runs stator as the command line asked; returns the process exit code.
-pub fn run(inv: Invocation) -> i32 {
+/// Runs stator as the command line asked; says how to exit.
+fn run(inv: Invocation) -> Exit {
     let rep = Reporter::new(inv.verbosity, inv.json);
     let started = Instant::now();
     // Room for a handle per watched directory; the child gets the usual limit back.
-    crate::vfs::handle::raise_fd_limit();
+    crate::sys::raise_fd_limit();
     // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
     let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
         Ok(learner) => learner,
         Err(e) => {
             rep.error(&e.to_string());
-            return EXIT_FAILURE;
+            return Exit::Failure;
         }
     };
     let mut poller = match baseline(&inv, &rep, &mut learner) {
@@ -69,7 +82,7 @@ pub fn run(inv: Invocation) -> i32 {
         Ok(rx) => rx,
         Err(e) => {
             rep.error(&format!("cannot handle signals: {e}"));
-            return EXIT_FAILURE;
+            return Exit::Failure;
         }
     };
     let mut looper = Loop::new(&inv, &rep, started, took);
@@ -80,7 +93,7 @@ pub fn run(inv: Invocation) -> i32 {
         if let Err(e) = sup.start(&[]) {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
-            return e.exit_code();
+            return Exit::from(&e);
         }
         rep.child(&format!("started {} (run 1)", command_line(&inv)));
     }
@@ -91,18 +104,18 @@ pub fn run(inv: Invocation) -> i32 {
             Ok(sig) => {
                 rep.child("stopping the command");
                 sup.shutdown();
-                return 128 + sig;
+                return Exit::Stopped(sig);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 sup.shutdown();
-                return EXIT_FAILURE;
+                return Exit::Failure;
             }
         }
-        if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
+        if let Some(code) = report_effect(&rep, sup.poll(Instant::now())) {
             return code;
         }
-        learner.poll(&mut poller, &rep);
+        tell(&rep, learner.poll(&mut poller));
         let now = Instant::now();
         let (due, kind) = looper.next_tick(now);
         if now >= due {
@@ -114,7 +127,7 @@ pub fn run(inv: Invocation) -> i32 {
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_outcome(&rep, sup.changed(&paths, Instant::now())) {
+            if let Some(code) = report_effect(&rep, sup.changed(&paths, Instant::now())) {
                 return code;
             }
         }
@@ -122,7 +135,7 @@ pub fn run(inv: Invocation) -> i32 {
 }
 
 /// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, i32> {
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, Exit> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -131,10 +144,10 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
         Ok(p) => p.with_global_excludes(global),
         Err(e) => {
             rep.error(&e.to_string());
-            return Err(EXIT_USAGE);
+            return Err(Exit::Usage);
         }
     };
-    learner.start(&mut poller, rep);
+    tell(rep, learner.start(&mut poller));
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -153,15 +166,15 @@ impl<'a> Loop<'a> {
     /// The schedule after a baseline that started at `started` and took `took`.
     fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration) -> Loop<'a> {
         let mut cadence = Cadence::new(&inv.config, started);
-        if cadence.hot_interval().is_some() {
+        if let Some(hot) = cadence.hot_interval() {
             rep.detail(&format!(
                 "hot tier: files changed in the last {} are re-checked every {} between full scans",
                 humantime::format_duration(inv.config.hot_for),
-                humantime::format_duration(inv.config.hot_interval)
+                humantime::format_duration(hot)
             ));
         }
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
-            rep.back_off(&b);
+            rep.stretched(&b);
         }
         Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
     }
@@ -172,58 +185,76 @@ impl<'a> Loop<'a> {
     }
 
     fn tick(&mut self, poller: &mut Poller, kind: Sweep, learner: &mut Learner) {
-        let (start, cpu_start) = (Instant::now(), cpu::used());
+        let (start, cpu_start) = (Instant::now(), crate::sys::cpu_time());
         let mut tick = match kind {
             Sweep::Full => poller.tick(),
             Sweep::Hot => poller.tick_hot(),
         };
         let took = start.elapsed();
         // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
-        let cost = cpu_start.zip(cpu::used()).map_or(took, |(a, b)| b.saturating_sub(a));
+        let cost = cpu_start.zip(crate::sys::cpu_time()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
             self.rep.scanned(tick.stats, tick.listings, took);
         }
         if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
-            self.rep.back_off(&b);
+            self.rep.stretched(&b);
         }
         for w in &tick.warnings {
             self.rep.warning(w);
         }
-        learner.filter(&mut tick.changes, poller, self.rep);
+        tell(self.rep, learner.filter(&mut tick.changes, poller));
         self.settle.push(tick.changes, kind, Instant::now());
     }
 }
 
-/// Reports what the supervisor did; returns stator's exit code when it is time to leave. A command that fails to
+/// Reports what the supervisor did; says how stator exits when it is time to leave. A command that fails to
 /// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<i32> {
-    let outcome = match result {
-        Ok(Some(outcome)) => outcome,
+fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+    let effect = match result {
+        Ok(Some(effect)) => effect,
         Ok(None) => return None,
         Err(e) => {
             rep.error(&format!("{e}; waiting for the next change"));
             return None;
         }
     };
-    match outcome {
-        Outcome::Started { run } => rep.child(&format!("started (run {run})")),
-        Outcome::Restarted { run, previous } => match previous {
+    match effect {
+        Effect::Started { run } => rep.child(&format!("started (run {run})")),
+        Effect::Restarted { run, previous } => match previous {
             Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
             None => rep.child(&format!("restarted (run {run})")),
         },
-        Outcome::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
-        Outcome::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Outcome::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
-        Outcome::Backoff { status, until } => rep.child(&format!(
+        Effect::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Effect::SignalledWithoutList { signal, error } => {
+            rep.child(&format!("sent {} to the command", signal.name()));
+            rep.warn(&format!(
+                "cannot write the list of changed files ({error}); the command was signalled without it, and the \
+                 next list holds these paths too"
+            ));
+        }
+        Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
+        Effect::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
+        Effect::BackingOff { status, until } => rep.child(&format!(
             "command ended: {status}; restarting in {:.1}s",
             until.saturating_duration_since(Instant::now()).as_secs_f64()
         )),
-        Outcome::Exit { status, code } => {
+        Effect::Exit { status, code } => {
             rep.child(&format!("command ended: {status}; exiting"));
-            return Some(code);
+            return Some(Exit::Command(code));
         }
     }
     None
+}
+
+/// Shows what the learner has to say.
+fn tell(rep: &Reporter, notes: Vec<Note>) {
+    for note in notes {
+        match note {
+            Note::Warning(text) => rep.warn(&text),
+            Note::Detail(text) => rep.detail(&text),
+            Note::Reported { new, total } => rep.reported(&new, total),
+        }
+    }
 }
 
 /// Clears the terminal and its scrollback, as `clear` does.
@@ -237,7 +268,7 @@ fn command_line(inv: &Invocation) -> String {
 }
 
 /// `--list`: the watched files, one per line, exactly as their bytes are (not necessarily UTF-8).
-fn list(poller: &Poller) -> i32 {
+fn list(poller: &Poller) -> Exit {
     let mut out = std::io::stdout().lock();
     for path in poller.files() {
         #[cfg(unix)]
@@ -249,8 +280,34 @@ fn list(poller: &Poller) -> i32 {
         let written = writeln!(out, "{}", path.display());
         if written.is_err() {
             // A closed pipe (`stator --list | head`) is not an error worth a message.
-            return 0;
+            return Exit::Success;
         }
     }
-    0
+    Exit::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::report::Verbosity;
+    use crate::report::testing::reporter;
+    use crate::supervisor::Signal;
+
+    #[test]
+    fn a_signal_sent_without_its_list_is_a_warning_each_time() {
+        let (rep, out) = reporter(Verbosity::Quiet, false);
+        for _ in 0..2 {
+            let error = io::Error::from(io::ErrorKind::NotFound);
+            let effect = Effect::SignalledWithoutList { signal: Signal::Hup, error };
+            assert_eq!(report_effect(&rep, Ok(Some(effect))), None, "not a reason to exit");
+        }
+        let warning = "[stator] warning: cannot write the list of changed files (entity not found); the command was \
+                       signalled without it, and the next list holds these paths too";
+        assert_eq!(out.lines(), [warning, warning]);
+        let (rep, out) = reporter(Verbosity::Normal, false);
+        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))));
+        assert_eq!(out.lines(), ["[stator] sent SIGHUP to the command"]);
+    }
 }

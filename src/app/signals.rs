@@ -11,7 +11,7 @@ use crate::supervisor::KillHandle;
 
 /// Starts listening; each signal's number arrives on the returned channel. `kill` is used on the second signal.
 #[cfg(unix)]
-pub fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
+pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
@@ -32,7 +32,7 @@ pub fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
 
 /// Starts listening; each Ctrl-C arrives on the returned channel as SIGINT's number, 2.
 #[cfg(not(unix))]
-pub fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
+pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
     let (tx, rx) = channel();
     let mut count = 0u32;
     ctrlc::set_handler(move || {

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-use super::{EXIT_USAGE, Parsed, usage};
+use super::{Parsed, usage};
 use crate::config::{Config, FilterConfig};
 use crate::doctor::DoctorOptions;
+use crate::exit::Exit;
 
 #[derive(FromArgs, Debug)]
 /// Explain how stator sees the filesystems under PATH (default: .): their type, network or FUSE, timestamp
@@ -59,7 +60,7 @@ pub(super) fn parse(name: &str, args: &[&str]) -> Parsed {
     let a = match DoctorArgs::from_args(&[name, "doctor"], args) {
         Ok(a) => a,
         Err(exit) => {
-            let code = if exit.status.is_ok() { 0 } else { EXIT_USAGE };
+            let code = if exit.status.is_ok() { Exit::Success } else { Exit::Usage };
             return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
         }
     };

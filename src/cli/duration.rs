@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Parses a duration flag value; the error is one line that says what was expected.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Err(format!("'{value}' needs a unit, e.g. {value}ms or {value}s"));

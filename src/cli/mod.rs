@@ -2,6 +2,7 @@
 
 mod doctor;
 mod duration;
+pub mod fuzz;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -9,15 +10,14 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
-pub use duration::parse_duration;
+pub(crate) use duration::parse_duration;
 
 use crate::config::{Config, FilterConfig};
 use crate::doctor::DoctorOptions;
+use crate::exit::Exit;
 use crate::learn::LearnOptions;
+use crate::report::Verbosity;
 use crate::supervisor::{OnBusy, OnExit, Options, Signal};
-
-/// Exit code for a bad command line.
-pub const EXIT_USAGE: i32 = 2;
 
 #[derive(FromArgs, Debug)]
 /// Run COMMAND, and restart it whenever a watched file changes. stator sees changes only by polling stat(2),
@@ -164,20 +164,9 @@ struct Args {
     command: Vec<String>,
 }
 
-/// How much stator says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// Errors only.
-    Quiet,
-    /// One line per event.
-    Normal,
-    /// Also each changed path's reason and scan costs.
-    Verbose,
-}
-
 /// Everything the command line asked for.
 #[derive(Debug, Clone)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// The engine's configuration.
     pub config: Config,
     /// Print the watched files and exit.
@@ -198,27 +187,28 @@ pub struct Invocation {
 
 /// What parsing decided.
 #[derive(Debug)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     /// Run with these options.
     Run(Box<Invocation>),
     /// `stator doctor`: examine the filesystems under these roots.
     Doctor(Box<DoctorOptions>),
-    /// Print `output` (help on stdout when `code` is 0, an error on stderr otherwise) and exit with `code`.
+    /// Print `output` (help on stdout when `code` is [`Exit::Success`], an error on stderr otherwise) and exit with
+    /// `code`.
     Exit {
         /// Text to print.
         output: String,
-        /// Exit code.
-        code: i32,
+        /// How to exit: [`Exit::Success`] (help) or [`Exit::Usage`].
+        code: Exit,
     },
 }
 
 fn usage(msg: impl Into<String>) -> Parsed {
-    Parsed::Exit { output: format!("stator: {}\nRun stator --help for usage.", msg.into()), code: EXIT_USAGE }
+    Parsed::Exit { output: format!("stator: {}\nRun stator --help for usage.", msg.into()), code: Exit::Usage }
 }
 
 /// Parses `args` (the program name first). Everything after the first `--` is the command, passed through
 /// untouched (it may be any bytes); the flags before it must be UTF-8.
-pub fn parse(args: &[OsString]) -> Parsed {
+pub(crate) fn parse(args: &[OsString]) -> Parsed {
     let name = args.first().and_then(|a| a.to_str()).map_or("stator", |n| n.rsplit('/').next().unwrap_or(n));
     let rest = args.get(1..).unwrap_or_default();
     if rest.first().is_some_and(|a| a == "doctor") {
@@ -245,7 +235,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
     let parsed = match Args::from_args(&[name], &strs) {
         Ok(parsed) => parsed,
         Err(exit) => {
-            let code = if exit.status.is_ok() { 0 } else { EXIT_USAGE };
+            let code = if exit.status.is_ok() { Exit::Success } else { Exit::Usage };
             return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
         }
     };
@@ -331,12 +321,12 @@ mod tests {
     fn ok(args: &[&str]) -> Invocation {
         match run(args) {
             Parsed::Run(inv) => *inv,
-            Parsed::Exit { output, code } => panic!("{args:?}: exit {code}: {output}"),
+            Parsed::Exit { output, code } => panic!("{args:?}: exit {code:?}: {output}"),
             Parsed::Doctor(opts) => panic!("{args:?}: doctor {opts:?}"),
         }
     }
 
-    fn exit_code(args: &[&str]) -> (i32, String) {
+    fn exit_code(args: &[&str]) -> (Exit, String) {
         match run(args) {
             Parsed::Exit { output, code } => (code, output),
             Parsed::Run(inv) => panic!("{args:?} parsed: {inv:?}"),
@@ -398,7 +388,7 @@ mod tests {
             &["-q", "-v", "--", "x"],
         ] {
             let (code, out) = exit_code(args);
-            assert_eq!(code, EXIT_USAGE, "{args:?}");
+            assert_eq!(code, Exit::Usage, "{args:?}");
             assert!(!out.is_empty());
         }
         assert!(exit_code(&[]).1.contains("no command given"));
@@ -407,11 +397,34 @@ mod tests {
     #[test]
     fn help_exits_0_and_lists_every_flag_with_examples() {
         let (code, out) = exit_code(&["--help"]);
-        assert_eq!(code, 0);
+        assert_eq!(code, Exit::Success);
         for flag in ["--watch", "--exts", "--filter", "--ignore", "--interval", "--list", "--no-vcs-ignore", "Examples"]
         {
             assert!(out.contains(flag), "help lacks {flag}:\n{out}");
         }
+    }
+
+    #[test]
+    fn a_short_interval_alone_never_leaves_a_longer_hot_interval() {
+        use crate::poll::Cadence;
+        for interval in ["10ms", "50ms", "100ms", "150ms", "2s"] {
+            let inv = ok(&["--interval", interval, "--", "x"]);
+            let hot = Cadence::new(&inv.config, std::time::Instant::now()).hot_interval();
+            assert!(hot.is_some_and(|h| h <= inv.config.interval), "--interval {interval}: hot {hot:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes_as_exit_decides_them() {
+        let (_, out) = exit_code(&["--help"]);
+        for exit in [Exit::Usage, Exit::CannotExecute, Exit::NotFound, Exit::Stopped(2), Exit::Stopped(15)] {
+            let code = exit.code().to_string();
+            assert!(
+                out.lines().any(|l| l.split_whitespace().next() == Some(code.as_str())),
+                "help lacks exit code {code}:\n{out}"
+            );
+        }
+        assert!(out.contains(&format!("{} for SIGHUP", Exit::Stopped(1).code())), "{out}");
     }
 
     #[test]
@@ -443,12 +456,12 @@ mod tests {
         assert_eq!(ok(&["--", "doctor", "x"]).supervisor.command, [OsString::from("doctor"), "x".into()]);
         assert_eq!(ok(&["-w", "src", "doctor"]).supervisor.command, [OsString::from("doctor")]);
         let (code, help) = exit_code(&["doctor", "--help"]);
-        assert_eq!(code, 0);
+        assert_eq!(code, Exit::Success);
         assert!(
             help.contains("stator doctor") && help.contains("--json") && help.contains("stator -- doctor"),
             "{help}"
         );
-        assert_eq!(exit_code(&["doctor", "--bogus"]).0, EXIT_USAGE);
+        assert_eq!(exit_code(&["doctor", "--bogus"]).0, Exit::Usage);
     }
 
     #[cfg(unix)]
@@ -463,6 +476,6 @@ mod tests {
             Parsed::Doctor(opts) => panic!("doctor {opts:?}"),
         }
         let args = vec![OsString::from("stator"), "-w".into(), weird, "--".into(), "x".into()];
-        assert!(matches!(parse(&args), Parsed::Exit { code: EXIT_USAGE, .. }));
+        assert!(matches!(parse(&args), Parsed::Exit { code: Exit::Usage, .. }));
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::vfs::{DirEntry, FileKind, Vfs};
+use crate::fingerprint::FileKind;
+use crate::vfs::{DirEntry, Vfs};
 
 /// The per-directory ignore files, in decreasing precedence (ripgrep's order).
 const DIR_FILES: [&str; 2] = [".ignore", ".gitignore"];

@@ -5,8 +5,8 @@
 use filetime::FileTime;
 
 use crate::compare::{Join, Known, Racy, State};
+use crate::fingerprint::FileKind;
 use crate::fingerprint::Fingerprint;
-use crate::vfs::FileKind;
 
 const HAS_CTIME: u8 = 1;
 const HAS_INO: u8 = 1 << 1;
@@ -129,7 +129,7 @@ impl Stored {
     /// nothing to say (see [`crate::compare::observe`]), and the sweep can skip them. This is what nearly every
     /// file of a sweep looks like, so it compares fields in place instead of converting to a [`State`].
     #[inline]
-    pub(crate) fn unchanged(&self, stat: &crate::vfs::Stat) -> bool {
+    pub(crate) fn unchanged(&self, stat: &crate::fingerprint::Stat) -> bool {
         let ino = match stat.ino {
             Some(ino) => self.flags & HAS_INO != 0 && self.ino == ino,
             None => self.flags & HAS_INO == 0,
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn unchanged_means_present_not_racy_and_every_field_equal() {
-        use crate::vfs::Stat;
+        use crate::fingerprint::Stat;
         let stat = Stat {
             kind: FileKind::File,
             size: 42,

@@ -26,7 +26,8 @@ use crate::change::{ChangeKind, Reason};
 use crate::compare::{Join, State};
 use crate::config::FilterConfig;
 use crate::fingerprint::Fields;
-use crate::vfs::{DirEntry, DirHandle, FileKind, Stat, Vfs};
+use crate::fingerprint::{FileKind, Stat};
+use crate::vfs::{DirEntry, DirHandle, Vfs};
 
 /// Something the user should hear about, found while walking.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 /// The share of the interval one full scan may take before a longer interval is recommended.
-pub const SCAN_SHARE: f64 = 0.15;
+pub(crate) const SCAN_SHARE: f64 = 0.15;
 
 /// The interval stator uses when not told otherwise.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What kind of filesystem it is, as far as watching it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Kind {
+pub(crate) struct Kind {
     /// Served over a network (NFS, SMB, sshfs...): another machine's changes arrive through caches.
     pub network: bool,
     /// Implemented by a FUSE daemon.
@@ -22,7 +22,7 @@ pub struct Kind {
 
 impl Kind {
     /// A few words: `local`, `network, FUSE`, `VM/host share`...
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut words = Vec::new();
         if self.network {
             words.push("network");
@@ -77,7 +77,7 @@ const VM_SHARE: &[&str] = &[
 ];
 
 /// The kind of a filesystem type as the mount table (or `statfs`) names it.
-pub fn classify(fstype: &str) -> Kind {
+pub(crate) fn classify(fstype: &str) -> Kind {
     Kind {
         network: NETWORK.contains(&fstype),
         fuse: fstype == "fuse" || fstype == "fuseblk" || fstype.starts_with("fuse."),
@@ -87,7 +87,7 @@ pub fn classify(fstype: &str) -> Kind {
 
 /// Something the user may want to change, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint {
+pub(crate) struct Hint {
     /// What is wrong or slow, in one sentence.
     pub problem: String,
     /// What to do about it.
@@ -112,7 +112,7 @@ fn seconds(options: &str, key: &str) -> Option<u64> {
 }
 
 /// Hints about the attribute and directory caches of a filesystem of type `fstype` mounted with `options`.
-pub fn cache_hints(fstype: &str, options: &str) -> Vec<Hint> {
+pub(crate) fn cache_hints(fstype: &str, options: &str) -> Vec<Hint> {
     match fstype {
         "nfs" | "nfs4" => nfs_hints(options),
         "cifs" | "smb3" | "smb2" | "smbfs" => smb_hints(options),
@@ -191,7 +191,7 @@ fn smb_hints(options: &str) -> Vec<Hint> {
 }
 
 /// A hint when the filesystem's clock is further from this machine's than `tolerance` (`skew` > 0: ahead).
-pub fn skew_hint(skew: Duration, ahead: bool, tolerance: Duration) -> Option<Hint> {
+pub(crate) fn skew_hint(skew: Duration, ahead: bool, tolerance: Duration) -> Option<Hint> {
     (skew > tolerance).then(|| {
         hint(
             format!(
@@ -207,7 +207,7 @@ pub fn skew_hint(skew: Duration, ahead: bool, tolerance: Duration) -> Option<Hin
 
 /// The interval to recommend when one full scan costs `scan`: the default, or longer so that a scan takes at most
 /// [`SCAN_SHARE`] of it, rounded up to 1, 2 or 5 times a power of ten.
-pub fn recommend_interval(scan: Duration) -> Duration {
+pub(crate) fn recommend_interval(scan: Duration) -> Duration {
     let need = scan.as_secs_f64() / SCAN_SHARE;
     if need <= DEFAULT_INTERVAL.as_secs_f64() {
         return DEFAULT_INTERVAL;

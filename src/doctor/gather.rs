@@ -13,13 +13,13 @@ use super::mountinfo::{self, Mount};
 use super::{Examined, FsReport, Probe, ProbeError};
 use crate::config::Config;
 use crate::discover::{IgnoreScope, PatternError};
-use crate::fingerprint::step_of;
+use crate::fingerprint::{FileKind, step_of};
 use crate::poll::{Poller, Warning, normalize};
 use crate::time::{diff, dur, nanos};
-use crate::vfs::{FileKind, Vfs, real::RealFs};
+use crate::vfs::{Vfs, real::RealFs};
 
 /// Scans the roots of `config` as stator would, and examines each filesystem met.
-pub fn examine(config: &Config) -> Result<Examined, PatternError> {
+pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
     let (global, _) = if config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     let mut poller = Poller::new(config.clone(), RealFs)?.with_global_excludes(global);
     let started = Instant::now();

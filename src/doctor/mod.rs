@@ -6,9 +6,9 @@
 //!
 //! `gather` looks (I/O); [`mountinfo`] and [`advice`] are pure; `render` writes plain text or JSON.
 
-pub mod advice;
+pub(crate) mod advice;
 mod gather;
-pub mod mountinfo;
+pub(crate) mod mountinfo;
 mod render;
 
 use std::fmt;
@@ -17,11 +17,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::exit::Exit;
 use crate::poll::FsSummary;
 
 /// What `stator doctor` was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoctorOptions {
+pub(crate) struct DoctorOptions {
     /// The roots and filters, as a run of stator would use them.
     pub config: Config,
     /// Print JSON instead of text.
@@ -30,7 +31,7 @@ pub struct DoctorOptions {
 
 /// Everything found.
 #[derive(Debug)]
-pub struct Examined {
+pub(crate) struct Examined {
     /// The roots, absolute.
     pub roots: Vec<PathBuf>,
     /// Tracked regular files.
@@ -49,7 +50,7 @@ pub struct Examined {
 
 /// One filesystem.
 #[derive(Debug)]
-pub struct FsReport {
+pub(crate) struct FsReport {
     /// What the poller learned: `statfs` type, granularity from the files' timestamps, racy window.
     pub summary: FsSummary,
     /// Its entry in the mount table, when there is one (Linux).
@@ -60,19 +61,19 @@ pub struct FsReport {
 
 impl FsReport {
     /// The most precise type name known: the mount table's (`fuse.sshfs`), else `statfs`'s (`fuse`).
-    pub fn fstype(&self) -> &str {
+    pub(crate) fn fstype(&self) -> &str {
         self.mount.as_ref().map_or(self.summary.info.name.as_str(), |m| m.fstype.as_str())
     }
 
     /// Network, FUSE, VM share.
-    pub fn kind(&self) -> advice::Kind {
+    pub(crate) fn kind(&self) -> advice::Kind {
         let mut kind = advice::classify(self.fstype());
         kind.network |= self.summary.info.remote && !kind.fuse && !kind.vm_share;
         kind
     }
 
     /// Everything worth changing, with its remedy.
-    pub fn hints(&self) -> Vec<advice::Hint> {
+    pub(crate) fn hints(&self) -> Vec<advice::Hint> {
         let options = self.mount.as_ref().map_or("", |m| m.options.as_str());
         let mut hints = advice::cache_hints(self.fstype(), options);
         if let Some((_, Ok(p))) = &self.probe {
@@ -84,7 +85,7 @@ impl FsReport {
 
 /// What the probe file showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// The timestamp granularity this suggests: the write step, unless an explicitly set odd second shows that a
     /// whole-second stamp was even by chance.
     pub step: Duration,
@@ -103,7 +104,7 @@ pub struct Probe {
 
 /// The probe could not be made.
 #[derive(Debug)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     /// The probe file could not be created: read-only, or no permission.
     Create(io::Error),
     /// Writing or stat-ing it failed.
@@ -137,18 +138,18 @@ impl std::error::Error for ProbeError {
     }
 }
 
-/// Runs `stator doctor`: prints the report on stdout; returns the exit code (2 for a bad pattern).
-pub fn run(opts: &DoctorOptions) -> i32 {
+/// Runs `stator doctor`: prints the report on stdout; says how to exit ([`Exit::Usage`] for a bad pattern).
+pub(crate) fn run(opts: &DoctorOptions) -> Exit {
     let examined = match gather::examine(&opts.config) {
         Ok(examined) => examined,
         Err(e) => {
             eprintln!("stator: {e}");
-            return crate::cli::EXIT_USAGE;
+            return Exit::Usage;
         }
     };
     let text = if opts.json { render::json(&examined).to_string() } else { render::text(&examined) };
     let mut out = io::stdout().lock();
     // A closed pipe (`stator doctor | head`) is not worth a message.
     let _ = writeln!(out, "{text}");
-    0
+    Exit::Success
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// One mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
+pub(crate) struct Mount {
     /// The device numbers, as in `st_dev`.
     pub major: u32,
     /// The minor device number.
@@ -26,7 +26,7 @@ pub struct Mount {
 }
 
 /// Parses the whole table; lines that do not parse are skipped.
-pub fn parse(text: &str) -> Vec<Mount> {
+pub(crate) fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
 }
 
@@ -80,7 +80,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The major and minor numbers of a Linux `st_dev` (glibc's `gnu_dev_major` / `gnu_dev_minor`).
-pub fn split_dev(dev: u64) -> (u32, u32) {
+pub(crate) fn split_dev(dev: u64) -> (u32, u32) {
     let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
     let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
     (major as u32, minor as u32)
@@ -88,7 +88,7 @@ pub fn split_dev(dev: u64) -> (u32, u32) {
 
 /// The mount of device `dev` that best explains `near` (the path that led to it): among the mounts of that device,
 /// the one with the longest mount point that `near` is inside, or else the first.
-pub fn find<'a>(mounts: &'a [Mount], dev: u64, near: Option<&Path>) -> Option<&'a Mount> {
+pub(crate) fn find<'a>(mounts: &'a [Mount], dev: u64, near: Option<&Path>) -> Option<&'a Mount> {
     let (major, minor) = split_dev(dev);
     let same: Vec<&Mount> = mounts.iter().filter(|m| m.major == major && m.minor == minor).collect();
     let inside = near.and_then(|p| {

@@ -25,7 +25,7 @@ fn human(d: Duration) -> String {
 }
 
 /// The report as text.
-pub fn text(e: &Examined) -> String {
+pub(super) fn text(e: &Examined) -> String {
     let mut out = String::new();
     let roots: Vec<String> = e.roots.iter().map(|r| r.display().to_string()).collect();
     let _ = writeln!(out, "stator doctor: {}", roots.join(", "));
@@ -119,7 +119,7 @@ fn filesystem(out: &mut String, fs: &FsReport) {
 }
 
 /// The report as JSON.
-pub fn json(e: &Examined) -> Value {
+pub(super) fn json(e: &Examined) -> Value {
     let recommended = recommend_interval(e.scan);
     json!({
         "roots": e.roots.iter().map(|r| r.to_string_lossy()).collect::<Vec<_>>(),

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use super::path_from_bytes;
+use crate::sys::path_from_bytes;
 
 /// One rule: the files it makes, and the files they depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,17 @@
 //! - [`depfile`] and [`deps`]: `--dep-file` reads a Makefile-style dependency file (`gcc -MD`, cargo's
 //!   `target/*/*.d`) and watches what it lists, again each time the file changes.
 //!
-//! Parsing is pure; [`report_file`] and [`shims`] do the file I/O; the main loop (`app`) feeds the poller.
+//! Parsing is pure; [`report_file`] and [`shims`] do the file I/O; the [`Learner`] puts them together and feeds a
+//! [`Poller`](crate::poll::Poller).
 
 pub mod depfile;
 pub mod deps;
+mod learner;
 pub mod protocol;
 pub mod report_file;
 pub mod shims;
+
+pub use learner::{Learner, Note};
 
 use std::fmt;
 use std::io;
@@ -68,18 +72,5 @@ impl std::error::Error for LearnError {
             LearnError::ReportFile(e) | LearnError::Shim { source: e, .. } => Some(e),
             LearnError::Unlistable(_) => None,
         }
-    }
-}
-
-/// A path from raw bytes: any bytes on Unix; UTF-8 elsewhere (`None` if they are not).
-pub fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
-    }
-    #[cfg(not(unix))]
-    {
-        std::str::from_utf8(bytes).ok().map(PathBuf::from)
     }
 }

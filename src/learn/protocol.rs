@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::path_from_bytes;
+use crate::sys::path_from_bytes;
 
 /// The longest line accepted, in bytes (Linux's `PATH_MAX` is 4096).
 pub const MAX_LINE: usize = 16 * 1024;

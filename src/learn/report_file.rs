@@ -4,7 +4,7 @@
 //! the file changed, and the file is private, local and only ever appended to, so its size growing is the exact
 //! signal. One `stat` per main-loop iteration (every 100 ms at most) finds it; only the new bytes are read.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -71,23 +71,19 @@ impl ReportFile {
 
 /// Creates `path` with mode 0600 (owner only) on Unix; `new`: fail if it exists.
 fn create_private(path: &Path, new: bool) -> io::Result<()> {
-    let mut opts = OpenOptions::new();
+    let mut opts = crate::sys::private_file();
     opts.write(true);
     if new {
         opts.create_new(true);
     } else {
         opts.create(true);
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
     opts.open(path).map(drop)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
     use std::io::Write;
 
     use super::*;

@@ -1,5 +1,5 @@
-//! Which look is due next, and when: a full sweep on the fixed-rate [`Schedule`] (which backs off when sweeps cost
-//! too much CPU), a hot tick ([`Poller::tick_hot`](super::Poller::tick_hot)) every hot interval in between, and an
+//! Which look is due next, and when: a full sweep on the fixed-rate [`Schedule`] (whose interval stretches when sweeps
+//! cost too much CPU), a hot tick ([`Poller::tick_hot`](super::Poller::tick_hot)) every hot interval in between, and an
 //! early look while a burst settles or a removal waits for its confirming look. Pure: times come in as arguments.
 //!
 //! The app's main loop drives the engine with it, and so does the sweep benchmark, so that what the benchmark
@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BackOff, Schedule, Settle, Sweep};
+use super::{Schedule, Settle, Stretch, Sweep};
 use crate::config::Config;
 
 /// When to look, and how: the full-sweep schedule and the hot tier's.
@@ -27,10 +27,14 @@ impl Cadence {
     /// The cadence `cfg` asks for (its interval, hot interval, zero for no hot tier, and settle delay), with the
     /// first full sweep and the first hot tick due at `now`. The baseline is a full look like any other: record it
     /// with [`Cadence::done`].
+    ///
+    /// The hot interval never exceeds the full interval: a longer one (the default 100 ms with `--interval 50ms`)
+    /// is cut to it. Then full sweeps win every tie while they keep their pace, and the hot tier keeps that pace
+    /// for the recently changed files when the full sweeps stretch.
     pub fn new(cfg: &Config, now: Instant) -> Cadence {
         Cadence {
             schedule: Schedule::new(cfg.interval, now),
-            hot: (!cfg.hot_interval.is_zero()).then_some(cfg.hot_interval),
+            hot: (!cfg.hot_interval.is_zero()).then_some(cfg.hot_interval.min(cfg.interval)),
             next_hot: now,
             quick: cfg.settle,
             pending: false,
@@ -72,8 +76,8 @@ impl Cadence {
 
     /// Records a look of `kind` that started at `started`, cost `cost` (CPU time on all cores where known: a
     /// parallel sweep's wall time hides part of it) and left a removal waiting for confirmation if `pending`. A full
-    /// sweep's cost sets the schedule's back-off: returns the notice when the interval stretched.
-    pub fn done(&mut self, kind: Sweep, started: Instant, cost: Duration, pending: bool) -> Option<BackOff> {
+    /// sweep's cost may stretch the schedule's interval: returns the [`Stretch`] when it did.
+    pub fn done(&mut self, kind: Sweep, started: Instant, cost: Duration, pending: bool) -> Option<Stretch> {
         if let Some(h) = self.hot {
             self.next_hot = started + h;
         }
@@ -139,13 +143,32 @@ mod tests {
     }
 
     #[test]
+    fn the_hot_interval_never_exceeds_the_full_interval() {
+        // `--interval 50ms` alone: the default hot interval (100 ms) would look less often than the full sweeps.
+        let t0 = Instant::now();
+        let mut c = Cadence::new(&Config { interval: ms(50), ..Config::default() }, t0);
+        assert_eq!(c.hot_interval(), Some(ms(50)));
+        // While full sweeps keep their pace they win every tie: no hot tick runs.
+        let looks = run(&mut c, t0, ms(500), ms(1));
+        assert_eq!(looks, (0..10).map(|i| (ms(50 * i), Sweep::Full)).collect::<Vec<_>>());
+        // When they stretch (a costly tree), the hot tier keeps the pace the interval asked for.
+        let mut c = Cadence::new(&cfg(50, 100), t0);
+        c.done(Sweep::Full, t0, ms(100), false).expect("a stretch notice");
+        let looks = run(&mut c, t0 + ms(1), ms(399), ms(100));
+        let hot: Vec<Duration> = looks.iter().filter(|l| l.1 == Sweep::Hot).map(|l| l.0 + ms(1)).collect();
+        assert_eq!(hot, [ms(50), ms(100), ms(150), ms(200), ms(250), ms(300), ms(350)]);
+        // A hot interval below the full one is kept as asked.
+        assert_eq!(Cadence::new(&cfg(500, 100), t0).hot_interval(), Some(ms(100)));
+    }
+
+    #[test]
     fn costly_full_sweeps_back_off_while_hot_ticks_keep_their_pace() {
         let t0 = Instant::now();
         let mut c = Cadence::new(&cfg(500, 100), t0);
         // A full sweep costing 400 ms of CPU: at most a quarter of a core, so one every 1.6 s.
         let (due, kind) = c.next(t0, &Settle::new(ms(200), ms(5000)));
         assert_eq!((due, kind), (t0, Sweep::Full));
-        let notice = c.done(Sweep::Full, t0, ms(400), false).expect("a back-off notice");
+        let notice = c.done(Sweep::Full, t0, ms(400), false).expect("a stretch notice");
         assert_eq!(notice.stretched, ms(1600));
         assert_eq!(c.schedule().effective_interval(), ms(1600));
         let looks = run(&mut c, t0, ms(3200), ms(400));

@@ -67,6 +67,6 @@ mod wide;
 pub use cadence::Cadence;
 pub use filesystems::FsSummary;
 pub use poller::{Poller, Tick, normalize};
-pub use schedule::{BackOff, Schedule};
+pub use schedule::{Schedule, Stretch};
 pub use settle::{Settle, Sweep};
 pub use warning::{Outage, Warning};

@@ -33,7 +33,8 @@ use super::sweep::Sighting;
 use super::warning::{Outage, Warning};
 use crate::compare::State;
 use crate::discover::tree::{DirId, NodeId, Tree};
-use crate::vfs::{FileKind, Stat, Vfs};
+use crate::fingerprint::{FileKind, Stat};
+use crate::vfs::Vfs;
 
 /// What a watched path shows now, judged against the device it was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,9 +19,9 @@ use crate::config::Config;
 use crate::discover::PatternError;
 use crate::discover::tree::{DirId, DirNode, Node, NodeId, Tree};
 use crate::discover::walk::{self, Round, Walk, Walked};
-use crate::fingerprint::Fields;
+use crate::fingerprint::{Fields, FileKind};
 use crate::time::{diff, dur, nanos};
-use crate::vfs::{FileKind, Vfs, real::RealFs};
+use crate::vfs::{Vfs, real::RealFs};
 
 /// What one tick found.
 #[derive(Debug, Default)]

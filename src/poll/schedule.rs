@@ -1,6 +1,6 @@
 //! When the next full scan starts: at a fixed rate (the interval is measured from the start of one scan to the
-//! start of the next, so scan time does not stretch the period), backing off when scans cost a large share of the
-//! interval (a huge tree on two cores), instead of burning a core. Pure: times come in as arguments.
+//! start of the next, so scan time does not stretch the period), stretching the interval when scans cost a large
+//! share of it (a huge tree on two cores), instead of burning a core. Pure: times come in as arguments.
 
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,10 @@ pub struct Schedule {
     next: Instant,
 }
 
-/// The schedule had to stretch: scans are slower than the interval allows.
+/// The schedule had to stretch its interval: scans are slower than the interval allows. (Not the supervisor's
+/// `RestartBackoff`, the delay before restarting a command that keeps crashing.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackOff {
+pub struct Stretch {
     /// How long the last scan took.
     pub scan: Duration,
     /// The interval asked for.
@@ -44,15 +45,15 @@ impl Schedule {
         self.effective
     }
 
-    /// Records a scan that started at `started` and cost `took` (CPU time where known); returns a back-off notice
+    /// Records a scan that started at `started` and cost `took` (CPU time where known); returns a stretch notice
     /// when the interval had to stretch (only when the stretch grows, so it is said once).
-    pub fn done(&mut self, started: Instant, took: Duration) -> Option<BackOff> {
+    pub fn done(&mut self, started: Instant, took: Duration) -> Option<Stretch> {
         let needed = took.div_f64(MAX_DUTY);
         let before = self.effective;
         self.effective = if needed > self.interval { needed } else { self.interval };
         self.next = started + self.effective;
         let grew = self.effective > before.mul_f64(1.25) && self.effective > self.interval;
-        grew.then_some(BackOff { scan: took, interval: self.interval, stretched: self.effective })
+        grew.then_some(Stretch { scan: took, interval: self.interval, stretched: self.effective })
     }
 }
 

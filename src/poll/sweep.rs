@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use crate::compare::{self, Ctx, FsParams, Outcome, State};
 use crate::discover::tree::{Arena, DirNode, Node, NodeId, Tree, node_c_name, node_path_into};
 use crate::fingerprint::Granularity;
-use crate::vfs::{FileKind, Stat, Vfs};
+use crate::fingerprint::{FileKind, Stat};
+use crate::vfs::Vfs;
 
 /// One node the sweep saw something worth acting on at: a change, a directory to list, an error, a removal to
 /// confirm, a directory on another device.

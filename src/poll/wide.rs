@@ -7,7 +7,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 /// Threads of the wide pool. Measured on sshfs over loopback (2 cores, 2,000 files, attribute cache expired), a
 /// sweep took 431 ms with 1 thread, 286 ms with 2, 134 ms with 8 and 130 ms with 16, for the same 30-35 ms of
 /// stator's CPU; on a real network each round trip is longer and the gain larger.
-pub const WIDE_THREADS: usize = 16;
+pub(super) const WIDE_THREADS: usize = 16;
 
 /// The wide pool, built the first time a sweep has files on a network or FUSE filesystem.
 #[derive(Default)]
@@ -19,7 +19,7 @@ pub(super) struct Wide {
 impl Wide {
     /// The pool when `wanted`, built on first use; `None` when not wanted or when it could not be built (then the
     /// current pool looks at every file).
-    pub fn pool(&mut self, wanted: bool) -> Option<&ThreadPool> {
+    pub(super) fn pool(&mut self, wanted: bool) -> Option<&ThreadPool> {
         if wanted && !self.tried {
             self.tried = true;
             let named = |i: usize| format!("stator-wide-{i}");
@@ -29,12 +29,12 @@ impl Wide {
     }
 
     /// The pool when `wanted` and built already.
-    pub fn get(&self, wanted: bool) -> Option<&ThreadPool> {
+    pub(super) fn get(&self, wanted: bool) -> Option<&ThreadPool> {
         self.pool.as_ref().filter(|_| wanted)
     }
 
     /// How many threads look at network and FUSE filesystems, once any was seen.
-    pub fn threads(&self) -> Option<usize> {
+    pub(super) fn threads(&self) -> Option<usize> {
         self.pool.as_ref().map(ThreadPool::current_num_threads)
     }
 }

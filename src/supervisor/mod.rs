@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use policy::{Action, Backoff, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, Termination};
+pub use policy::{Action, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, RestartBackoff, Termination};
 pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]
 use unix as sys;
@@ -82,39 +82,28 @@ impl Default for Options {
 pub enum SpawnError {
     /// The command is empty.
     NoCommand,
-    /// The program does not exist (exit code 127, as in a shell).
+    /// The program does not exist (the `stator` command exits with 127, as a shell does).
     NotFound {
         /// The program as given.
         program: OsString,
     },
-    /// The program exists but may not be executed (exit code 126, as in a shell).
+    /// The program exists but may not be executed (the `stator` command exits with 126, as a shell does).
     PermissionDenied {
         /// The program as given.
         program: OsString,
     },
-    /// Any other failure to start the program (exit code 126).
+    /// Any other failure to start the program (the `stator` command exits with 126).
     Io {
         /// The program as given.
         program: OsString,
         /// What the system said.
         source: io::Error,
     },
-    /// The file telling the child what changed could not be written (exit code 1).
+    /// The file telling the child what changed could not be written (the `stator` command exits with 1).
     ChangedFile(io::Error),
 }
 
 impl SpawnError {
-    /// The exit code stator should end with: 127 when the command was not found, 126 when it could not be executed,
-    /// 2 for an empty command, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            SpawnError::NoCommand => 2,
-            SpawnError::NotFound { .. } => 127,
-            SpawnError::PermissionDenied { .. } | SpawnError::Io { .. } => 126,
-            SpawnError::ChangedFile(_) => 1,
-        }
-    }
-
     fn from_io(program: &OsString, e: io::Error) -> SpawnError {
         let program = program.clone();
         match e.kind() {
@@ -148,9 +137,10 @@ impl std::error::Error for SpawnError {
     }
 }
 
-/// What a call to the supervisor did, for the caller to report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+/// What a call to the supervisor did to the child, for the caller to report. (The [`Policy`] decides an
+/// [`Action`]; carrying it out has this effect.)
+#[derive(Debug)]
+pub enum Effect {
     /// A child started where none ran: the first start, a start after a change while idle, or the end of a
     /// crash-loop delay.
     Started {
@@ -167,12 +157,21 @@ pub enum Outcome {
     },
     /// The signal was sent to the running child ([`OnBusy::Signal`]).
     Signalled(Signal),
+    /// The signal was sent to the running child ([`OnBusy::Signal`]), but the list of changed paths could not be
+    /// written first: `STATOR_CHANGED_FILE` still holds the previous list (or nothing). The paths are kept, and
+    /// the next list written holds them too. Reported each time it happens.
+    SignalledWithoutList {
+        /// The signal sent.
+        signal: Signal,
+        /// Why the list could not be written.
+        error: io::Error,
+    },
     /// The change was remembered; a new child starts when the running one exits ([`OnBusy::Queue`]).
     Queued,
     /// The child exited by itself; the next change starts a new one ([`OnExit::Wait`]).
     Exited(ExitStatus),
     /// The child exited by itself; a new one starts at `until` ([`OnExit::Restart`], crash-loop delay).
-    Backoff {
+    BackingOff {
         /// How the child ended.
         status: ExitStatus,
         /// When the next one starts (keep calling [`Supervisor::poll`]).
@@ -234,7 +233,7 @@ pub struct Supervisor {
     kill: KillHandle,
 }
 
-/// What happened during one call, folded into an [`Outcome`].
+/// What happened during one call, folded into an [`Effect`].
 #[derive(Default)]
 struct Report {
     ended: Option<Option<ExitStatus>>,
@@ -242,6 +241,8 @@ struct Report {
     backoff: Option<Instant>,
     exit: Option<i32>,
     signalled: bool,
+    /// The list of changed paths could not be written before the signal.
+    unlisted: Option<io::Error>,
     queued: bool,
 }
 
@@ -278,7 +279,7 @@ impl Supervisor {
     }
 
     /// Replaces the crash-loop guard (the default: 0.5 s doubling up to 30 s, reset after 10 s of running).
-    pub fn set_backoff(&mut self, backoff: Backoff) {
+    pub fn set_backoff(&mut self, backoff: RestartBackoff) {
         self.policy = self.policy.clone().with_backoff(backoff);
     }
 
@@ -315,7 +316,7 @@ impl Supervisor {
 
     /// A settled set of changes arrived at `now`: restart, queue, or signal, as [`OnBusy`] says. A restart is
     /// synchronous: the old process group is gone before the new child spawns.
-    pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Outcome>, SpawnError> {
+    pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Effect>, SpawnError> {
         for p in paths {
             if self.seen.insert(p.clone()) {
                 self.changed.push(p.clone());
@@ -327,7 +328,7 @@ impl Supervisor {
         let action = self.policy.handle(Event::Changed, now);
         report.queued = action == Action::Wait && self.policy.pending() && self.child.is_some();
         self.drive(action, now, &mut report)?;
-        Ok(self.outcome(report))
+        Ok(self.effect(report))
     }
 
     /// Called every 50-500 ms: reaps a child that exited, applies [`OnExit`], the reload code, a queued change or
@@ -335,18 +336,18 @@ impl Supervisor {
     ///
     /// A child that exited by itself ends its run: what it left running in its process group gets the stop signal,
     /// and `SIGKILL` after the stop timeout (so this call can block that long).
-    pub fn poll(&mut self, now: Instant) -> Result<Option<Outcome>, SpawnError> {
+    pub fn poll(&mut self, now: Instant) -> Result<Option<Effect>, SpawnError> {
         self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
         let mut report = Report::default();
         if self.reap(now, &mut report)? {
-            return Ok(self.outcome(report));
+            return Ok(self.effect(report));
         }
         if self.child.is_none() && self.reap_all {
             reap_orphans();
         }
         let action = self.policy.handle(Event::Tick, now);
         self.drive(action, now, &mut report)?;
-        Ok(self.outcome(report))
+        Ok(self.effect(report))
     }
 
     /// Stops the child for good: the stop signal to its group, up to the stop timeout, then `SIGKILL`. Returns how
@@ -411,12 +412,23 @@ impl Supervisor {
                 }
                 Action::SendSignal => {
                     if self.child.is_some() {
-                        // Tell the child what changed before poking it; if the file cannot be written, the signal
-                        // still goes.
-                        let _ = self.write_changed_file();
-                        self.changed.clear();
-                        self.seen.clear();
+                        // Tell the child what changed before poking it. If the file cannot be written, the signal
+                        // still goes, the caller hears of it, and the paths wait for the next list.
+                        match self.write_changed_file() {
+                            Ok(_) => {
+                                self.changed.clear();
+                                self.seen.clear();
+                            }
+                            Err(e) => report.unlisted = Some(e),
+                        }
                         report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                        if !report.signalled
+                            && let Some(e) = report.unlisted.take()
+                        {
+                            // No signal went either (the child is exiting; the next poll reaps it): the failure
+                            // is all there is to say.
+                            return Err(SpawnError::ChangedFile(e));
+                        }
                     }
                     return Ok(());
                 }
@@ -492,16 +504,7 @@ impl Supervisor {
     fn write_changed_file(&mut self) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
-            None => {
-                let mut builder = tempfile::Builder::new();
-                builder.prefix("stator-");
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    builder.permissions(std::fs::Permissions::from_mode(0o700));
-                }
-                self.dir.insert(builder.tempdir()?)
-            }
+            None => self.dir.insert(crate::sys::private_dir("stator-")?),
         };
         let mut bytes = Vec::new();
         for p in &self.changed {
@@ -515,29 +518,33 @@ impl Supervisor {
         Ok(path)
     }
 
-    fn outcome(&self, r: Report) -> Option<Outcome> {
+    fn effect(&self, r: Report) -> Option<Effect> {
         let unknown = || r.ended.flatten();
         if let Some(code) = r.exit {
             let status = unknown().unwrap_or_else(sys::unknown_status);
-            return Some(Outcome::Exit { status, code });
+            return Some(Effect::Exit { status, code });
         }
         if let Some(run) = r.started {
             return Some(match r.ended {
-                Some(previous) => Outcome::Restarted { run, previous },
-                None => Outcome::Started { run },
+                Some(previous) => Effect::Restarted { run, previous },
+                None => Effect::Started { run },
             });
         }
         if let (Some(until), Some(status)) = (r.backoff, unknown()) {
-            return Some(Outcome::Backoff { status, until });
+            return Some(Effect::BackingOff { status, until });
         }
         if let Some(status) = unknown() {
-            return Some(Outcome::Exited(status));
+            return Some(Effect::Exited(status));
         }
         if r.signalled {
-            return Some(Outcome::Signalled(self.opts.stop_signal));
+            let signal = self.opts.stop_signal;
+            return Some(match r.unlisted {
+                None => Effect::Signalled(signal),
+                Some(error) => Effect::SignalledWithoutList { signal, error },
+            });
         }
         if r.queued {
-            return Some(Outcome::Queued);
+            return Some(Effect::Queued);
         }
         None
     }
@@ -554,14 +561,7 @@ impl Drop for Supervisor {
 
 /// Creates (or truncates) `path` readable and writable by the owner only, and writes `bytes` to it.
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
+    let mut f = crate::sys::private_file().write(true).create(true).truncate(true).open(path)?;
     f.write_all(bytes)?;
     f.flush()
 }

@@ -18,8 +18,9 @@
 //!   below for the delay); otherwise [`OnExit`] decides: wait for the next change, restart after a growing delay, or
 //!   exit stator with the child's code (`128 + n` for death by signal `n`).
 //! - Crash loops cannot spin: automatic restarts (on-exit restart, reload code) of a child that ran less than
-//!   [`Backoff::healthy_after`] are delayed by [`Backoff::first`], doubling each time up to [`Backoff::max`]. The
-//!   first reload-code restart of a streak is immediate, as a reload is a request, not a crash.
+//!   [`RestartBackoff::healthy_after`] are delayed by [`RestartBackoff::first`], doubling each time up to
+//!   [`RestartBackoff::max`]. The first reload-code restart of a streak is immediate, as a reload is a request, not
+//!   a crash.
 
 use std::fmt;
 use std::str::FromStr;
@@ -140,7 +141,7 @@ pub enum Termination {
 
 impl Termination {
     /// The exit code a shell would report: the code itself, or `128 + n` for death by signal `n`.
-    pub fn exit_code(self) -> i32 {
+    pub const fn exit_code(self) -> i32 {
         match self {
             Termination::Code(c) => c,
             Termination::Signal(n) => 128i32.saturating_add(n),
@@ -162,9 +163,10 @@ impl From<std::process::ExitStatus> for Termination {
     }
 }
 
-/// The crash-loop guard: delays before automatic restarts of a child that keeps exiting quickly.
+/// The crash-loop guard: growing delays before automatic restarts of a child that keeps exiting quickly. (Not the
+/// poller's `poll::Stretch`, which is its scan interval growing when scans are slow.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
+pub struct RestartBackoff {
     /// The delay after the first quick exit.
     pub first: Duration,
     /// The delay never grows beyond this.
@@ -173,9 +175,9 @@ pub struct Backoff {
     pub healthy_after: Duration,
 }
 
-impl Default for Backoff {
-    fn default() -> Backoff {
-        Backoff {
+impl Default for RestartBackoff {
+    fn default() -> RestartBackoff {
+        RestartBackoff {
             first: Duration::from_millis(500),
             max: Duration::from_secs(30),
             healthy_after: Duration::from_secs(10),
@@ -183,7 +185,7 @@ impl Default for Backoff {
     }
 }
 
-impl Backoff {
+impl RestartBackoff {
     /// The delay after the `n`th quick exit in a row (counting from 0): `first * 2^n`, at most `max`.
     pub fn delay(&self, n: u32) -> Duration {
         let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
@@ -259,7 +261,7 @@ pub struct Policy {
     on_busy: OnBusy,
     on_exit: OnExit,
     reload_code: Option<i32>,
-    backoff: Backoff,
+    backoff: RestartBackoff,
     phase: Phase,
     /// A change that the current (or starting) child has not seen.
     pending: bool,
@@ -268,13 +270,13 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A policy with no child yet and the default [`Backoff`].
+    /// A policy with no child yet and the default [`RestartBackoff`].
     pub fn new(on_busy: OnBusy, on_exit: OnExit, reload_code: Option<i32>) -> Policy {
         Policy {
             on_busy,
             on_exit,
             reload_code,
-            backoff: Backoff::default(),
+            backoff: RestartBackoff::default(),
             phase: Phase::Idle,
             pending: false,
             streak: 0,
@@ -282,7 +284,7 @@ impl Policy {
     }
 
     /// The same policy with another crash-loop guard.
-    pub fn with_backoff(mut self, backoff: Backoff) -> Policy {
+    pub fn with_backoff(mut self, backoff: RestartBackoff) -> Policy {
         self.backoff = backoff;
         self
     }
@@ -952,18 +954,19 @@ mod tests {
 
     #[test]
     fn backoff_delays() {
-        let b = Backoff::default();
+        let b = RestartBackoff::default();
         let secs: Vec<f64> = (0..10).map(|n| b.delay(n).as_secs_f64()).collect();
         assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]);
         assert_eq!(b.delay(u32::MAX), b.max);
-        let tiny = Backoff { first: Duration::from_nanos(1), max: Duration::MAX, healthy_after: Duration::ZERO };
+        let tiny = RestartBackoff { first: Duration::from_nanos(1), max: Duration::MAX, healthy_after: Duration::ZERO };
         assert_eq!(tiny.delay(40), Duration::from_nanos(1 << 31));
     }
 
     #[test]
     fn custom_backoff() {
         let t0 = Instant::now();
-        let b = Backoff { first: Duration::from_secs(1), max: Duration::from_secs(3), healthy_after: Duration::MAX };
+        let b =
+            RestartBackoff { first: Duration::from_secs(1), max: Duration::from_secs(3), healthy_after: Duration::MAX };
         let mut p = Policy::new(OnBusy::Restart, OnExit::Restart, None).with_backoff(b);
         let mut at = t0;
         let mut delays = Vec::new();

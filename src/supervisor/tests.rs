@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::unix::parse_stat;
 use super::*;
+// How the command's exit code follows from a spawn error is decided with the other exit codes.
+use crate::exit::Exit;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -24,7 +26,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Polls the supervisor until it reports something.
-fn next_outcome(sup: &mut Supervisor, what: &str) -> Outcome {
+fn next_effect(sup: &mut Supervisor, what: &str) -> Effect {
     let mut got = None;
     wait_until(what, || {
         got = sup.poll(Instant::now()).unwrap();
@@ -80,7 +82,7 @@ fn each_restart_is_one_start_and_the_child_learns_its_run_number() {
     wait_until("first start", || lines(&log).len() == 1);
     for n in 2..=4u64 {
         match sup.changed(&[PathBuf::from("a.rs")], Instant::now()).unwrap() {
-            Some(Outcome::Restarted { run, previous: Some(old) }) => {
+            Some(Effect::Restarted { run, previous: Some(old) }) => {
                 assert_eq!(run, n);
                 assert_eq!(old.signal(), Some(Signal::Term.number()), "{old:?}");
             }
@@ -186,18 +188,18 @@ fn queue_mode_starts_once_after_the_child_exits_by_itself() {
     sup.start(&[]).unwrap();
     wait_until("first run", || lines(&log).len() == 1);
     for _ in 0..3 {
-        assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Queued)));
+        assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Effect::Queued)));
     }
     assert_eq!(sup.runs(), 1);
     fs::write(dir.path().join("release.1"), "").unwrap();
-    match next_outcome(&mut sup, "the queued restart") {
-        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the queued restart") {
+        Effect::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
     fs::write(dir.path().join("release.2"), "").unwrap();
-    match next_outcome(&mut sup, "the second run's exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the second run's exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     for _ in 0..5 {
@@ -205,6 +207,42 @@ fn queue_mode_starts_once_after_the_child_exits_by_itself() {
     }
     assert_eq!(lines(&log), ["1", "2"]);
     assert_eq!(sup.policy().phase(), Phase::Idle);
+}
+
+#[test]
+fn signal_mode_says_each_time_the_list_of_changes_cannot_be_written_and_keeps_the_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log 2>/dev/null' HUP\n\
+                  echo up >> log\n\
+                  while :; do sleep 1000 & wait; done";
+    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
+    // The private directory holding the list goes away: every write of the list fails.
+    let private = sup.changed_file().unwrap().parent().unwrap().to_path_buf();
+    fs::remove_dir_all(&private).unwrap();
+    for (path, hups) in [("a.py", 2), ("b.py", 3)] {
+        match sup.changed(&[PathBuf::from(path)], Instant::now()).unwrap() {
+            Some(Effect::SignalledWithoutList { signal: Signal::Hup, error }) => {
+                assert_eq!(error.kind(), io::ErrorKind::NotFound, "{error}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+        // The signal still went.
+        wait_until("a hup", || lines(&log).len() == hups);
+    }
+    // Once the list can be written again, it holds every path the child was not told about.
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(matches!(
+        sup.changed(&[PathBuf::from("c.py")], Instant::now()).unwrap(),
+        Some(Effect::Signalled(Signal::Hup))
+    ));
+    wait_until("the third hup and its list", || lines(&log).len() == 7);
+    assert_eq!(lines(&log), ["up", "hup", "hup", "hup", "a.py", "b.py", "c.py"]);
+    sup.kill_now();
 }
 
 #[test]
@@ -221,12 +259,12 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     let pid = sup.pid().unwrap();
     assert!(matches!(
         sup.changed(&[PathBuf::from("a.py")], Instant::now()).unwrap(),
-        Some(Outcome::Signalled(Signal::Hup))
+        Some(Effect::Signalled(Signal::Hup))
     ));
     wait_until("the first hup", || lines(&log).len() == 3);
     assert!(matches!(
         sup.changed(&[PathBuf::from("b.py")], Instant::now()).unwrap(),
-        Some(Outcome::Signalled(Signal::Hup))
+        Some(Effect::Signalled(Signal::Hup))
     ));
     wait_until("the second hup", || lines(&log).len() == 5);
     assert_eq!(lines(&log), ["up", "hup", "a.py", "hup", "b.py"]);
@@ -243,15 +281,15 @@ fn on_exit_wait_reports_and_waits_for_a_change() {
     let log = dir.path().join("log");
     let mut sup = Supervisor::new(sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exit 7"));
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 7), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 7), "{status:?}"),
         other => panic!("{other:?}"),
     }
     for _ in 0..5 {
         assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
     }
     assert_eq!(lines(&log), ["1"]);
-    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Outcome::Started { run: 2 })));
+    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Effect::Started { run: 2 })));
     wait_until("second run", || lines(&log).len() == 2);
 }
 
@@ -267,7 +305,7 @@ fn a_change_after_an_unnoticed_exit_starts_a_child() {
     wait_until("its exit", || fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| parse_stat(&s).unwrap().0 == b'Z'));
     // No poll in between: the change must not be spent signalling a dead child.
     match sup.changed(&[], Instant::now()).unwrap() {
-        Some(Outcome::Restarted { run: 2, previous: Some(status) }) => assert!(exited_with(&status, 4)),
+        Some(Effect::Restarted { run: 2, previous: Some(status) }) => assert!(exited_with(&status, 4)),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
@@ -278,8 +316,8 @@ fn on_exit_exit_passes_the_code_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "exit 7") });
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exit { status, code: 7 } => assert!(exited_with(&status, 7)),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exit { status, code: 7 } => assert!(exited_with(&status, 7)),
         other => panic!("{other:?}"),
     }
     assert!(sup.changed(&[], Instant::now()).unwrap().is_none());
@@ -292,8 +330,8 @@ fn on_exit_exit_after_death_by_signal_is_128_plus_the_signal() {
     let mut sup = Supervisor::new(Options { on_exit: OnExit::Exit, ..sh(dir.path(), "kill -USR1 $$; sleep 1000") });
     sup.start(&[]).unwrap();
     let usr1 = Signal::Usr1.number();
-    match next_outcome(&mut sup, "the death") {
-        Outcome::Exit { status, code } => {
+    match next_effect(&mut sup, "the death") {
+        Effect::Exit { status, code } => {
             assert_eq!(status.signal(), Some(usr1));
             assert_eq!(code, 128 + usr1);
         }
@@ -313,7 +351,7 @@ fn on_exit_restart_backs_off_then_starts_again() {
     wait_until("the crash", || {
         seen_at = Instant::now();
         match sup.poll(seen_at).unwrap() {
-            Some(Outcome::Backoff { status, until: u }) => {
+            Some(Effect::BackingOff { status, until: u }) => {
                 assert!(exited_with(&status, 1));
                 until = Some(u);
                 true
@@ -324,10 +362,10 @@ fn on_exit_restart_backs_off_then_starts_again() {
     });
     // The delay is the policy's, computed from the time given to poll (its growth is tested in policy.rs).
     let until = until.unwrap();
-    assert_eq!(until, seen_at + Backoff::default().first);
+    assert_eq!(until, seen_at + RestartBackoff::default().first);
     assert!(sup.poll(seen_at).unwrap().is_none(), "started before the delay was over");
     assert_eq!(lines(&log), ["1"]);
-    assert!(matches!(sup.poll(until).unwrap(), Some(Outcome::Started { run: 2 })));
+    assert!(matches!(sup.poll(until).unwrap(), Some(Effect::Started { run: 2 })));
     wait_until("second run", || lines(&log).len() == 2);
 }
 
@@ -338,8 +376,8 @@ fn the_reload_code_restarts_without_a_change() {
     let script = "echo \"$STATOR_RUN\" >> log; [ \"$STATOR_RUN\" = 1 ] && exit 3; exec sleep 1000";
     let mut sup = Supervisor::new(Options { reload_code: Some(3), ..sh(dir.path(), script) });
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the reload") {
-        Outcome::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 3), "{status:?}"),
+    match next_effect(&mut sup, "the reload") {
+        Effect::Restarted { run: 2, previous: Some(status) } => assert!(exited_with(&status, 3), "{status:?}"),
         other => panic!("{other:?}"),
     }
     wait_until("second run", || lines(&log).len() == 2);
@@ -355,7 +393,7 @@ fn command_not_found_is_127_and_does_not_loop() {
     let mut sup = Supervisor::new(opts);
     let err = sup.start(&[]).unwrap_err();
     assert!(matches!(err, SpawnError::NotFound { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 127);
+    assert_eq!(Exit::from(&err).code(), 127);
     assert_eq!(err.to_string(), "command not found: stator-test-no-such-command");
     for _ in 0..5 {
         assert!(sup.poll(Instant::now() + Duration::from_secs(3600)).unwrap().is_none());
@@ -363,7 +401,7 @@ fn command_not_found_is_127_and_does_not_loop() {
     assert_eq!(sup.runs(), 0);
     assert_eq!(sup.policy().phase(), Phase::Idle);
     // The next change tries again (the missing program may just have been built), and fails the same way.
-    assert_eq!(sup.changed(&[], Instant::now()).unwrap_err().exit_code(), 127);
+    assert_eq!(Exit::from(&sup.changed(&[], Instant::now()).unwrap_err()).code(), 127);
 }
 
 #[test]
@@ -374,7 +412,7 @@ fn a_program_that_is_not_executable_is_126() {
     fs::set_permissions(&prog, fs::Permissions::from_mode(0o644)).unwrap();
     let mut sup = Supervisor::new(Options { command: vec![prog.clone().into()], ..Options::default() });
     let err = sup.start(&[]).unwrap_err();
-    assert_eq!(err.exit_code(), 126, "{err:?}");
+    assert_eq!(Exit::from(&err).code(), 126, "{err:?}");
     let msg = err.to_string();
     assert!(msg.starts_with("permission denied: ") && !msg.contains('\n'), "{msg}");
     assert!(sup.poll(Instant::now()).unwrap().is_none());
@@ -395,8 +433,8 @@ fn shell_mode_joins_the_words() {
     let opts = Options { command: words.iter().map(OsString::from).collect(), shell: true, ..Options::default() };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(lines(&dir.path().join("log")), ["run=1"]);
@@ -522,8 +560,8 @@ fn reap_all_inner() {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
     fs::write(dir.path().join("release"), "").unwrap();
-    match next_outcome(&mut sup, "our child's exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 5), "{status:?}"),
+    match next_effect(&mut sup, "our child's exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 5), "{status:?}"),
         other => panic!("{other:?}"),
     }
 }
@@ -554,8 +592,8 @@ fn what_an_exited_child_left_in_its_group_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let mut sup = Supervisor::new(sh(dir.path(), "sleep 1000 & echo $! > gc.pid; exit 0"));
     sup.start(&[]).unwrap();
-    match next_outcome(&mut sup, "the exit") {
-        Outcome::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
+    match next_effect(&mut sup, "the exit") {
+        Effect::Exited(status) => assert!(exited_with(&status, 0), "{status:?}"),
         other => panic!("{other:?}"),
     }
     let pid = read_pids(&dir.path().join("gc.pid"))[0];

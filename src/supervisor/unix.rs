@@ -294,13 +294,13 @@ impl Pauses {
 }
 
 /// Gives the child the open-file limit stator started with: stator raises its own for directory handles
-/// ([`crate::vfs::handle::raise_fd_limit`]), and programs that still use `select(2)` break above 1024.
+/// ([`crate::sys::raise_fd_limit`]), and programs that still use `select(2)` break above 1024.
 #[allow(unsafe_code)]
 fn restore_fd_limit(cmd: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec. `handle::restore_fd_limit` reads two atomics and
+    // SAFETY: the closure runs in the forked child before exec. `sys::restore_fd_limit` reads two atomics and
     // makes one system call (`setrlimit`); it allocates nothing and takes no lock.
     unsafe {
-        cmd.pre_exec(crate::vfs::handle::restore_fd_limit);
+        cmd.pre_exec(crate::sys::restore_fd_limit);
     }
 }
 

@@ -4,7 +4,8 @@
 //! Everything that decides *whether* something changed goes through the [`Vfs`] trait, so that unit tests can
 //! run the same code over a simulated filesystem ([`sim::SimFs`]) with a clock they control: HFS+ with whole
 //! seconds, FAT rounding into the future, NTFS stamped from a coarse tick, a server clock an hour off. The real
-//! implementation is [`real::RealFs`].
+//! implementation is [`real::RealFs`]. What a `stat` returns ([`Stat`], [`FileKind`]) is defined with the pure rules
+//! in [`crate::fingerprint`], which never touch the world themselves.
 
 pub mod handle;
 pub mod real;
@@ -18,36 +19,7 @@ use std::path::Path;
 
 use filetime::FileTime;
 
-/// What kind of object a path names, after following symlinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link (only ever reported by [`Vfs::read_dir`]: [`Vfs::stat`] follows links).
-    Symlink,
-    /// A FIFO, socket or device.
-    Other,
-}
-
-/// The result of one `stat`: the fields stator fingerprints, and the device for per-filesystem bookkeeping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    /// File, directory or other.
-    pub kind: FileKind,
-    /// Size in bytes.
-    pub size: u64,
-    /// Last modification time, at the full precision the filesystem reports.
-    pub mtime: FileTime,
-    /// Last status change, where the platform has one (Unix); `None` elsewhere.
-    pub ctime: Option<FileTime>,
-    /// File identity (inode number) where the platform has one.
-    pub ino: Option<u64>,
-    /// Device the file lives on: groups files by filesystem. Never part of a fingerprint, because it is not
-    /// stable across network remounts.
-    pub dev: u64,
-}
+use crate::fingerprint::{FileKind, Stat};
 
 /// One name in a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]

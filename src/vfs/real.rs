@@ -12,8 +12,9 @@ use xxhash_rust::xxh3::Xxh3;
 #[cfg(unix)]
 use super::DirHandle;
 #[cfg(unix)]
-use super::handle::{self, Inner};
-use super::{DirEntry, FileKind, FsInfo, Stat, Vfs};
+use super::handle::Inner;
+use super::{DirEntry, FsInfo, Vfs};
+use crate::fingerprint::{FileKind, Stat};
 
 /// Ignore files and similar are read whole; anything larger is refused rather than loaded.
 const SMALL_FILE_LIMIT: u64 = 4 << 20;
@@ -39,7 +40,7 @@ impl Vfs for RealFs {
         const FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         const FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
-        if !handle::take_slot() {
+        if !crate::sys::take_slot() {
             return None;
         }
         let opened = open(path, FLAGS, Mode::empty()).and_then(|fd| fstat(&fd).map(|st| (fd, st)));
@@ -47,7 +48,7 @@ impl Vfs for RealFs {
             #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
             Ok((fd, st)) => Some(DirHandle { ident: (st.st_dev as u64, st.st_ino as u64), inner: Inner::Fd(fd) }),
             Err(_) => {
-                handle::give_back_slot();
+                crate::sys::give_back_slot();
                 None
             }
         }

@@ -36,7 +36,8 @@ use filetime::FileTime;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::handle::Inner;
-use super::{DirEntry, DirHandle, FileKind, FsInfo, Stat, Vfs};
+use super::{DirEntry, DirHandle, FsInfo, Vfs};
+use crate::fingerprint::{FileKind, Stat};
 use crate::time::{from_nanos, nanos};
 
 /// How a simulated filesystem stamps times.

@@ -27,8 +27,8 @@ use filetime::FileTime;
 use stator::change::{ChangeKind, Reason};
 use stator::compare::{self, Ctx, FsParams, Join, Known, Racy, State};
 use stator::fingerprint::{Fields, Fingerprint};
+use stator::fingerprint::{FileKind, Stat};
 use stator::time::{from_nanos, nanos};
-use stator::vfs::{FileKind, Stat};
 
 const S: i128 = 1_000_000_000;
 const MS: i128 = 1_000_000;

@@ -1,18 +1,18 @@
-//! [`crate::learn`] in the main loop: the private directory with the report file and the shims, the environment
-//! every child gets, the `--dep-file`s (read before the baseline, and again when they change), and the paths the
-//! command reports, handed to the poller as they arrive.
+//! The [`Learner`] puts [`crate::learn`] to work beside a [`Poller`]: the private directory with the report file and
+//! the shims, the environment every child gets, the `--dep-file`s (read before the baseline, and again when they
+//! change), and the paths the command reports, handed to the poller as they arrive. What it has to say comes back
+//! as [`Note`]s, for the caller to show.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use super::deps::DepFiles;
+use super::report_file::ReportFile;
+use super::{LearnError, LearnOptions, WATCH_FILE_VAR, depfile, shims};
 use crate::change::{Change, ChangeKind};
-use crate::learn::deps::DepFiles;
-use crate::learn::report_file::ReportFile;
-use crate::learn::{LearnError, LearnOptions, WATCH_FILE_VAR, depfile, shims};
 use crate::poll::{Poller, normalize};
-use crate::report::Reporter;
 
 /// At most this many reported paths are watched; a child reporting more is probably writing something else.
 const MAX_REPORTED: usize = 200_000;
@@ -23,9 +23,30 @@ const MAX_NOTICES: usize = 5;
 /// A dep file larger than this is not read.
 const MAX_DEP_FILE: u64 = 64 << 20;
 
+/// Something the [`Learner`] has to tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Something is wrong but watching goes on: a bad line from the command, a dep file that cannot be read.
+    Warning(String),
+    /// What was done, for a verbose log: a dep file read, a dep file removed.
+    Detail(String),
+    /// The command reported paths not watched before (now watched); it reported `total` paths in all.
+    Reported {
+        /// The new paths, normalised.
+        new: Vec<PathBuf>,
+        /// Every path it reported so far.
+        total: usize,
+    },
+}
+
 /// What stator learns from outside its roots, and the environment that lets children report.
+///
+/// Make it with [`Learner::new`] before the first child, give every child [`Learner::env`], call
+/// [`Learner::start`] before the poller's baseline, [`Learner::poll`] in every iteration of the loop and
+/// [`Learner::filter`] on every tick's changes. Drop it after the last child is gone: its private directory goes
+/// with it.
 #[derive(Debug)]
-pub(super) struct Learner {
+pub struct Learner {
     /// Holds the report file and the shims; removed when the learner is dropped (after the child is gone).
     _dir: tempfile::TempDir,
     /// Its path, normalised.
@@ -45,17 +66,11 @@ pub(super) struct Learner {
 }
 
 impl Learner {
-    /// Makes the private directory, the report file and the shims asked for.
-    pub(super) fn new(opts: &LearnOptions, roots: &[PathBuf]) -> Result<Learner, LearnError> {
+    /// Makes the private directory, the report file and the shims asked for; `roots` are the poller's roots (a
+    /// change under one always counts).
+    pub fn new(opts: &LearnOptions, roots: &[PathBuf]) -> Result<Learner, LearnError> {
         let base = normalize(Path::new("."));
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("stator-learn-");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let dir = builder.tempdir().map_err(LearnError::ReportFile)?;
+        let dir = crate::sys::private_dir("stator-learn-").map_err(LearnError::ReportFile)?;
         let report = ReportFile::create(dir.path(), base.clone()).map_err(LearnError::ReportFile)?;
         let mut env = vec![(OsString::from(WATCH_FILE_VAR), report.path().as_os_str().to_owned())];
         if opts.python {
@@ -88,37 +103,40 @@ impl Learner {
     }
 
     /// The variables every child gets: `STATOR_WATCH_FILE`, and `PYTHONPATH` / `NODE_OPTIONS` for the shims.
-    pub(super) fn env(&self) -> Vec<(OsString, OsString)> {
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
         self.env.clone()
     }
 
     /// Before the baseline: watches the dep files and what they list.
-    pub(super) fn start(&mut self, poller: &mut Poller, rep: &Reporter) {
+    pub fn start(&mut self, poller: &mut Poller) -> Vec<Note> {
+        let mut notes = Vec::new();
         let files: Vec<PathBuf> = self.deps.files().map(Path::to_path_buf).collect();
         poller.add_paths(files.iter().cloned());
         for file in files {
-            self.read_dep_file(&file, poller, rep);
+            self.read_dep_file(&file, poller, &mut notes);
         }
+        notes
     }
 
     /// Every main-loop iteration: watches the paths the command reported since the last call.
-    pub(super) fn poll(&mut self, poller: &mut Poller, rep: &Reporter) {
+    pub fn poll(&mut self, poller: &mut Poller) -> Vec<Note> {
+        let mut notes = Vec::new();
         let parsed = match self.report.read_new() {
             Ok(parsed) => parsed,
             Err(e) => {
                 if !self.read_warned {
                     self.read_warned = true;
-                    rep.warn(&format!("cannot read {}: {e}", self.report.path().display()));
+                    notes.push(Note::Warning(format!("cannot read {}: {e}", self.report.path().display())));
                 }
-                return;
+                return notes;
             }
         };
         for notice in parsed.notices {
             self.notices += 1;
             if self.notices <= MAX_NOTICES {
-                rep.warn(&notice.to_string());
+                notes.push(Note::Warning(notice.to_string()));
             } else if self.notices == MAX_NOTICES + 1 {
-                rep.warn("more bad lines from the command are ignored without a word");
+                notes.push(Note::Warning("more bad lines from the command are ignored without a word".into()));
             }
         }
         let mut fresh = Vec::new();
@@ -126,7 +144,9 @@ impl Learner {
             if self.reported.len() >= MAX_REPORTED {
                 if !self.full_warned {
                     self.full_warned = true;
-                    rep.warn(&format!("the command reported more than {MAX_REPORTED} paths; the rest are not watched"));
+                    notes.push(Note::Warning(format!(
+                        "the command reported more than {MAX_REPORTED} paths; the rest are not watched"
+                    )));
                 }
                 break;
             }
@@ -140,19 +160,24 @@ impl Learner {
             }
         }
         if !fresh.is_empty() {
-            rep.reported(&fresh, self.reported.len());
+            notes.push(Note::Reported { new: fresh.clone(), total: self.reported.len() });
             poller.add_paths(fresh);
         }
+        notes
     }
 
     /// After each tick: a change to a dep file re-reads it and is no reason to restart by itself; a change to a
     /// path a dep file no longer lists is dropped, unless a root covers it or the command reported it.
-    pub(super) fn filter(&mut self, changes: &mut Vec<Change>, poller: &mut Poller, rep: &Reporter) {
+    pub fn filter(&mut self, changes: &mut Vec<Change>, poller: &mut Poller) -> Vec<Note> {
+        let mut notes = Vec::new();
         let mut reread = Vec::new();
         changes.retain(|c| {
             if self.deps.is_dep_file(&c.path) {
                 if c.kind == ChangeKind::Removed {
-                    rep.detail(&format!("dep file {} was removed; still watching what it listed", c.path.display()));
+                    notes.push(Note::Detail(format!(
+                        "dep file {} was removed; still watching what it listed",
+                        c.path.display()
+                    )));
                 } else {
                     reread.push(c.path.clone());
                 }
@@ -163,25 +188,34 @@ impl Learner {
                 || self.roots.iter().any(|r| c.path.starts_with(r))
         });
         for file in reread {
-            self.read_dep_file(&file, poller, rep);
+            self.read_dep_file(&file, poller, &mut notes);
         }
+        notes
     }
 
-    fn read_dep_file(&mut self, file: &Path, poller: &mut Poller, rep: &Reporter) {
+    fn read_dep_file(&mut self, file: &Path, poller: &mut Poller, notes: &mut Vec<Note>) {
         let text = match read_limited(file) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                rep.warn(&format!("dep file {} does not exist yet; it is read when it appears", file.display()));
+                notes.push(Note::Warning(format!(
+                    "dep file {} does not exist yet; it is read when it appears",
+                    file.display()
+                )));
                 return;
             }
             Err(e) => {
-                rep.warn(&format!("cannot read dep file {}: {e}", file.display()));
+                notes.push(Note::Warning(format!("cannot read dep file {}: {e}", file.display())));
                 return;
             }
         };
         let listed: Vec<PathBuf> = depfile::dependencies(&text).iter().map(|p| normalize(&self.base.join(p))).collect();
         let fresh = self.deps.update(file, listed);
-        rep.detail(&format!("dep file {} lists {} files ({} new)", file.display(), self.deps.count(file), fresh.len()));
+        notes.push(Note::Detail(format!(
+            "dep file {} lists {} files ({} new)",
+            file.display(),
+            self.deps.count(file),
+            fresh.len()
+        )));
         poller.add_paths(fresh);
     }
 }

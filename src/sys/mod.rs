@@ -1,0 +1,144 @@
+//! Small platform helpers, each with a portable face here and a `cfg` file per platform (`unix.rs`, `other.rs`):
+//!
+//! - **the open-file limit**: [`raise_fd_limit`] at startup (so a big tree's directories can all keep handles,
+//!   see [`crate::vfs::handle`]), [`restore_fd_limit`] for a child between `fork` and `exec`, and the budget of
+//!   directory handles ([`open_handles`]);
+//! - **the process's CPU time** ([`cpu_time`]), to judge what a scan costs;
+//! - **paths from raw bytes** ([`path_from_bytes`]), for what a child or a dependency file writes;
+//! - **private files**: a directory only the owner may enter, files only the owner may read.
+//!
+//! Nothing here knows about the rest of stator: every other module may use it, and it uses none.
+
+#[cfg(not(unix))]
+mod other;
+#[cfg(unix)]
+mod unix;
+
+#[cfg(not(unix))]
+use other as imp;
+#[cfg(unix)]
+use unix as imp;
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::PathBuf;
+#[cfg(unix)]
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[cfg(unix)]
+pub use unix::restore_fd_limit;
+
+/// Directory handles open now.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+/// How many handles may be open at once, fixed at the first open.
+#[cfg(unix)]
+static BUDGET: OnceLock<usize> = OnceLock::new();
+
+/// File descriptors left for everything else (the child's pipes, listings read in parallel, files hashed).
+#[cfg(unix)]
+const RESERVE: usize = 256;
+
+/// Raises the soft limit on open files to the hard limit (capped at a million), so that a big tree's directories
+/// can all have handles. Call once at startup, before the first poller; the previous limit is remembered for
+/// `restore_fd_limit` (Unix). Does nothing where there is no such limit, or when it cannot be raised.
+pub fn raise_fd_limit() {
+    imp::raise_fd_limit();
+}
+
+/// How many directory handles are open now (for `-v` and the benchmark).
+pub fn open_handles() -> usize {
+    OPEN.load(Ordering::Relaxed)
+}
+
+/// Takes one slot of the budget of directory handles; `false` when none is left. (Only Unix has handles.)
+#[cfg(unix)]
+pub(crate) fn take_slot() -> bool {
+    let budget = *BUDGET.get_or_init(|| budget_from_limit(unix::soft_fd_limit()));
+    OPEN.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < budget).then_some(n + 1)).is_ok()
+}
+
+/// Gives back a slot taken by [`take_slot`]: the handle was closed, or not opened after all.
+#[cfg(unix)]
+pub(crate) fn give_back_slot() {
+    OPEN.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The budget of handles under a soft limit of `soft` open files.
+#[cfg(unix)]
+fn budget_from_limit(soft: usize) -> usize {
+    if soft >= 2 * RESERVE { soft - RESERVE } else { soft / 2 }
+}
+
+/// The process's CPU time so far (all its threads, not its children), where the platform tells it.
+pub fn cpu_time() -> Option<Duration> {
+    imp::cpu_time()
+}
+
+/// A path from raw bytes: any bytes on Unix; UTF-8 elsewhere (`None` if they are not).
+pub fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
+    imp::path_from_bytes(bytes)
+}
+
+/// A new temporary directory named `prefix...` that only the owner may enter (mode 0700 on Unix), removed when
+/// dropped.
+pub(crate) fn private_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    imp::owner_only_dir(&mut builder);
+    builder.tempdir()
+}
+
+/// Options that create files only the owner may read and write (mode 0600 on Unix); set what else to do.
+pub(crate) fn private_file() -> OpenOptions {
+    let mut opts = OpenOptions::new();
+    imp::owner_only_file(&mut opts);
+    opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_budget_leaves_a_reserve() {
+        assert_eq!(budget_from_limit(1024), 1024 - RESERVE);
+        assert_eq!(budget_from_limit(2 * RESERVE), RESERVE);
+        assert_eq!(budget_from_limit(100), 50);
+        assert_eq!(budget_from_limit(usize::MAX), usize::MAX - RESERVE);
+    }
+
+    #[test]
+    fn cpu_time_grows_where_there_is_one() {
+        let Some(before) = cpu_time() else { return };
+        // Burn CPU until the clock moves, within a bound.
+        let mut x = 0u64;
+        for _ in 0..100_000_000u64 {
+            if cpu_time().is_some_and(|t| t > before) {
+                break;
+            }
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_time().is_some_and(|t| t > before));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_and_directories_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = private_dir("stator-sys-test-").unwrap();
+        assert_eq!(std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        let file = dir.path().join("f");
+        private_file().write(true).create_new(true).open(&file).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn any_bytes_are_a_path_on_unix() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(path_from_bytes(b"caf\xe9").unwrap().as_os_str().as_bytes(), b"caf\xe9");
+    }
+}
