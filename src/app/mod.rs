@@ -65,6 +65,9 @@ pub fn run(inv: Invocation) -> i32 {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
+    if let Some(note) = sup.platform_note() {
+        rep.child(&format!("note: {note}"));
+    }
     let signals = match signals::install(sup.kill_handle()) {
         Ok(rx) => rx,
         Err(e) => {

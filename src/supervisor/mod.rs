@@ -7,8 +7,13 @@
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
-//! private temporary directory removed when the supervisor is dropped.
+//! private temporary directory removed when the supervisor is dropped. Each run gets a file of its own name
+//! (`changed-<run>`), and the previous runs' files are removed, best-effort: on Windows a process that still holds
+//! an old list open (without delete sharing, as `cmd`'s `<` does) only keeps that file alive, never blocks the next
+//! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run).
 
+#[cfg(any(windows, test))]
+mod pathext;
 pub mod policy;
 pub mod signal;
 #[cfg(unix)]
@@ -230,6 +235,10 @@ pub struct Supervisor {
     seen: HashSet<PathBuf>,
     /// Holds `STATOR_CHANGED_FILE`; made at the first start.
     dir: Option<tempfile::TempDir>,
+    /// The newest list written (the running child's `STATOR_CHANGED_FILE`).
+    list: Option<PathBuf>,
+    /// Earlier runs' lists that could not be removed yet (held open on Windows); tried again at every write.
+    stale: Vec<PathBuf>,
     reap_all: bool,
     kill: KillHandle,
 }
@@ -248,13 +257,9 @@ struct Report {
 impl Supervisor {
     /// A supervisor with no child yet. In PID 1 (see [`is_pid1`]) it reaps every orphan, not only its child.
     ///
-    /// On Windows, which has no signals, [`OnBusy::Signal`] restarts instead.
+    /// On Windows, which has no signals, the stop signal and [`OnBusy::Signal`] become `CTRL_BREAK_EVENT` (`KILL`:
+    /// terminating the child's job); [`Supervisor::platform_note`] says so.
     pub fn new(opts: Options) -> Supervisor {
-        #[cfg(windows)]
-        let opts = match opts.on_busy {
-            OnBusy::Signal => Options { on_busy: OnBusy::Restart, ..opts },
-            _ => opts,
-        };
         let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
         Supervisor {
             opts,
@@ -265,9 +270,20 @@ impl Supervisor {
             changed: Vec::new(),
             seen: HashSet::new(),
             dir: None,
+            list: None,
+            stale: Vec::new(),
             reap_all: is_pid1(),
             kill: KillHandle::default(),
         }
+    }
+
+    /// What the options mean on this platform where that differs from what they say, for a note at startup (on
+    /// Windows: what `--signal` and `--on-busy signal` are delivered as). `None` on Unix.
+    pub fn platform_note(&self) -> Option<String> {
+        #[cfg(windows)]
+        return windows::note(&self.opts);
+        #[cfg(not(windows))]
+        None
     }
 
     /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
@@ -303,8 +319,9 @@ impl Supervisor {
     }
 
     /// The path given to the child as `STATOR_CHANGED_FILE` (after the first start).
+    /// A new file each run (`changed-<run>`), in the same private directory.
     pub fn changed_file(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join("changed"))
+        self.list.clone()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -413,7 +430,7 @@ impl Supervisor {
                     if self.child.is_some() {
                         // Tell the child what changed before poking it; if the file cannot be written, the signal
                         // still goes.
-                        let _ = self.write_changed_file();
+                        let _ = self.write_changed_file(self.runs);
                         self.changed.clear();
                         self.seen.clear();
                         report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
@@ -448,11 +465,11 @@ impl Supervisor {
         if self.opts.command.is_empty() {
             return Err(SpawnError::NoCommand);
         }
-        let file = self.write_changed_file().map_err(SpawnError::ChangedFile)?;
+        let run = self.runs + 1;
+        let file = self.write_changed_file(run).map_err(SpawnError::ChangedFile)?;
         let Some(program) = self.opts.command.first() else {
             return Err(SpawnError::NoCommand);
         };
-        let run = self.runs + 1;
         let (mut cmd, program) = if self.opts.shell {
             let line = self.opts.command.join(std::ffi::OsStr::new(" "));
             #[cfg(windows)]
@@ -468,6 +485,11 @@ impl Supervisor {
             cmd.arg(line);
             (cmd, OsString::from(shell))
         } else {
+            // Windows: `npm` is `npm.cmd`, found through PATHEXT as a shell would.
+            #[cfg(windows)]
+            let mut cmd =
+                Command::new(windows::find_program(program, &self.opts.env).unwrap_or_else(|| program.into()));
+            #[cfg(not(windows))]
             let mut cmd = Command::new(program);
             cmd.args(&self.opts.command[1..]);
             (cmd, program.clone())
@@ -487,9 +509,9 @@ impl Supervisor {
         Ok(run)
     }
 
-    /// Writes the changed paths, one per line, to the changed-files file (atomically: a child reading it never
-    /// sees half a list), and returns its path.
-    fn write_changed_file(&mut self) -> io::Result<PathBuf> {
+    /// Writes the changed paths, one per line, to run `run`'s changed-files file (atomically: a child reading it never
+    /// sees half a list), removes earlier runs' files where it can, and returns its path.
+    fn write_changed_file(&mut self, run: u64) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
             None => {
@@ -508,10 +530,18 @@ impl Supervisor {
             bytes.extend_from_slice(p.as_os_str().as_encoded_bytes());
             bytes.push(b'\n');
         }
-        let path = dir.path().join("changed");
-        let tmp = dir.path().join("changed.tmp");
+        let path = dir.path().join(format!("changed-{run}"));
+        let tmp = dir.path().join(format!("changed-{run}.tmp"));
         write_private(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)?;
+        if let Some(old) = self.list.replace(path.clone())
+            && old != path
+        {
+            self.stale.push(old);
+        }
+        // Best-effort: a file some process holds open without delete sharing (Windows) is tried again next time,
+        // and goes with the directory at the end.
+        self.stale.retain(|p| std::fs::remove_file(p).is_err_and(|e| e.kind() != io::ErrorKind::NotFound));
         Ok(path)
     }
 
