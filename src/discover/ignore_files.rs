@@ -150,7 +150,7 @@ fn load(vfs: &dyn Vfs, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::sim::{Profile, SimFs};
+    use crate::vfs::sim::{self, Profile, SimFs};
 
     fn sim(files: &[(&str, &str)]) -> SimFs {
         let fs = SimFs::new(Profile::fine());
@@ -166,10 +166,11 @@ mod tests {
 
     /// The scope of `dir`, walking down from `root` as the scanner would.
     fn scope_of(fs: &SimFs, root: &str, dir: &str) -> Arc<IgnoreScope> {
-        let (mut scope, warnings) = IgnoreScope::for_root(fs, Path::new(root), None);
+        let (root, dir) = (sim::path(root), sim::path(dir));
+        let (mut scope, warnings) = IgnoreScope::for_root(fs, &root, None);
         assert!(warnings.is_empty(), "{warnings:?}");
-        let rest = Path::new(dir).strip_prefix(root).unwrap();
-        let mut at = PathBuf::from(root);
+        let rest = dir.strip_prefix(&root).unwrap();
+        let mut at = root.clone();
         for part in rest.components() {
             at.push(part);
             let entries = fs.read_dir(&at).unwrap();
@@ -185,7 +186,7 @@ mod tests {
         for &(path, is_dir, want) in cases {
             let parent = Path::new(path).parent().unwrap().to_str().unwrap();
             let scope = scope_of(fs, root, parent);
-            assert_eq!(scope.is_ignored(Path::new(path), is_dir), want, "{path} (dir: {is_dir})");
+            assert_eq!(scope.is_ignored(&sim::path(path), is_dir), want, "{path} (dir: {is_dir})");
         }
     }
 
@@ -278,28 +279,29 @@ mod tests {
         global.add_line(None, "*.bak").unwrap();
         global.add_line(None, "*.log").unwrap();
         let global = global.build().unwrap();
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/repo"), Some(&global));
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/repo"), Some(&global));
         assert!(warnings.is_empty());
-        assert!(scope.is_ignored(Path::new("/repo/x.bak"), false));
-        assert!(scope.is_ignored(Path::new("/repo/x.log"), false));
-        assert!(!scope.is_ignored(Path::new("/repo/keep.log"), false));
+        assert!(scope.is_ignored(&sim::path("/repo/x.bak"), false));
+        assert!(scope.is_ignored(&sim::path("/repo/x.log"), false));
+        assert!(!scope.is_ignored(&sim::path("/repo/keep.log"), false));
     }
 
     #[test]
     fn bad_lines_and_unreadable_files_are_warnings() {
         let fs = sim(&[("/r/.gitignore", "*.log\nsrc/{a,b\n*.tmp\n"), ("/r/d/.ignore", "x\n")]);
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("/r/.gitignore:2: "), "{}", warnings[0]);
+        assert!(warnings[0].starts_with(&format!("{}:2: ", sim::path("/r/.gitignore").display())), "{}", warnings[0]);
         assert!(warnings[0].contains("src/{a,b"), "{}", warnings[0]);
-        assert!(scope.is_ignored(Path::new("/r/a.log"), false));
-        assert!(scope.is_ignored(Path::new("/r/a.tmp"), false));
+        assert!(scope.is_ignored(&sim::path("/r/a.log"), false));
+        assert!(scope.is_ignored(&sim::path("/r/a.tmp"), false));
 
         fs.set_error("/r/d/.ignore", Some(io::ErrorKind::PermissionDenied));
-        let entries = fs.read_dir(Path::new("/r/d")).unwrap();
-        let (child, warnings) = IgnoreScope::child(&scope, &fs, Path::new("/r/d"), &entries);
+        let entries = fs.read_dir(&sim::path("/r/d")).unwrap();
+        let (child, warnings) = IgnoreScope::child(&scope, &fs, &sim::path("/r/d"), &entries);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("/r/d/.ignore: ") && !warnings[0].contains('\n'), "{}", warnings[0]);
+        let want = format!("{}: ", sim::path("/r/d/.ignore").display());
+        assert!(warnings[0].starts_with(&want) && !warnings[0].contains('\n'), "{}", warnings[0]);
         assert!(Arc::ptr_eq(&child, &scope));
     }
 
@@ -307,31 +309,31 @@ mod tests {
     fn missing_files_are_silent_and_lossy_utf8_is_read() {
         let fs = SimFs::new(Profile::fine());
         fs.write("/r/.gitignore", b"\xef\xbb\xbf*.log\ncaf\xe9\n*.tmp\n");
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert!(scope.is_ignored(Path::new("/r/a.log"), false), "a BOM does not spoil the first line");
-        assert!(scope.is_ignored(Path::new("/r/a.tmp"), false));
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/nowhere/at/all"), None);
+        assert!(scope.is_ignored(&sim::path("/r/a.log"), false), "a BOM does not spoil the first line");
+        assert!(scope.is_ignored(&sim::path("/r/a.tmp"), false));
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/nowhere/at/all"), None);
         assert!(warnings.is_empty());
-        assert!(!scope.is_ignored(Path::new("/nowhere/at/all/a.log"), false));
+        assert!(!scope.is_ignored(&sim::path("/nowhere/at/all/a.log"), false));
     }
 
     #[test]
     fn child_without_ignore_files_shares_the_parent() {
         let fs = sim(&[("/r/.gitignore", "*.log\n"), ("/r/plain/a.rs", ""), ("/r/own/.ignore", "*.rs\n")]);
-        let (root, _) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
-        let entries = fs.read_dir(Path::new("/r/plain")).unwrap();
-        let (plain, warnings) = IgnoreScope::child(&root, &fs, Path::new("/r/plain"), &entries);
+        let (root, _) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
+        let entries = fs.read_dir(&sim::path("/r/plain")).unwrap();
+        let (plain, warnings) = IgnoreScope::child(&root, &fs, &sim::path("/r/plain"), &entries);
         assert!(warnings.is_empty());
         assert!(Arc::ptr_eq(&plain, &root));
-        let entries = fs.read_dir(Path::new("/r/own")).unwrap();
-        let (own, _) = IgnoreScope::child(&root, &fs, Path::new("/r/own"), &entries);
+        let entries = fs.read_dir(&sim::path("/r/own")).unwrap();
+        let (own, _) = IgnoreScope::child(&root, &fs, &sim::path("/r/own"), &entries);
         assert!(!Arc::ptr_eq(&own, &root));
-        assert!(own.is_ignored(Path::new("/r/own/a.rs"), false));
+        assert!(own.is_ignored(&sim::path("/r/own/a.rs"), false));
         // An ignore file that is not in the listing is not read, even if it exists.
-        let (stale, _) = IgnoreScope::child(&root, &fs, Path::new("/r/own"), &[]);
+        let (stale, _) = IgnoreScope::child(&root, &fs, &sim::path("/r/own"), &[]);
         assert!(Arc::ptr_eq(&stale, &root));
-        assert!(!IgnoreScope::empty().is_ignored(Path::new("/r/a.log"), false));
+        assert!(!IgnoreScope::empty().is_ignored(&sim::path("/r/a.log"), false));
     }
 
     #[test]
