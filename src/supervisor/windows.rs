@@ -294,6 +294,15 @@ fn ctrl_break(pid: u32) -> io::Result<()> {
     if ok == FALSE { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
+/// Whether stator is attached to a console (console control events travel only through one).
+#[allow(unsafe_code)]
+fn has_console() -> bool {
+    use windows_sys::Win32::System::Console::GetConsoleProcessList;
+    let mut list = [0u32; 4];
+    // SAFETY: the buffer holds as many entries as said.
+    unsafe { GetConsoleProcessList(list.as_mut_ptr(), list.len() as u32) > 0 }
+}
+
 /// Resumes every thread of process `pid` (a process created suspended has exactly one).
 #[allow(unsafe_code)]
 fn resume(pid: u32) -> io::Result<()> {
@@ -386,6 +395,13 @@ pub(crate) fn is_batch(program: &Path) -> bool {
 pub(crate) fn note(opts: &Options) -> Option<String> {
     let sig = opts.stop_signal;
     if opts.on_busy == OnBusy::Signal {
+        if sig != Signal::Kill && !has_console() {
+            return Some(
+                "on Windows, --on-busy signal sends CTRL_BREAK_EVENT, but stator has no console to send it through: \
+                 changes will not reach the command (run stator from a console, or use --on-busy restart)"
+                    .to_owned(),
+            );
+        }
         return Some(match sig {
             Signal::Kill => "on Windows, --on-busy signal with --signal KILL terminates the command's job on every \
                              change (as --on-busy restart would, but nothing restarts it until it is run again)"
