@@ -529,3 +529,78 @@ fn the_exit_code_passes_through() {
 fn the_stator_executable_is_found() {
     assert!(Path::new(&stator_exe()).is_file(), "{}", stator_exe().display());
 }
+
+/// A file replaced by another of the same size and the same (old) mtime restarts the command: its file index and
+/// its change time differ (std's metadata has neither on Windows, so this was missed). Under Wine both come from the
+/// Linux file behind it (inode, ctime); on NTFS from the MFT.
+#[test]
+fn a_same_size_same_mtime_replacement_restarts() {
+    let sb = Sandbox::new();
+    let old = filetime::FileTime::from_unix_time(1_577_836_800, 0);
+    let target = sb.join("src/old.txt");
+    fs::write(&target, "AAAA").expect("old.txt");
+    filetime::set_file_mtime(&target, old).expect("mtime");
+    let st = sb.spawn(sb.stator(&[], "sleep"));
+    sb.wait_lines(&st, "start", 1);
+    let tmp = sb.join("x.tmp");
+    fs::write(&tmp, "BBBB").expect("x.tmp");
+    filetime::set_file_mtime(&tmp, old).expect("mtime");
+    fs::rename(&tmp, &target).expect("rename over");
+    let runs = sb.wait_lines(&st, "start", 2);
+    assert!(runs[1].contains("old.txt"), "{runs:?}");
+}
+
+/// `-w w -w w\sub` watches `w\sub\b.txt` once: directories have identities now.
+#[test]
+fn overlapping_roots_list_a_file_once() {
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.join("src/sub")).expect("sub");
+    fs::write(sb.join("src/sub/b.txt"), "x").expect("b.txt");
+    let out = Command::new(stator_exe())
+        .args(["-w", "src", "-w", r"src\sub", "--list"])
+        .current_dir(sb.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("stator --list");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.ends_with("b.txt")).count(), 1, "{text}");
+}
+
+/// Two junctions back up the tree: `--list` finishes, each loop named once in a warning. Wine 8 cannot make
+/// junctions (nor symlinks: no reparse points), and the test says so and skips.
+#[test]
+fn junction_loops_are_not_descended() {
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.join("src/sub")).expect("sub");
+    fs::write(sb.join("src/sub/b.txt"), "x").expect("b.txt");
+    for name in ["up", "up2"] {
+        let link = sb.join(&format!(r"src\sub\{name}"));
+        let made = Command::new("cmd")
+            .arg("/c")
+            .arg("mklink")
+            .arg("/J")
+            .arg(&link)
+            .arg(sb.join("src"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+            && fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+        if !made {
+            return skip(
+                "junction_loops_are_not_descended",
+                "`mklink /J` made no junction here (Wine 8 has no reparse points); on Windows it runs",
+            );
+        }
+    }
+    let mut st = sb.spawn({
+        let mut cmd = Command::new(stator_exe());
+        cmd.args(["-w", "src", "--list"]);
+        sb.prepare(&mut cmd);
+        cmd
+    });
+    assert!(st.wait_exit().success(), "{}", st.stderr());
+    let list = fs::read_to_string(sb.join("stator.stdout")).unwrap_or_default();
+    assert_eq!(list.lines().filter(|l| l.ends_with("b.txt")).count(), 1, "{list}");
+    assert_eq!(st.stderr().matches("not descending twice").count(), 2, "{}", st.stderr());
+}
