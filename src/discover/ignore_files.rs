@@ -104,11 +104,18 @@ impl IgnoreScope {
     }
 
     /// Git's global excludes file (`core.excludesFile`, else `$XDG_CONFIG_HOME/git/ignore` or
-    /// `~/.config/git/ignore`), if there is one with rules in it, and warnings about reading it. A thin wrapper
-    /// over [`Gitignore::global`], which reads the real filesystem and anchors `/`-rooted patterns at the current
-    /// directory.
+    /// `~/.config/git/ignore`), if there is one with rules in it, and warnings about reading it. What
+    /// [`Gitignore::global`] does (it reads the real filesystem and anchors `/`-rooted patterns at the current
+    /// directory), case-insensitive where [`CASE_INSENSITIVE`](super::CASE_INSENSITIVE) says.
     pub fn global() -> (Option<Gitignore>, Vec<String>) {
-        let (gi, err) = Gitignore::global();
+        let (gi, err) = match std::env::current_dir() {
+            Ok(cwd) => {
+                let mut builder = GitignoreBuilder::new(cwd);
+                let _ = builder.case_insensitive(super::CASE_INSENSITIVE);
+                builder.build_global()
+            }
+            Err(e) => (Gitignore::empty(), Some(e.into())),
+        };
         let warnings = err.map(|e| e.to_string().lines().map(str::to_owned).collect()).unwrap_or_default();
         ((!gi.is_empty()).then_some(gi), warnings)
     }
@@ -131,6 +138,8 @@ fn load(vfs: &dyn Vfs, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> O
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut builder = GitignoreBuilder::new(dir);
+    // As git with core.ignorecase, where names do not differ by case (see `CASE_INSENSITIVE`).
+    let _ = builder.case_insensitive(super::CASE_INSENSITIVE);
     for (i, line) in text.lines().enumerate() {
         // As git does, ignore a byte-order mark at the start of the file.
         let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
@@ -334,6 +343,14 @@ mod tests {
         let (stale, _) = IgnoreScope::child(&root, &fs, &sim::path("/r/own"), &[]);
         assert!(Arc::ptr_eq(&stale, &root));
         assert!(!IgnoreScope::empty().is_ignored(&sim::path("/r/a.log"), false));
+    }
+
+    /// Ignore files match as git does with `core.ignorecase` on Windows and macOS, exactly elsewhere.
+    #[test]
+    fn ignore_files_follow_the_platform_s_case() {
+        let ci = crate::discover::CASE_INSENSITIVE;
+        let fs = sim(&[("/r/.gitignore", "Build/\n*.log\n"), ("/r/src/", "")]);
+        check(&fs, "/r", &[("/r/build", true, ci), ("/r/Build", true, true), ("/r/A.LOG", false, ci)]);
     }
 
     #[test]
