@@ -42,6 +42,8 @@ pub mod change;
 pub mod cli;
 pub mod compare;
 pub mod config;
+#[cfg(windows)]
+mod console;
 pub mod discover;
 pub mod doctor;
 pub mod fingerprint;

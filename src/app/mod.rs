@@ -231,6 +231,11 @@ fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -
 
 /// Clears the terminal and its scrollback, as `clear` does.
 fn clear_screen() {
+    // Windows: a console that cannot interpret the sequence would print it.
+    #[cfg(windows)]
+    if !crate::console::stdout_takes_escapes() {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
 }
