@@ -1,8 +1,9 @@
 //! The child process: spawn, stop, restart.
 //!
 //! [`Policy`] decides (pure, tested by tables); [`Supervisor`] carries out its decisions on a real child. The child
-//! runs in its own process group, so a stop reaches everything it started; stopping is synchronous and bounded: by
-//! the time a new child spawns, the old group is gone, so a port the old server held is free.
+//! runs in its own process group, so a stop reaches everything it started (on Windows also in a job object, which
+//! holds its descendants whatever their parent; see `windows.rs`); stopping is synchronous and bounded: by the time
+//! a new child spawns, the old group is gone, so a port the old server held is free.
 //!
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
