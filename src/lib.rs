@@ -11,12 +11,13 @@
 //! use stator::change::ChangeKind;
 //! use stator::config::Config;
 //! use stator::poll::Poller;
-//! use stator::vfs::sim::{Profile, SimFs};
+//! use stator::vfs::sim::{self, Profile, SimFs};
 //!
 //! // A simulated HFS+ volume (whole-second timestamps); `stator::vfs::real::RealFs` is the real disk.
 //! let fs = SimFs::new(Profile::hfs_plus());
 //! fs.write("/app/src/main.py", b"print(1)");
-//! let config = Config { roots: vec!["/app".into()], ..Config::default() };
+//! // `sim::path`: `/app` on Unix, `C:\app` on Windows.
+//! let config = Config { roots: vec![sim::path("/app")], ..Config::default() };
 //! let mut poller = Poller::new(config, fs)?;
 //! assert!(poller.tick().changes.is_empty()); // the baseline
 //!
@@ -67,6 +68,8 @@ pub mod change;
 mod cli;
 pub mod compare;
 pub mod config;
+#[cfg(windows)]
+mod console;
 pub mod discover;
 mod doctor;
 mod exit;

@@ -1,5 +1,5 @@
-//! What the user sees: one short `[stator]` line per event on stderr, coloured only on a terminal and never with
-//! `NO_COLOR`, or one JSON object per line with `--json`.
+//! What the user sees: one short `[stator]` line per event on stderr, coloured only on a terminal (on Windows, one
+//! that interprets escape sequences) and never with `NO_COLOR`, or one JSON object per line with `--json`.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -49,6 +49,9 @@ impl Reporter {
     pub(crate) fn new(verbosity: Verbosity, json: bool) -> Reporter {
         let color =
             !json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        // Windows: a console that cannot interpret escape sequences gets none.
+        #[cfg(windows)]
+        let color = color && crate::console::stderr_takes_escapes();
         Reporter::to_writer(verbosity, json, color, Box::new(std::io::stderr()))
     }
 

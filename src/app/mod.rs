@@ -78,6 +78,9 @@ fn run(inv: Invocation) -> Exit {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
+    if let Some(note) = sup.platform_note() {
+        rep.child(&format!("note: {note}"));
+    }
     let signals = match signals::install(sup.kill_handle()) {
         Ok(rx) => rx,
         Err(e) => {
@@ -259,6 +262,11 @@ fn tell(rep: &Reporter, notes: Vec<Note>) {
 
 /// Clears the terminal and its scrollback, as `clear` does.
 fn clear_screen() {
+    // Windows: a console that cannot interpret the sequence would print it.
+    #[cfg(windows)]
+    if !crate::console::stdout_takes_escapes() {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
 }

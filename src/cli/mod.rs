@@ -111,7 +111,8 @@ struct Args {
     #[argh(switch)]
     json: bool,
 
-    /// signal that stops the command's process group: TERM, INT, HUP, QUIT, KILL, USR1, USR2 (default: TERM)
+    /// signal that stops the command's process group: TERM, INT, HUP, QUIT, KILL, USR1, USR2 (default: TERM); on
+    /// Windows every one but KILL is sent as CTRL_BREAK_EVENT, and KILL terminates the command's job at once
     #[argh(option)]
     signal: Option<Signal>,
 
@@ -120,7 +121,7 @@ struct Args {
     stop_timeout: Option<Duration>,
 
     /// what a change does while the command runs: restart, queue (rerun when it ends) or signal (send --signal
-    /// only, for programs that reload on SIGHUP) (default: restart)
+    /// only, for programs that reload on SIGHUP; Windows: CTRL_BREAK_EVENT) (default: restart)
     #[argh(option)]
     on_busy: Option<OnBusy>,
 

@@ -2,7 +2,8 @@
 //!
 //! Globs follow gitignore's conventions: a glob without `/` matches the file name at any depth (`*.pyc`,
 //! `node_modules`), a glob with `/` matches the whole root-relative path (`src/**/*.rs`), a leading `/` anchors to
-//! the root, and a trailing `/` matches directories only. `*` never crosses `/`; `**` does.
+//! the root, and a trailing `/` matches directories only. `*` never crosses `/`; `**` does. On Windows and macOS
+//! globs and extensions ignore case, as the filesystems there do ([`CASE_INSENSITIVE`](super::CASE_INSENSITIVE)).
 
 use std::fmt;
 use std::path::Path;
@@ -157,6 +158,7 @@ fn translate(pattern: &str) -> Result<(String, bool), PatternError> {
 fn compile(pattern: &str, glob: &str) -> Result<globset::Glob, PatternError> {
     GlobBuilder::new(glob)
         .literal_separator(true)
+        .case_insensitive(super::CASE_INSENSITIVE)
         .build()
         .map_err(|e| PatternError::Glob { pattern: pattern.into(), reason: e.kind().to_string() })
 }
@@ -190,14 +192,12 @@ fn extensions(given: &[String]) -> Result<Vec<Box<[u8]>>, PatternError> {
     Ok(out)
 }
 
-#[cfg(not(windows))]
 fn ends_with(name: &[u8], suffix: &[u8]) -> bool {
-    name.ends_with(suffix)
-}
-
-#[cfg(windows)]
-fn ends_with(name: &[u8], suffix: &[u8]) -> bool {
-    name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    if super::CASE_INSENSITIVE {
+        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    } else {
+        name.ends_with(suffix)
+    }
 }
 
 #[cfg(test)]
@@ -341,8 +341,8 @@ mod tests {
                 ],
             );
         }
-        #[cfg(not(windows))]
-        check(&filter(|c| c.extensions = strings(&["rs"])), &[("MAIN.RS", false, false)]);
+        let ci = super::super::CASE_INSENSITIVE;
+        check(&filter(|c| c.extensions = strings(&["rs"])), &[("MAIN.RS", false, ci)]);
         // A multi-dot extension matches the end of the name.
         check(&filter(|c| c.extensions = strings(&["tar.gz"])), &[("a.tar.gz", false, true), ("a.gz", false, false)]);
     }
@@ -397,6 +397,18 @@ mod tests {
             assert!(msg.contains(reason), "{msg}");
             assert!(!msg.contains('\n'), "{msg}");
         }
+    }
+
+    /// Globs, extensions and the default ignores match case-insensitively where the filesystems do (Windows,
+    /// macOS), exactly elsewhere: `Target/` is `target/` on NTFS, and git there ignores it too.
+    #[test]
+    fn case_follows_the_platform() {
+        let ci = crate::discover::CASE_INSENSITIVE;
+        let f = filter(|c| c.exclude = strings(&["target/", "*.LOG"]));
+        check(&f, &[("Target", true, !ci), ("target", true, false), ("a.log", false, !ci), ("a.LOG", false, false)]);
+        let f = filter(|c| c.include = strings(&["src/**/*.rs"]));
+        check(&f, &[("SRC/main.RS", false, ci), ("src/main.rs", false, true)]);
+        check(&filter(|_| {}), &[(".GIT", true, !ci), ("x.PYC", false, !ci), (".DS_STORE", false, !ci)]);
     }
 
     #[cfg(unix)]

@@ -121,11 +121,18 @@ impl IgnoreScope {
     }
 
     /// Git's global excludes file (`core.excludesFile`, else `$XDG_CONFIG_HOME/git/ignore` or
-    /// `~/.config/git/ignore`), if there is one with rules in it, and warnings about reading it. A thin wrapper
-    /// over [`Gitignore::global`], which reads the real filesystem and anchors `/`-rooted patterns at the current
-    /// directory.
+    /// `~/.config/git/ignore`), if there is one with rules in it, and warnings about reading it. What
+    /// [`Gitignore::global`] does (it reads the real filesystem and anchors `/`-rooted patterns at the current
+    /// directory), case-insensitive where [`CASE_INSENSITIVE`](super::CASE_INSENSITIVE) says.
     pub fn global() -> (Option<Gitignore>, Vec<String>) {
-        let (gi, err) = Gitignore::global();
+        let (gi, err) = match std::env::current_dir() {
+            Ok(cwd) => {
+                let mut builder = GitignoreBuilder::new(cwd);
+                let _ = builder.case_insensitive(super::CASE_INSENSITIVE);
+                builder.build_global()
+            }
+            Err(e) => (Gitignore::empty(), Some(e.into())),
+        };
         let warnings = err.map(|e| e.to_string().lines().map(str::to_owned).collect()).unwrap_or_default();
         ((!gi.is_empty()).then_some(gi), warnings)
     }
@@ -148,6 +155,8 @@ fn load(vfs: &dyn Vfs, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> O
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut builder = GitignoreBuilder::new(dir);
+    // As git with core.ignorecase, where names do not differ by case (see `CASE_INSENSITIVE`).
+    let _ = builder.case_insensitive(super::CASE_INSENSITIVE);
     for (i, line) in text.lines().enumerate() {
         // As git does, ignore a byte-order mark at the start of the file.
         let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
@@ -167,7 +176,7 @@ fn load(vfs: &dyn Vfs, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::sim::{Profile, SimFs};
+    use crate::vfs::sim::{self, Profile, SimFs};
 
     fn sim(files: &[(&str, &str)]) -> SimFs {
         let fs = SimFs::new(Profile::fine());
@@ -183,10 +192,11 @@ mod tests {
 
     /// The scope of `dir`, walking down from `root` as the scanner would.
     fn scope_of(fs: &SimFs, root: &str, dir: &str) -> Arc<IgnoreScope> {
-        let (mut scope, warnings) = IgnoreScope::for_root(fs, Path::new(root), None);
+        let (root, dir) = (sim::path(root), sim::path(dir));
+        let (mut scope, warnings) = IgnoreScope::for_root(fs, &root, None);
         assert!(warnings.is_empty(), "{warnings:?}");
-        let rest = Path::new(dir).strip_prefix(root).unwrap();
-        let mut at = PathBuf::from(root);
+        let rest = dir.strip_prefix(&root).unwrap();
+        let mut at = root.clone();
         for part in rest.components() {
             at.push(part);
             let entries = fs.read_dir(&at).unwrap();
@@ -202,7 +212,7 @@ mod tests {
         for &(path, is_dir, want) in cases {
             let parent = Path::new(path).parent().unwrap().to_str().unwrap();
             let scope = scope_of(fs, root, parent);
-            assert_eq!(scope.is_ignored(Path::new(path), is_dir), want, "{path} (dir: {is_dir})");
+            assert_eq!(scope.is_ignored(&sim::path(path), is_dir), want, "{path} (dir: {is_dir})");
         }
     }
 
@@ -295,28 +305,29 @@ mod tests {
         global.add_line(None, "*.bak").unwrap();
         global.add_line(None, "*.log").unwrap();
         let global = global.build().unwrap();
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/repo"), Some(&global));
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/repo"), Some(&global));
         assert!(warnings.is_empty());
-        assert!(scope.is_ignored(Path::new("/repo/x.bak"), false));
-        assert!(scope.is_ignored(Path::new("/repo/x.log"), false));
-        assert!(!scope.is_ignored(Path::new("/repo/keep.log"), false));
+        assert!(scope.is_ignored(&sim::path("/repo/x.bak"), false));
+        assert!(scope.is_ignored(&sim::path("/repo/x.log"), false));
+        assert!(!scope.is_ignored(&sim::path("/repo/keep.log"), false));
     }
 
     #[test]
     fn bad_lines_and_unreadable_files_are_warnings() {
         let fs = sim(&[("/r/.gitignore", "*.log\nsrc/{a,b\n*.tmp\n"), ("/r/d/.ignore", "x\n")]);
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("/r/.gitignore:2: "), "{}", warnings[0]);
+        assert!(warnings[0].starts_with(&format!("{}:2: ", sim::path("/r/.gitignore").display())), "{}", warnings[0]);
         assert!(warnings[0].contains("src/{a,b"), "{}", warnings[0]);
-        assert!(scope.is_ignored(Path::new("/r/a.log"), false));
-        assert!(scope.is_ignored(Path::new("/r/a.tmp"), false));
+        assert!(scope.is_ignored(&sim::path("/r/a.log"), false));
+        assert!(scope.is_ignored(&sim::path("/r/a.tmp"), false));
 
         fs.set_error("/r/d/.ignore", Some(io::ErrorKind::PermissionDenied));
-        let entries = fs.read_dir(Path::new("/r/d")).unwrap();
-        let (child, warnings) = IgnoreScope::child(&scope, &fs, Path::new("/r/d"), &entries);
+        let entries = fs.read_dir(&sim::path("/r/d")).unwrap();
+        let (child, warnings) = IgnoreScope::child(&scope, &fs, &sim::path("/r/d"), &entries);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("/r/d/.ignore: ") && !warnings[0].contains('\n'), "{}", warnings[0]);
+        let want = format!("{}: ", sim::path("/r/d/.ignore").display());
+        assert!(warnings[0].starts_with(&want) && !warnings[0].contains('\n'), "{}", warnings[0]);
         assert!(Arc::ptr_eq(&child, &scope));
     }
 
@@ -324,37 +335,45 @@ mod tests {
     fn missing_files_are_silent_and_lossy_utf8_is_read() {
         let fs = SimFs::new(Profile::fine());
         fs.write("/r/.gitignore", b"\xef\xbb\xbf*.log\ncaf\xe9\n*.tmp\n");
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert!(scope.is_ignored(Path::new("/r/a.log"), false), "a BOM does not spoil the first line");
-        assert!(scope.is_ignored(Path::new("/r/a.tmp"), false));
-        let (scope, warnings) = IgnoreScope::for_root(&fs, Path::new("/nowhere/at/all"), None);
+        assert!(scope.is_ignored(&sim::path("/r/a.log"), false), "a BOM does not spoil the first line");
+        assert!(scope.is_ignored(&sim::path("/r/a.tmp"), false));
+        let (scope, warnings) = IgnoreScope::for_root(&fs, &sim::path("/nowhere/at/all"), None);
         assert!(warnings.is_empty());
-        assert!(!scope.is_ignored(Path::new("/nowhere/at/all/a.log"), false));
+        assert!(!scope.is_ignored(&sim::path("/nowhere/at/all/a.log"), false));
     }
 
     #[test]
     fn child_without_ignore_files_shares_the_parent() {
         let fs = sim(&[("/r/.gitignore", "*.log\n"), ("/r/plain/a.rs", ""), ("/r/own/.ignore", "*.rs\n")]);
-        let (root, _) = IgnoreScope::for_root(&fs, Path::new("/r"), None);
-        let entries = fs.read_dir(Path::new("/r/plain")).unwrap();
-        let (plain, warnings) = IgnoreScope::child(&root, &fs, Path::new("/r/plain"), &entries);
+        let (root, _) = IgnoreScope::for_root(&fs, &sim::path("/r"), None);
+        let entries = fs.read_dir(&sim::path("/r/plain")).unwrap();
+        let (plain, warnings) = IgnoreScope::child(&root, &fs, &sim::path("/r/plain"), &entries);
         assert!(warnings.is_empty());
         assert!(Arc::ptr_eq(&plain, &root));
-        let entries = fs.read_dir(Path::new("/r/own")).unwrap();
-        let (own, _) = IgnoreScope::child(&root, &fs, Path::new("/r/own"), &entries);
+        let entries = fs.read_dir(&sim::path("/r/own")).unwrap();
+        let (own, _) = IgnoreScope::child(&root, &fs, &sim::path("/r/own"), &entries);
         assert!(!Arc::ptr_eq(&own, &root));
-        assert!(own.is_ignored(Path::new("/r/own/a.rs"), false));
+        assert!(own.is_ignored(&sim::path("/r/own/a.rs"), false));
         // An ignore file that is not in the listing is not read, even if it exists.
-        let (stale, _) = IgnoreScope::child(&root, &fs, Path::new("/r/own"), &[]);
+        let (stale, _) = IgnoreScope::child(&root, &fs, &sim::path("/r/own"), &[]);
         assert!(Arc::ptr_eq(&stale, &root));
-        assert!(!IgnoreScope::empty().is_ignored(Path::new("/r/a.log"), false));
+        assert!(!IgnoreScope::empty().is_ignored(&sim::path("/r/a.log"), false));
+    }
+
+    /// Ignore files match as git does with `core.ignorecase` on Windows and macOS, exactly elsewhere.
+    #[test]
+    fn ignore_files_follow_the_platform_s_case() {
+        let ci = crate::discover::CASE_INSENSITIVE;
+        let fs = sim(&[("/r/.gitignore", "Build/\n*.log\n"), ("/r/src/", "")]);
+        check(&fs, "/r", &[("/r/build", true, ci), ("/r/Build", true, true), ("/r/A.LOG", false, ci)]);
     }
 
     #[test]
     fn the_files_above_a_root_are_those_its_scope_reads() {
         let fs = sim(&[("/repo/.git/HEAD", ""), ("/repo/src/app/", "")]);
-        let files = IgnoreScope::files_above(&fs, Path::new("/repo/src/app"));
+        let files = IgnoreScope::files_above(&fs, &sim::path("/repo/src/app"));
         let want = [
             "/repo/.git/info/exclude",
             "/repo/src/.ignore",
@@ -362,13 +381,13 @@ mod tests {
             "/repo/.ignore",
             "/repo/.gitignore",
         ];
-        assert_eq!(files, want.map(PathBuf::from));
-        assert!(IgnoreScope::files_above(&fs, Path::new("/repo")).ends_with(&["/repo/.git/info/exclude".into()]));
+        assert_eq!(files, want.map(sim::path));
+        assert!(IgnoreScope::files_above(&fs, &sim::path("/repo")).ends_with(&[sim::path("/repo/.git/info/exclude")]));
         // A worktree's `.git` file: no exclude file of its own; outside any repository, nothing above the root.
         let fs = sim(&[("/wt/.git", "gitdir: /elsewhere"), ("/wt/src/", ""), ("/plain/src/", "")]);
-        let files = IgnoreScope::files_above(&fs, Path::new("/wt/src"));
-        assert_eq!(files, ["/wt/.ignore", "/wt/.gitignore"].map(PathBuf::from));
-        assert!(IgnoreScope::files_above(&fs, Path::new("/plain/src")).is_empty());
+        let files = IgnoreScope::files_above(&fs, &sim::path("/wt/src"));
+        assert_eq!(files, ["/wt/.ignore", "/wt/.gitignore"].map(sim::path));
+        assert!(IgnoreScope::files_above(&fs, &sim::path("/plain/src")).is_empty());
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
         .into_iter()
         .map(|fs| {
             let dir = probe_dir(fs.dev, &roots, &mounts);
+            #[cfg(windows)]
+            let mount = dir.as_deref().and_then(|d| volume_as_mount(d, &fs.info.name));
+            #[cfg(not(windows))]
             let mount = mountinfo::find(&mounts, fs.dev, dir.as_deref()).cloned();
             let probe = dir.map(|dir| (dir.clone(), probe(&dir)));
             FsReport { summary: fs, mount, probe }
@@ -66,6 +69,24 @@ fn mount_table() -> Vec<Mount> {
     } else {
         Vec::new()
     }
+}
+
+/// Windows has no mount table: the volume `dir` is on stands in for its entry (its root as the mount point, its
+/// label and the filesystem's own name as the source).
+#[cfg(windows)]
+fn volume_as_mount(dir: &Path, fstype: &str) -> Option<Mount> {
+    let v = crate::vfs::windows::volume(dir).ok()?;
+    let what = if v.network { "network drive" } else { "volume" };
+    let named = if v.label.is_empty() { String::new() } else { format!(" \"{}\"", v.label) };
+    let own = if v.fs_name.is_empty() { String::new() } else { format!(" ({})", v.fs_name) };
+    Some(Mount {
+        major: 0,
+        minor: 0,
+        mount_point: v.root,
+        fstype: fstype.to_owned(),
+        source: format!("{what}{named}{own}"),
+        options: String::new(),
+    })
 }
 
 /// A directory on device `dev` to put the probe file in: a root on it (or a file root's directory), else the

@@ -87,7 +87,8 @@ pub(crate) fn split_dev(dev: u64) -> (u32, u32) {
 }
 
 /// The mount of device `dev` that best explains `near` (the path that led to it): among the mounts of that device,
-/// the one with the longest mount point that `near` is inside, or else the first.
+/// the one with the longest mount point that `near` is inside, or else the first. (Windows names volumes instead.)
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn find<'a>(mounts: &'a [Mount], dev: u64, near: Option<&Path>) -> Option<&'a Mount> {
     let (major, minor) = split_dev(dev);
     let same: Vec<&Mount> = mounts.iter().filter(|m| m.major == major && m.minor == minor).collect();

@@ -77,7 +77,9 @@ fn filesystem(out: &mut String, fs: &FsReport) {
     };
     let _ = writeln!(out, "{place}");
     if let Some(m) = &fs.mount {
-        let _ = writeln!(out, "  from {} with {}", m.source, m.options);
+        // Windows volumes have no mount options.
+        let with = if m.options.is_empty() { String::new() } else { format!(" with {}", m.options) };
+        let _ = writeln!(out, "  from {}{with}", m.source);
     }
     let learned = if s.samples < MIN_SAMPLES {
         format!(

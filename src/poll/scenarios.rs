@@ -2,6 +2,7 @@
 //! here: a fine local filesystem, HFS+ (1 s), FAT (2 s, rounding into the future), NTFS (coarse tick, ahead of
 //! the clock) and network servers an hour ahead of and behind this machine.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use filetime::FileTime;
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::fingerprint::Fields;
 use crate::time::{from_nanos, nanos};
 use crate::vfs::Vfs;
-use crate::vfs::sim::{Profile, SimFs};
+use crate::vfs::sim::{self, Profile, SimFs};
 
 fn profiles() -> Vec<(&'static str, Profile)> {
     vec![
@@ -28,7 +29,7 @@ fn profiles() -> Vec<(&'static str, Profile)> {
 const TICK: Duration = Duration::from_millis(500);
 
 fn config(roots: &[&str]) -> Config {
-    Config { roots: roots.iter().map(Into::into).collect(), ..Config::default() }
+    Config { roots: roots.iter().map(sim::path).collect(), ..Config::default() }
 }
 
 /// A poller over `fs` with a baseline taken after `setup` has aged for a while.
@@ -52,13 +53,17 @@ fn ticks(p: &mut Poller<SimFs>, n: usize) -> ChangeSet {
     set
 }
 
-fn kinds(set: &ChangeSet) -> Vec<(String, ChangeKind)> {
-    set.iter().map(|(p, k, _)| (p.display().to_string(), k)).collect()
+fn kinds(set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
+    set.iter().map(|(p, k, _)| (p.to_path_buf(), k)).collect()
+}
+
+/// The expected changes, their paths given the Unix way (see [`sim::path`]).
+fn changes(want: &[(&str, ChangeKind)]) -> Vec<(PathBuf, ChangeKind)> {
+    want.iter().map(|(p, k)| (sim::path(p), *k)).collect()
 }
 
 fn expect(set: &ChangeSet, want: &[(&str, ChangeKind)], profile: &str, scenario: &str) {
-    let want: Vec<(String, ChangeKind)> = want.iter().map(|(p, k)| (p.to_string(), *k)).collect();
-    assert_eq!(kinds(set), want, "{scenario} on {profile}");
+    assert_eq!(kinds(set), changes(want), "{scenario} on {profile}");
 }
 
 type Step = fn(&SimFs);
@@ -239,9 +244,9 @@ fn a_watched_path_that_does_not_exist_yet() {
     p.vfs().write("/later/conf.toml", b"x");
     p.vfs().write("/later-dir/sub/a.rs", b"x");
     let set = ticks(&mut p, 2);
-    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
-    assert!(paths.contains(&"/later/conf.toml".to_string()), "{paths:?}");
-    assert!(paths.contains(&"/later-dir".to_string()), "{paths:?}");
+    let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+    assert!(paths.contains(&sim::path("/later/conf.toml")), "{paths:?}");
+    assert!(paths.contains(&sim::path("/later-dir")), "{paths:?}");
     // Once there, changes inside the new root are watched like any other.
     p.vfs().write("/later-dir/sub/a.rs", b"changed");
     let set = ticks(&mut p, 2);
@@ -255,7 +260,8 @@ fn a_missing_root_is_reported_once_and_the_rest_is_watched() {
     let mut p = Poller::new(config(&["/nope", "/w"]), fs).unwrap();
     let base = p.tick();
     assert_eq!(base.warnings.len(), 1, "{:?}", base.warnings);
-    assert!(base.warnings[0].to_string().contains("/nope does not exist"));
+    let want = format!("{} does not exist", sim::path("/nope").display());
+    assert!(base.warnings[0].to_string().contains(&want), "{}", base.warnings[0]);
     p.vfs().write("/w/a.rs", b"yy");
     let next = ticks(&mut p, 2);
     assert_eq!(next.len(), 1);
@@ -315,7 +321,7 @@ fn only_racy_files_are_hashed_and_ignored_trees_cost_nothing() {
 #[test]
 fn the_safety_rescan_finds_names_a_stale_directory_mtime_hides() {
     let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| fs.write("/w/a", b"x"));
-    let dir_mtime = p.vfs().stat("/w".as_ref()).unwrap().mtime;
+    let dir_mtime = p.vfs().stat(&sim::path("/w")).unwrap().mtime;
     p.vfs().write("/w/b", b"x");
     // A FUSE filesystem that never updates directory mtimes.
     p.vfs().set_mtime("/w", dir_mtime);
@@ -326,7 +332,7 @@ fn the_safety_rescan_finds_names_a_stale_directory_mtime_hides() {
     q.vfs().write("/w/a", b"x");
     q.vfs().advance(Duration::from_secs(30));
     q.tick();
-    let m = q.vfs().stat("/w".as_ref()).unwrap().mtime;
+    let m = q.vfs().stat(&sim::path("/w")).unwrap().mtime;
     q.vfs().write("/w/b", b"x");
     q.vfs().set_mtime("/w", m);
     assert!(ticks(&mut q, 2).is_empty(), "nothing can see it before the rescan");
@@ -347,9 +353,9 @@ fn an_unreadable_directory_warns_once_and_recovers() {
     p.vfs().set_error("/w/d", None);
     p.vfs().write("/w/d/b", b"new");
     let set = ticks(&mut p, 2);
-    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
-    assert!(paths.contains(&"/w/d/b".to_string()), "{paths:?}");
-    assert!(!paths.contains(&"/w/d/a".to_string()), "the old file is not new: {paths:?}");
+    let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+    assert!(paths.contains(&sim::path("/w/d/b")), "{paths:?}");
+    assert!(!paths.contains(&sim::path("/w/d/a")), "the old file is not new: {paths:?}");
 }
 
 #[test]
@@ -399,7 +405,7 @@ fn a_gitignored_directory_is_never_listed_and_never_fires() {
         fs.write("/w/target/debug/app", b"bin");
         fs.write("/w/src/main.rs", b"fn main() {}");
     });
-    assert_eq!(p.files(), vec![std::path::PathBuf::from("/w/.gitignore"), "/w/src/main.rs".into()]);
+    assert_eq!(p.files(), vec![sim::path("/w/.gitignore"), sim::path("/w/src/main.rs")]);
     let before = p.vfs().counters();
     p.vfs().write("/w/target/debug/app", b"bin2");
     p.vfs().write("/w/target/new", b"x");
@@ -422,8 +428,8 @@ fn editing_gitignore_applies_at_once() {
     });
     p.vfs().write("/w/.gitignore", b"# nothing ignored\n");
     let set = ticks(&mut p, 2);
-    let paths: Vec<String> = set.iter().map(|(p, _, _)| p.display().to_string()).collect();
-    assert!(paths.contains(&"/w/gen".to_string()), "{paths:?}");
+    let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+    assert!(paths.contains(&sim::path("/w/gen")), "{paths:?}");
     p.vfs().write("/w/gen/a.rs", b"now watched");
     let set = ticks(&mut p, 2);
     expect(&set, &[("/w/gen/a.rs", ChangeKind::Modified)], "fine", "un-ignored file");
@@ -458,7 +464,7 @@ fn the_hot_tier_sees_edits_to_recently_changed_files_between_full_sweeps() {
     p.vfs().write("/w/src/new.rs", b"x");
     p.vfs().advance(Duration::from_millis(100));
     let hot = p.tick_hot();
-    assert_eq!(hot.changes.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(), ["/w/src/new.rs"]);
+    assert_eq!(hot.changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>(), [sim::path("/w/src/new.rs")]);
 }
 
 #[test]
@@ -488,10 +494,10 @@ fn added_paths_follow_the_newer_than_last_loop_rule() {
         fs.write("/lib/later.py", b"later");
     });
     // A child reports what it loaded: old files are not changes.
-    p.add_paths(["/lib/old.py".into(), "/lib/later.py".into(), "/lib/missing.py".into(), "/w/x".into()]);
+    p.add_paths(["/lib/old.py", "/lib/later.py", "/lib/missing.py", "/w/x"].map(sim::path));
     let t = ticks(&mut p, 1);
     assert!(t.is_empty(), "{t:?}");
-    assert!(p.files().contains(&"/lib/old.py".into()));
+    assert!(p.files().contains(&sim::path("/lib/old.py")));
     // Once added, they are watched like any other file; a missing one fires when it appears.
     p.vfs().write("/lib/later.py", b"changed");
     p.vfs().write("/lib/missing.py", b"now here");
@@ -499,7 +505,7 @@ fn added_paths_follow_the_newer_than_last_loop_rule() {
     expect(&set, &[("/lib/later.py", ChangeKind::Modified), ("/lib/missing.py", ChangeKind::Created)], "fine", "added");
     // A file written just before it was reported counts as new.
     p.vfs().write("/lib/fresh.py", b"x");
-    p.add_paths(["/lib/fresh.py".into()]);
+    p.add_paths([sim::path("/lib/fresh.py")]);
     let set = ticks(&mut p, 1);
     expect(&set, &[("/lib/fresh.py", ChangeKind::Created)], "fine", "fresh report");
 }
@@ -532,7 +538,7 @@ fn local_directories_are_not_rescanned_their_ctime_shows_every_listing_change() 
     assert!(ticks(&mut p, 25).is_empty());
     assert_eq!(p.vfs().counters().read_dirs, before.read_dirs, "12.5 s of ticks, past --rescan: no listing");
     // A name added behind a directory mtime set back: the directory's ctime moved, so it is listed.
-    let m = p.vfs().stat("/w/b".as_ref()).unwrap().mtime;
+    let m = p.vfs().stat(&sim::path("/w/b")).unwrap().mtime;
     p.vfs().write("/w/b/y.rs", b"y");
     p.vfs().set_mtime("/w/b", m);
     let set = ticks(&mut p, 2);
@@ -569,7 +575,7 @@ fn a_directory_moved_into_a_hot_directory_is_descended_at_its_new_name() {
             ("/w/a/old/f.rs", ChangeKind::Removed),
         ];
         expect(&set, &want, name, "moved into a hot directory");
-        assert!(p.files().contains(&"/w/a/hot/new/f.rs".into()), "{name}: {:?}", p.files());
+        assert!(p.files().contains(&sim::path("/w/a/hot/new/f.rs")), "{name}: {:?}", p.files());
     }
 }
 
@@ -582,8 +588,9 @@ fn start_with(fs: SimFs, cfg: Config) -> Poller<SimFs> {
     p
 }
 
-fn files(p: &Poller<SimFs>) -> Vec<String> {
-    p.files().iter().map(|f| f.display().to_string()).collect()
+/// The watched files `p` should have, given as Unix-shaped paths (see [`sim::path`]).
+fn paths(unix: &[&str]) -> Vec<PathBuf> {
+    unix.iter().map(sim::path).collect()
 }
 
 /// With filters that leave the ignore files out (`-e rs`), an edit to one still re-judges the names it rules, and
@@ -600,22 +607,22 @@ fn ignore_files_the_filters_leave_out_still_rule_and_are_no_change() {
         fs.write("/w/src/b.rs", b"b");
         let rs = crate::config::FilterConfig { extensions: vec!["rs".into()], ..Default::default() };
         let mut p = start_with(fs, Config { filter: rs, ..config(&["/w"]) });
-        assert_eq!(files(&p), ["/w/src/b.rs"], "{name}");
+        assert_eq!(p.files(), paths(&["/w/src/b.rs"]), "{name}");
 
         p.vfs().write("/w/.gitignore", b"# nothing ignored\n");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/w/gen", Created), ("/w/gen/a.rs", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "un-ignoring gen/");
-        assert_eq!(files(&p), ["/w/gen/a.rs", "/w/src/b.rs"], "{name}");
+        assert_eq!(p.files(), paths(&["/w/gen/a.rs", "/w/src/b.rs"]), "{name}");
         p.vfs().write("/w/gen/a.rs", b"a2");
         expect(&ticks(&mut p, 3), &[("/w/gen/a.rs", Modified)], name, "the un-ignored file is watched");
 
         p.vfs().write("/w/.gitignore", b"src/\n");
         expect(&ticks(&mut p, 3), &[], name, "ignoring src/");
-        assert_eq!(files(&p), ["/w/gen/a.rs"], "{name}");
+        assert_eq!(p.files(), paths(&["/w/gen/a.rs"]), "{name}");
         p.vfs().remove("/w/.gitignore");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/w/src", Created), ("/w/src/b.rs", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "removing .gitignore");
-        assert_eq!(files(&p), ["/w/gen/a.rs", "/w/src/b.rs"], "{name}");
+        assert_eq!(p.files(), paths(&["/w/gen/a.rs", "/w/src/b.rs"]), "{name}");
     }
 }
 
@@ -634,20 +641,20 @@ fn git_info_exclude_and_ignore_files_above_a_root_rule_it() {
         fs.write("/repo/src/b.rs", b"b");
         fs.write("/repo/src/c.tmp", b"c");
         let mut p = start_with(fs, config(&["/repo/src"]));
-        assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+        assert_eq!(p.files(), paths(&["/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
 
         p.vfs().write("/repo/.gitignore", b"# nothing ignored\n");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.log", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "the repository's .gitignore, above the root");
-        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+        assert_eq!(p.files(), paths(&["/repo/src/a.log", "/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
 
         p.vfs().write("/repo/.git/info/exclude", b"*.tmp\n");
         expect(&ticks(&mut p, 3), &[], name, "git's exclude file, created");
-        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs"], "{name}");
+        assert_eq!(p.files(), paths(&["/repo/src/a.log", "/repo/src/b.rs"]), "{name}");
         p.vfs().write("/repo/.git/info/exclude", b"*.log\n");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/c.tmp", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "git's exclude file, edited");
-        assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+        assert_eq!(p.files(), paths(&["/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
     }
 }
 
@@ -684,8 +691,8 @@ fn an_explicit_ignore_file_is_reported_and_its_directory_is_not_listed() {
     fs.write("/x/.gitignore", b"*.log\n");
     fs.write("/x/other.rs", b"o");
     let mut p = start_with(fs, config(&["/w", "/x/.gitignore"]));
-    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
+    assert_eq!(p.files(), paths(&["/w/a.rs", "/x/.gitignore"]));
     p.vfs().write("/x/.gitignore", b"*.tmp\n");
     expect(&ticks(&mut p, 3), &[("/x/.gitignore", ChangeKind::Modified)], "fine", "explicit .gitignore");
-    assert_eq!(files(&p), ["/w/a.rs", "/x/.gitignore"]);
+    assert_eq!(p.files(), paths(&["/w/a.rs", "/x/.gitignore"]));
 }

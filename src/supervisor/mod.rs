@@ -1,14 +1,20 @@
 //! The child process: spawn, stop, restart.
 //!
 //! [`Policy`] decides (pure, tested by tables); [`Supervisor`] carries out its decisions on a real child. The child
-//! runs in its own process group, so a stop reaches everything it started; stopping is synchronous and bounded: by
-//! the time a new child spawns, the old group is gone, so a port the old server held is free.
+//! runs in its own process group, so a stop reaches everything it started (on Windows also in a job object, which
+//! holds its descendants whatever their parent; see `windows.rs`); stopping is synchronous and bounded: by the time
+//! a new child spawns, the old group is gone, so a port the old server held is free.
 //!
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
-//! private temporary directory removed when the supervisor is dropped.
+//! private temporary directory removed when the supervisor is dropped. Each run gets a file of its own name
+//! (`changed-<run>`), and the previous runs' files are removed, best-effort: on Windows a process that still holds
+//! an old list open (without delete sharing, as `cmd`'s `<` does) only keeps that file alive, never blocks the next
+//! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run).
 
+#[cfg(any(windows, test))]
+mod pathext;
 pub mod policy;
 pub mod signal;
 #[cfg(unix)]
@@ -229,6 +235,10 @@ pub struct Supervisor {
     seen: HashSet<PathBuf>,
     /// Holds `STATOR_CHANGED_FILE`; made at the first start.
     dir: Option<tempfile::TempDir>,
+    /// The newest list written (the running child's `STATOR_CHANGED_FILE`).
+    list: Option<PathBuf>,
+    /// Earlier runs' lists that could not be removed yet (held open on Windows); tried again at every write.
+    stale: Vec<PathBuf>,
     reap_all: bool,
     kill: KillHandle,
 }
@@ -249,13 +259,9 @@ struct Report {
 impl Supervisor {
     /// A supervisor with no child yet. In PID 1 (see [`is_pid1`]) it reaps every orphan, not only its child.
     ///
-    /// On Windows, which has no signals, [`OnBusy::Signal`] restarts instead.
+    /// On Windows, which has no signals, the stop signal and [`OnBusy::Signal`] become `CTRL_BREAK_EVENT` (`KILL`:
+    /// terminating the child's job); [`Supervisor::platform_note`] says so.
     pub fn new(opts: Options) -> Supervisor {
-        #[cfg(windows)]
-        let opts = match opts.on_busy {
-            OnBusy::Signal => Options { on_busy: OnBusy::Restart, ..opts },
-            _ => opts,
-        };
         let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
         Supervisor {
             opts,
@@ -266,9 +272,20 @@ impl Supervisor {
             changed: Vec::new(),
             seen: HashSet::new(),
             dir: None,
+            list: None,
+            stale: Vec::new(),
             reap_all: is_pid1(),
             kill: KillHandle::default(),
         }
+    }
+
+    /// What the options mean on this platform where that differs from what they say, for a note at startup (on
+    /// Windows: what `--signal` and `--on-busy signal` are delivered as). `None` on Unix.
+    pub fn platform_note(&self) -> Option<String> {
+        #[cfg(windows)]
+        return windows::note(&self.opts);
+        #[cfg(not(windows))]
+        None
     }
 
     /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
@@ -304,8 +321,9 @@ impl Supervisor {
     }
 
     /// The path given to the child as `STATOR_CHANGED_FILE` (after the first start).
+    /// A new file each run (`changed-<run>`), in the same private directory.
     pub fn changed_file(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join("changed"))
+        self.list.clone()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -414,7 +432,7 @@ impl Supervisor {
                     if self.child.is_some() {
                         // Tell the child what changed before poking it. If the file cannot be written, the signal
                         // still goes, the caller hears of it, and the paths wait for the next list.
-                        match self.write_changed_file() {
+                        match self.write_changed_file(self.runs) {
                             Ok(_) => {
                                 self.changed.clear();
                                 self.seen.clear();
@@ -460,11 +478,11 @@ impl Supervisor {
         if self.opts.command.is_empty() {
             return Err(SpawnError::NoCommand);
         }
-        let file = self.write_changed_file().map_err(SpawnError::ChangedFile)?;
+        let run = self.runs + 1;
+        let file = self.write_changed_file(run).map_err(SpawnError::ChangedFile)?;
         let Some(program) = self.opts.command.first() else {
             return Err(SpawnError::NoCommand);
         };
-        let run = self.runs + 1;
         let (mut cmd, program) = if self.opts.shell {
             let line = self.opts.command.join(std::ffi::OsStr::new(" "));
             #[cfg(windows)]
@@ -480,6 +498,11 @@ impl Supervisor {
             cmd.arg(line);
             (cmd, OsString::from(shell))
         } else {
+            // Windows: `npm` is `npm.cmd`, found through PATHEXT as a shell would.
+            #[cfg(windows)]
+            let mut cmd =
+                Command::new(windows::find_program(program, &self.opts.env).unwrap_or_else(|| program.into()));
+            #[cfg(not(windows))]
             let mut cmd = Command::new(program);
             cmd.args(&self.opts.command[1..]);
             (cmd, program.clone())
@@ -499,9 +522,9 @@ impl Supervisor {
         Ok(run)
     }
 
-    /// Writes the changed paths, one per line, to the changed-files file (atomically: a child reading it never
-    /// sees half a list), and returns its path.
-    fn write_changed_file(&mut self) -> io::Result<PathBuf> {
+    /// Writes the changed paths, one per line, to run `run`'s changed-files file (atomically: a child reading it never
+    /// sees half a list), removes earlier runs' files where it can, and returns its path.
+    fn write_changed_file(&mut self, run: u64) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
             None => self.dir.insert(crate::sys::private_dir("stator-")?),
@@ -511,10 +534,18 @@ impl Supervisor {
             bytes.extend_from_slice(p.as_os_str().as_encoded_bytes());
             bytes.push(b'\n');
         }
-        let path = dir.path().join("changed");
-        let tmp = dir.path().join("changed.tmp");
+        let path = dir.path().join(format!("changed-{run}"));
+        let tmp = dir.path().join(format!("changed-{run}.tmp"));
         write_private(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)?;
+        if let Some(old) = self.list.replace(path.clone())
+            && old != path
+        {
+            self.stale.push(old);
+        }
+        // Best-effort: a file some process holds open without delete sharing (Windows) is tried again next time,
+        // and goes with the directory at the end.
+        self.stale.retain(|p| std::fs::remove_file(p).is_err_and(|e| e.kind() != io::ErrorKind::NotFound));
         Ok(path)
     }
 

@@ -6,7 +6,8 @@ use std::str::FromStr;
 /// A signal stator can send to the child's process group.
 ///
 /// Only the signals that make sense for stopping or poking a child are accepted. On Windows there are no signals:
-/// stopping always kills the process tree, and sending a signal is reported as unsupported.
+/// every one but [`Signal::Kill`] is delivered as `CTRL_BREAK_EVENT` to the child's process group, and `Kill`
+/// terminates the child's job object at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Signal {
     /// `SIGHUP`: many servers reload their configuration on it.

@@ -10,6 +10,8 @@
 pub mod handle;
 pub mod real;
 pub mod sim;
+#[cfg(windows)]
+pub mod windows;
 
 pub use handle::DirHandle;
 
@@ -43,9 +45,12 @@ pub struct FsInfo {
 impl FsInfo {
     /// Whether every change to a directory's listing is sure to show in the directory's own ctime and mtime, as
     /// on any local filesystem stator can identify. Not on network and FUSE filesystems (attribute caches, FUSE
-    /// daemons that never update a directory's times), nor on overlayfs (its layers can change behind it).
+    /// daemons that never update a directory's times), nor on overlayfs (its layers can change behind it), nor on
+    /// FAT and exFAT under Windows (FAT keeps no change time, and Windows' driver is not known to update a
+    /// directory's write time when its entries change: re-listing is the safe side; untested, Wine cannot show it).
     pub fn listings_follow_ctime(&self) -> bool {
-        !self.remote && self.name != "overlay" && self.name != "unknown"
+        let fat_on_windows = cfg!(windows) && (self.name == "vfat" || self.name == "exfat");
+        !self.remote && self.name != "overlay" && self.name != "unknown" && !fat_on_windows
     }
 
     /// Information for a filesystem stator could not identify: treated as local.

@@ -74,6 +74,10 @@ impl Vfs for RealFs {
     }
 
     fn hash(&self, path: &Path) -> io::Result<u64> {
+        // Windows: every share flag, so no writer that shares fails for this read.
+        #[cfg(windows)]
+        let mut file = super::windows::open_shared(path)?;
+        #[cfg(not(windows))]
         let mut file = fs::File::open(path)?;
         let mut hasher = Xxh3::new();
         let mut buf = [0u8; 64 * 1024];
@@ -142,12 +146,20 @@ fn from_raw(st: rustix::fs::Stat) -> Stat {
     }
 }
 
-#[cfg(not(unix))]
+/// Windows: a handle opened for attributes only, for the file index and NTFS's change time (see
+/// [`super::windows`]); std's metadata has neither.
+#[cfg(windows)]
+fn stat_path(path: &Path) -> io::Result<Stat> {
+    super::windows::stat(path)
+}
+
+#[cfg(not(any(unix, windows)))]
 fn stat_path(path: &Path) -> io::Result<Stat> {
     fs::metadata(path).map(|m| stat_from_metadata(&m))
 }
 
-/// Turns `std` metadata into a [`Stat`].
+/// Turns `std` metadata into a [`Stat`]. Off Unix it has no identity, no ctime and no device (std does not give
+/// them); [`RealFs::stat`] has them on Windows.
 pub fn stat_from_metadata(m: &fs::Metadata) -> Stat {
     let mtime = FileTime::from_last_modification_time(m);
     #[cfg(unix)]
@@ -174,7 +186,13 @@ fn fs_info_of(path: &Path) -> io::Result<FsInfo> {
     Ok(classify_magic(st.f_type as i64 as u64 & 0xffff_ffff))
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// Windows: the volume's filesystem (`GetVolumeInformationW`) and whether it is a network drive (`GetDriveTypeW`).
+#[cfg(windows)]
+fn fs_info_of(path: &Path) -> io::Result<FsInfo> {
+    super::windows::fs_info(path)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 fn fs_info_of(_path: &Path) -> io::Result<FsInfo> {
     Ok(FsInfo::unknown())
 }
@@ -218,7 +236,11 @@ mod tests {
         for path in [file.as_path(), dir.path()] {
             let ours = RealFs.stat(path).unwrap();
             let std = stat_from_metadata(&fs::metadata(path).unwrap());
+            #[cfg(unix)]
             assert_eq!(ours, std, "{}", path.display());
+            // std has no identity, ctime or device on Windows; ours has them (see `vfs::windows`).
+            #[cfg(windows)]
+            assert_eq!((ours.kind, ours.size, ours.mtime), (std.kind, std.size, std.mtime), "{}", path.display());
         }
         assert_eq!(RealFs.stat(&dir.path().join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
     }

@@ -15,14 +15,15 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use stator::vfs::{Vfs, sim::{Profile, SimFs}};
+//! use stator::vfs::{Vfs, sim::{self, Profile, SimFs}};
 //!
 //! let fs = SimFs::new(Profile::hfs_plus());
 //! fs.write("/p/a.txt", b"one");
 //! fs.advance(Duration::from_millis(300));
 //! fs.write("/p/a.txt", b"two");
 //! // Both writes fell in the same second: HFS+ cannot tell them apart by mtime.
-//! assert_eq!(fs.stat("/p/a.txt".as_ref()).unwrap().mtime.nanoseconds(), 0);
+//! // `sim::path`: `/p/a.txt` on Unix, `C:\p\a.txt` on Windows, as `fs.write` took it.
+//! assert_eq!(fs.stat(&sim::path("/p/a.txt")).unwrap().mtime.nanoseconds(), 0);
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -166,11 +167,29 @@ pub struct SimFs {
     state: Mutex<State>,
 }
 
+/// A path of the simulated tree from its Unix spelling: `/w/a.rs` as it is on Unix, `C:\w\a.rs` on Windows, where
+/// a path without a drive is not absolute (`std::path::absolute` would put the current drive before it, as the
+/// poller does with its roots). Anything else is returned as it is.
+///
+/// [`SimFs`]'s own methods (`write`, `mkdir`, `rename`...) take paths through this, so a test builds the same tree
+/// on every platform from the same strings; give the roots of a [`Config`](crate::config::Config) and the paths a
+/// test expects through it too, and compare `Path`s, not strings. The [`Vfs`] methods take paths as they are.
+pub fn path(unix: impl AsRef<Path>) -> PathBuf {
+    let unix = unix.as_ref();
+    #[cfg(windows)]
+    if let Some(s) = unix.to_str()
+        && s.starts_with('/')
+    {
+        return PathBuf::from(format!("C:{}", s.replace('/', "\\")));
+    }
+    unix.to_path_buf()
+}
+
 /// A start time for simulations: 2026-01-01T00:00:00.25Z, deliberately not on a second boundary.
 const START: i128 = 1_767_225_600_250_000_000;
 
 impl SimFs {
-    /// An empty filesystem (just `/`) whose clock starts at a fixed date.
+    /// An empty filesystem (just `/`, `C:\` on Windows) whose clock starts at a fixed date.
     pub fn new(profile: Profile) -> SimFs {
         let fs = SimFs {
             profile,
@@ -187,10 +206,7 @@ impl SimFs {
         };
         let mut st = fs.lock();
         let stamp = fs.stamp(st.clock);
-        st.nodes.insert(
-            PathBuf::from("/"),
-            Node { kind: FileKind::Dir, data: Vec::new(), mtime: stamp, ctime: stamp, ino: 1 },
-        );
+        st.nodes.insert(path("/"), Node { kind: FileKind::Dir, data: Vec::new(), mtime: stamp, ctime: stamp, ino: 1 });
         drop(st);
         fs
     }
@@ -222,11 +238,12 @@ impl SimFs {
     }
 
     /// Makes every call on `path` fail with `kind` (e.g. `PermissionDenied`), or succeed again with `None`.
-    pub fn set_error(&self, path: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+    pub fn set_error(&self, at: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+        let at = path(at);
         let mut st = self.lock();
         match kind {
-            Some(k) => st.errors.insert(path.as_ref().to_path_buf(), k),
-            None => st.errors.remove(path.as_ref()),
+            Some(k) => st.errors.insert(at, k),
+            None => st.errors.remove(&at),
         };
     }
 
@@ -255,8 +272,8 @@ impl SimFs {
     }
 
     /// Creates a directory and any missing parents.
-    pub fn mkdir(&self, path: impl AsRef<Path>) {
-        let path = path.as_ref();
+    pub fn mkdir(&self, at: impl AsRef<Path>) {
+        let path = &path(at);
         let mut st = self.lock();
         self.ensure_parents(&mut st, path);
         if !st.nodes.contains_key(path) {
@@ -265,8 +282,8 @@ impl SimFs {
     }
 
     /// Writes a file in place (creating it and its parents if needed), stamping mtime and ctime now.
-    pub fn write(&self, path: impl AsRef<Path>, data: &[u8]) {
-        let path = path.as_ref();
+    pub fn write(&self, at: impl AsRef<Path>, data: &[u8]) {
+        let path = &path(at);
         let mut st = self.lock();
         self.ensure_parents(&mut st, path);
         let stamp = self.stamp(st.clock);
@@ -281,18 +298,19 @@ impl SimFs {
     }
 
     /// Sets a file's mtime, as `touch -d` or `cp -p` do; ctime becomes now.
-    pub fn set_mtime(&self, path: impl AsRef<Path>, mtime: FileTime) {
+    pub fn set_mtime(&self, at: impl AsRef<Path>, mtime: FileTime) {
+        let at = path(at);
         let mut st = self.lock();
         let stamp = self.stamp(st.clock);
-        if let Some(node) = st.nodes.get_mut(path.as_ref()) {
+        if let Some(node) = st.nodes.get_mut(&at) {
             node.mtime = nanos(mtime);
             node.ctime = stamp;
         }
     }
 
     /// Removes a file or a whole directory tree.
-    pub fn remove(&self, path: impl AsRef<Path>) {
-        let path = path.as_ref();
+    pub fn remove(&self, at: impl AsRef<Path>) {
+        let path = &path(at);
         let mut st = self.lock();
         st.nodes.retain(|p, _| !p.starts_with(path));
         self.touch_parent(&mut st, path);
@@ -300,7 +318,8 @@ impl SimFs {
 
     /// Renames a file or directory tree over `to` (replacing it), keeping mtimes and identities, as `rename(2)`.
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) {
-        let (from, to) = (from.as_ref(), to.as_ref());
+        let (from, to) = (path(from), path(to));
+        let (from, to) = (from.as_path(), to.as_path());
         let mut st = self.lock();
         self.ensure_parents(&mut st, to);
         st.nodes.retain(|p, _| !p.starts_with(to));
@@ -321,17 +340,18 @@ impl SimFs {
 
     /// Makes every call on `path` and on everything below it fail with `kind` (`NotConnected` for a FUSE
     /// filesystem whose daemon died), or succeed again with `None`.
-    pub fn set_error_below(&self, path: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+    pub fn set_error_below(&self, at: impl AsRef<Path>, kind: Option<io::ErrorKind>) {
+        let at = path(at);
         let mut st = self.lock();
         match kind {
-            Some(k) => st.errors_below.insert(path.as_ref().to_path_buf(), k),
-            None => st.errors_below.remove(path.as_ref()),
+            Some(k) => st.errors_below.insert(at, k),
+            None => st.errors_below.remove(&at),
         };
     }
 
     /// Makes the tree at `at` (created if missing) a filesystem of its own, with device `dev` and type `info`.
     pub fn mount(&self, at: impl AsRef<Path>, dev: u64, info: FsInfo) {
-        let at = at.as_ref();
+        let at = &path(at);
         self.mkdir(at);
         let mut st = self.lock();
         if let Some(old) = st.mounts.insert(at.to_path_buf(), SimMount { dev, info, away: None })
@@ -344,7 +364,7 @@ impl SimFs {
     /// Unmounts the filesystem at `at`: its files go away with it, and the directory underneath (empty, on the
     /// parent's device) shows through.
     pub fn unmount(&self, at: impl AsRef<Path>) {
-        let at = at.as_ref();
+        let at = &path(at);
         let mut st = self.lock();
         let away: BTreeMap<PathBuf, Node> =
             st.nodes.iter().filter(|(p, _)| p.starts_with(at)).map(|(p, n)| (p.clone(), n.clone())).collect();
@@ -361,7 +381,7 @@ impl SimFs {
 
     /// Mounts the filesystem unmounted from `at` again, with the files it had.
     pub fn remount(&self, at: impl AsRef<Path>) {
-        let at = at.as_ref();
+        let at = &path(at);
         let mut st = self.lock();
         let Some(away) = st.mounts.get_mut(at).and_then(|m| m.away.take()) else { return };
         st.nodes.retain(|p, _| !p.starts_with(at));
@@ -504,8 +524,8 @@ mod tests {
     fn a_handle_follows_its_directory_as_a_real_one_does() {
         let fs = SimFs::new(Profile::fine());
         fs.write("/w/d/a.rs", b"a");
-        let handle = fs.open_dir(Path::new("/w/d")).unwrap();
-        let ino = fs.stat(Path::new("/w/d")).unwrap().ino.unwrap();
+        let handle = fs.open_dir(&path("/w/d")).unwrap();
+        let ino = fs.stat(&path("/w/d")).unwrap().ino.unwrap();
         assert_eq!(handle.ident(), (1, ino));
         let before = fs.counters();
         assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().size, 1);
@@ -516,7 +536,7 @@ mod tests {
         assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().size, 1);
         fs.remove("/w/old");
         assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap_err().kind(), io::ErrorKind::NotFound);
-        assert!(fs.open_dir(Path::new("/w/d/a.rs")).is_none(), "not a directory");
+        assert!(fs.open_dir(&path("/w/d/a.rs")).is_none(), "not a directory");
     }
 
     #[test]
@@ -524,18 +544,18 @@ mod tests {
         let fs = SimFs::new(Profile::fine());
         fs.mount("/w/m", 7, FsInfo { name: "tmpfs".into(), remote: false });
         fs.write("/w/m/sub/a.rs", b"a");
-        let handle = fs.open_dir(Path::new("/w/m/sub")).unwrap();
+        let handle = fs.open_dir(&path("/w/m/sub")).unwrap();
         assert_eq!(handle.ident().0, 7);
         assert_eq!(fs.stat_in(&handle, &name("a.rs")).unwrap().dev, 7);
         // Lazily unmounted, even with another filesystem mounted there since: the handle still reaches it.
         fs.unmount("/w/m");
         fs.mount("/w/m", 8, FsInfo { name: "fuse".into(), remote: true });
-        assert!(fs.stat(Path::new("/w/m/sub/a.rs")).is_err(), "gone from its path");
+        assert!(fs.stat(&path("/w/m/sub/a.rs")).is_err(), "gone from its path");
         let through = fs.stat_in(&handle, &name("a.rs")).unwrap();
         assert_eq!((through.dev, through.size), (7, 1));
         // A dead daemon answers ENOTCONN through a handle as by path.
         fs.write("/w/m/x/b.rs", b"b");
-        let live = fs.open_dir(Path::new("/w/m/x")).unwrap();
+        let live = fs.open_dir(&path("/w/m/x")).unwrap();
         fs.set_error_below("/w/m", Some(io::ErrorKind::NotConnected));
         assert_eq!(fs.stat_in(&live, &name("b.rs")).unwrap_err().kind(), io::ErrorKind::NotConnected);
     }

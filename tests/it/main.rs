@@ -39,3 +39,6 @@ mod testfs;
 /// Seeded random file operations on a real tree against a model of it, locally and on every test mount.
 #[cfg(unix)]
 mod torture;
+/// The Windows build end to end under the job-object supervisor (run under Wine here, as it is on Windows).
+#[cfg(windows)]
+mod windows;

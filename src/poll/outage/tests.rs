@@ -8,7 +8,7 @@ use crate::change::{ChangeKind, ChangeSet};
 use crate::config::Config;
 use crate::poll::{Outage, Poller, Warning};
 use crate::vfs::FsInfo;
-use crate::vfs::sim::{Profile, SimFs};
+use crate::vfs::sim::{self, Profile, SimFs};
 
 const TICK: Duration = Duration::from_millis(500);
 
@@ -26,7 +26,7 @@ fn start(roots: &[&str], setup: impl FnOnce(&SimFs)) -> Poller<SimFs> {
     fs.mkdir("/w");
     setup(&fs);
     fs.advance(Duration::from_secs(30));
-    let cfg = Config { roots: roots.iter().map(Into::into).collect(), ..Config::default() };
+    let cfg = Config { roots: roots.iter().map(sim::path).collect(), ..Config::default() };
     let mut p = Poller::new(cfg, fs).expect("config");
     let base = p.tick();
     assert!(base.changes.is_empty() && base.warnings.is_empty(), "baseline: {base:?}");
@@ -46,8 +46,14 @@ fn ticks(p: &mut Poller<SimFs>, n: usize) -> (ChangeSet, Vec<Warning>, bool) {
     (set, warnings, pending)
 }
 
-fn kinds(set: &ChangeSet) -> Vec<(String, ChangeKind)> {
-    set.iter().map(|(p, k, _)| (p.display().to_string(), k)).collect()
+/// The changes as paths and kinds; expected paths are given through [`sim::path`].
+fn kinds(set: &ChangeSet) -> Vec<(PathBuf, ChangeKind)> {
+    set.iter().map(|(p, k, _)| (p.to_path_buf(), k)).collect()
+}
+
+/// A path of the simulated tree as a warning shows it.
+fn shown(unix: &str) -> String {
+    sim::path(unix).display().to_string()
 }
 
 fn project(fs: &SimFs) {
@@ -63,7 +69,7 @@ fn a_filesystem_unmounted_above_a_watched_directory_is_one_warning_and_no_change
     let (set, warnings, pending) = ticks(&mut p, 30);
     assert!(set.is_empty() && !pending, "nothing is removed: {:?}", kinds(&set));
     let want = Warning::Offline {
-        path: "/w/mnt/project".into(),
+        path: sim::path("/w/mnt/project"),
         more: 0,
         fs: "tmpfs".into(),
         files: 2,
@@ -75,13 +81,13 @@ fn a_filesystem_unmounted_above_a_watched_directory_is_one_warning_and_no_change
     p.vfs().remount("/w/mnt");
     p.vfs().write("/w/mnt/project/a.rs", b"a2, longer");
     let (set, warnings, _) = ticks(&mut p, 3);
-    assert_eq!(kinds(&set), [("/w/mnt/project/a.rs".to_owned(), ChangeKind::Modified)]);
-    assert_eq!(warnings, [Warning::Back { path: "/w/mnt/project".into(), fs: "tmpfs".into() }]);
+    assert_eq!(kinds(&set), [(sim::path("/w/mnt/project/a.rs"), ChangeKind::Modified)]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/mnt/project"), fs: "tmpfs".into() }]);
     assert!(warnings[0].is_notice());
 
     p.vfs().write("/w/mnt/project/sub/b.rs", b"b2, longer");
     let (set, warnings, _) = ticks(&mut p, 3);
-    assert_eq!(kinds(&set), [("/w/mnt/project/sub/b.rs".to_owned(), ChangeKind::Modified)], "still watched");
+    assert_eq!(kinds(&set), [(sim::path("/w/mnt/project/sub/b.rs"), ChangeKind::Modified)], "still watched");
     assert!(warnings.is_empty(), "{warnings:?}");
 }
 
@@ -93,7 +99,8 @@ fn the_mount_point_itself_unmounted_keeps_its_files_and_what_changed_meanwhile_i
     assert!(set.is_empty(), "{:?}", kinds(&set));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(matches!(&warnings[0], Warning::Offline { why: Outage::UnmountedAt, files: 2, .. }), "{}", warnings[0]);
-    assert!(warnings[0].to_string().contains("mounted at /w/mnt was unmounted"), "{}", warnings[0]);
+    let want = format!("mounted at {} was unmounted", shown("/w/mnt"));
+    assert!(warnings[0].to_string().contains(&want), "{}", warnings[0]);
 
     // While it is away, the file is removed and another added: both are seen when it is back.
     p.vfs().remount("/w/mnt");
@@ -101,11 +108,11 @@ fn the_mount_point_itself_unmounted_keeps_its_files_and_what_changed_meanwhile_i
     p.vfs().write("/w/mnt/project/c.rs", b"c");
     let (set, warnings, _) = ticks(&mut p, 4);
     let want = [
-        ("/w/mnt/project/c.rs".to_owned(), ChangeKind::Created),
-        ("/w/mnt/project/sub/b.rs".to_owned(), ChangeKind::Removed),
+        (sim::path("/w/mnt/project/c.rs"), ChangeKind::Created),
+        (sim::path("/w/mnt/project/sub/b.rs"), ChangeKind::Removed),
     ];
     assert_eq!(kinds(&set), want);
-    assert_eq!(warnings, [Warning::Back { path: "/w/mnt".into(), fs: "tmpfs".into() }]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/mnt"), fs: "tmpfs".into() }]);
 }
 
 #[test]
@@ -136,8 +143,8 @@ fn a_disconnected_filesystem_with_many_directories_is_one_warning_and_keeps_its_
     p.vfs().remount("/w/mnt");
     p.vfs().write("/w/mnt/d3/f4.rs", b"v2, longer");
     let (set, warnings, _) = ticks(&mut p, 4);
-    assert_eq!(kinds(&set), [("/w/mnt/d3/f4.rs".to_owned(), ChangeKind::Modified)]);
-    assert_eq!(warnings, [Warning::Back { path: "/w/mnt".into(), fs: "fuse".into() }]);
+    assert_eq!(kinds(&set), [(sim::path("/w/mnt/d3/f4.rs"), ChangeKind::Modified)]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/mnt"), fs: "fuse".into() }]);
 }
 
 #[test]
@@ -152,13 +159,14 @@ fn a_disconnection_below_a_watched_directory_is_one_warning_too() {
     p.vfs().set_error_below("/w/data", Some(io::ErrorKind::NotConnected));
     p.vfs().write("/w/main.rs", b"m2, longer");
     let (set, warnings, _) = ticks(&mut p, 30);
-    assert_eq!(kinds(&set), [("/w/main.rs".to_owned(), ChangeKind::Modified)], "the rest is watched as ever");
+    assert_eq!(kinds(&set), [(sim::path("/w/main.rs"), ChangeKind::Modified)], "the rest is watched as ever");
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(warnings[0].to_string().starts_with("the fuse filesystem holding /w/data is disconnected"));
+    let want = format!("the fuse filesystem holding {} is disconnected", shown("/w/data"));
+    assert!(warnings[0].to_string().starts_with(&want), "{}", warnings[0]);
     p.vfs().set_error_below("/w/data", None);
     let (set, warnings, _) = ticks(&mut p, 3);
     assert!(set.is_empty(), "{:?}", kinds(&set));
-    assert_eq!(warnings, [Warning::Back { path: "/w/data".into(), fs: "fuse".into() }]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/data"), fs: "fuse".into() }]);
 }
 
 #[test]
@@ -176,7 +184,7 @@ fn a_mount_point_inside_a_watched_tree_unmounted_and_mounted_again() {
     p.vfs().remount("/w/data");
     p.vfs().write("/w/data/x/f.rs", b"v2, longer");
     let (set, warnings, _) = ticks(&mut p, 4);
-    assert_eq!(kinds(&set), [("/w/data/x/f.rs".to_owned(), ChangeKind::Modified)]);
+    assert_eq!(kinds(&set), [(sim::path("/w/data/x/f.rs"), ChangeKind::Modified)]);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
 
@@ -190,10 +198,10 @@ fn removals_on_a_filesystem_that_is_still_there_are_removals() {
     p.vfs().remove("/w/mnt/other");
     let (set, warnings, _) = ticks(&mut p, 4);
     let want = [
-        ("/w/mnt/other".to_owned(), ChangeKind::Removed),
-        ("/w/mnt/other/o.rs".to_owned(), ChangeKind::Removed),
-        ("/w/mnt/project/sub".to_owned(), ChangeKind::Removed),
-        ("/w/mnt/project/sub/b.rs".to_owned(), ChangeKind::Removed),
+        (sim::path("/w/mnt/other"), ChangeKind::Removed),
+        (sim::path("/w/mnt/other/o.rs"), ChangeKind::Removed),
+        (sim::path("/w/mnt/project/sub"), ChangeKind::Removed),
+        (sim::path("/w/mnt/project/sub/b.rs"), ChangeKind::Removed),
     ];
     assert_eq!(kinds(&set), want);
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -202,23 +210,24 @@ fn removals_on_a_filesystem_that_is_still_there_are_removals() {
 #[test]
 fn roots_and_reported_files_that_go_with_one_filesystem_are_one_warning() {
     let mut p = start(&["/w/mnt/project/sub", "/w/mnt/project/a.rs"], project);
-    p.add_paths([PathBuf::from("/w/mnt/project/sub/b.rs")]);
+    p.add_paths([sim::path("/w/mnt/project/sub/b.rs")]);
     ticks(&mut p, 2);
     p.vfs().unmount("/w/mnt");
     let (set, warnings, _) = ticks(&mut p, 5);
     assert!(set.is_empty(), "{:?}", kinds(&set));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
-        warnings[0]
-            .to_string()
-            .starts_with("the tmpfs filesystem holding /w/mnt/project/sub (and 1 more watched path)"),
+        warnings[0].to_string().starts_with(&format!(
+            "the tmpfs filesystem holding {} (and 1 more watched path)",
+            shown("/w/mnt/project/sub")
+        )),
         "{}",
         warnings[0]
     );
     p.vfs().remount("/w/mnt");
     p.vfs().write("/w/mnt/project/a.rs", b"a2, longer");
     let (set, warnings, _) = ticks(&mut p, 3);
-    assert_eq!(kinds(&set), [("/w/mnt/project/a.rs".to_owned(), ChangeKind::Modified)]);
+    assert_eq!(kinds(&set), [(sim::path("/w/mnt/project/a.rs"), ChangeKind::Modified)]);
     assert_eq!(warnings.len(), 2, "each is back: {warnings:?}");
 }
 
@@ -232,15 +241,15 @@ fn another_filesystem_mounted_where_one_was_is_compared_with_what_was_there() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(
         warnings[0],
-        Warning::Replaced { path: "/w/mnt".into(), was: "tmpfs".into(), now: "fuse".into() },
+        Warning::Replaced { path: sim::path("/w/mnt"), was: "tmpfs".into(), now: "fuse".into() },
         "{}",
         warnings[0]
     );
     // Honestly: what the other filesystem has (a newer a.rs), and what it does not.
     let want = [
-        ("/w/mnt/project/a.rs".to_owned(), ChangeKind::Modified),
-        ("/w/mnt/project/sub".to_owned(), ChangeKind::Removed),
-        ("/w/mnt/project/sub/b.rs".to_owned(), ChangeKind::Removed),
+        (sim::path("/w/mnt/project/a.rs"), ChangeKind::Modified),
+        (sim::path("/w/mnt/project/sub"), ChangeKind::Removed),
+        (sim::path("/w/mnt/project/sub/b.rs"), ChangeKind::Removed),
     ];
     assert_eq!(kinds(&set), want);
     let fs = p.filesystems();
@@ -259,7 +268,7 @@ fn a_device_number_that_comes_back_as_another_filesystem_is_identified_again() {
     p.vfs().write("/w/mnt/project/a.rs", b"a1");
     p.vfs().write("/w/mnt/project/sub/b.rs", b"b1");
     let (_, warnings, _) = ticks(&mut p, 3);
-    assert_eq!(warnings, [Warning::Back { path: "/w/mnt".into(), fs: "fuse".into() }]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/mnt"), fs: "fuse".into() }]);
     let after = p.filesystems();
     let seven = after.iter().find(|f| f.dev == 7).expect("device 7");
     assert_eq!(seven.info, fuse(), "{after:?}");
@@ -311,7 +320,7 @@ fn a_hot_scan_that_finds_a_recently_edited_file_disconnected_warns_once_for_the_
     });
     p.vfs().write("/w/mnt/d/a.rs", b"a2, longer");
     let (set, _, _) = ticks(&mut p, 2);
-    assert_eq!(kinds(&set), [("/w/mnt/d/a.rs".to_owned(), ChangeKind::Modified)]);
+    assert_eq!(kinds(&set), [(sim::path("/w/mnt/d/a.rs"), ChangeKind::Modified)]);
     assert!(p.hot_count() > 0);
     p.vfs().set_error_below("/w/mnt", Some(io::ErrorKind::NotConnected));
     p.vfs().advance(Duration::from_millis(100));
@@ -334,7 +343,7 @@ fn a_deleted_directory_of_another_device_beside_other_names_is_a_removal() {
     });
     p.vfs().remove("/w/vol");
     let (set, warnings, _) = ticks(&mut p, 4);
-    let want = [("/w/vol".to_owned(), ChangeKind::Removed), ("/w/vol/f.rs".to_owned(), ChangeKind::Removed)];
+    let want = [(sim::path("/w/vol"), ChangeKind::Removed), (sim::path("/w/vol/f.rs"), ChangeKind::Removed)];
     assert_eq!(kinds(&set), want);
     assert!(warnings.is_empty(), "{warnings:?}");
 }
@@ -361,7 +370,7 @@ fn files_seen_missing_before_their_directory_goes_are_not_removed_when_the_files
     p.vfs().remount("/w/mnt");
     let (set, warnings, _) = ticks(&mut p, 4);
     assert!(set.is_empty(), "the file was there all along: {:?}", kinds(&set));
-    assert_eq!(warnings, [Warning::Back { path: "/w/mnt/project".into(), fs: "tmpfs".into() }]);
+    assert_eq!(warnings, [Warning::Back { path: sim::path("/w/mnt/project"), fs: "tmpfs".into() }]);
 }
 
 #[test]
@@ -375,8 +384,8 @@ fn another_filesystem_mounted_inside_a_watched_tree_is_one_warning() {
     p.vfs().mount("/w/data", 8, fuse());
     p.vfs().write("/w/data/x/g.rs", b"g");
     let (set, warnings, _) = ticks(&mut p, 5);
-    assert_eq!(warnings, [Warning::Replaced { path: "/w/data".into(), was: "tmpfs".into(), now: "fuse".into() }]);
-    let want = [("/w/data/x/f.rs".to_owned(), ChangeKind::Removed), ("/w/data/x/g.rs".to_owned(), ChangeKind::Created)];
+    assert_eq!(warnings, [Warning::Replaced { path: sim::path("/w/data"), was: "tmpfs".into(), now: "fuse".into() }]);
+    let want = [(sim::path("/w/data/x/f.rs"), ChangeKind::Removed), (sim::path("/w/data/x/g.rs"), ChangeKind::Created)];
     assert_eq!(kinds(&set), want);
 }
 
@@ -393,7 +402,7 @@ fn a_directory_that_gets_the_id_of_one_taken_over_is_judged_on_its_own() {
     assert!(matches!(&warnings[..], [Warning::Replaced { .. }]), "{warnings:?}");
     p.vfs().remove("/w/a");
     let (set, _, _) = ticks(&mut p, 3);
-    assert!(set.iter().any(|(path, k, _)| path == std::path::Path::new("/w/a") && k == ChangeKind::Removed));
+    assert!(set.iter().any(|(path, k, _)| *path == sim::path("/w/a") && k == ChangeKind::Removed));
     p.vfs().write("/w/b/c/g.rs", b"g");
     let (set, warnings, _) = ticks(&mut p, 3);
     assert_eq!(set.len(), 3, "{:?}", kinds(&set));
@@ -401,7 +410,7 @@ fn a_directory_that_gets_the_id_of_one_taken_over_is_judged_on_its_own() {
 
     p.vfs().mount("/w/b/c", 9, tmpfs());
     let (_, warnings, _) = ticks(&mut p, 3);
-    let want = Warning::Replaced { path: "/w/b/c".into(), was: "ext4".into(), now: "tmpfs".into() };
+    let want = Warning::Replaced { path: sim::path("/w/b/c"), was: "ext4".into(), now: "tmpfs".into() };
     assert_eq!(warnings, [want]);
 }
 
@@ -420,13 +429,14 @@ fn the_nodes_that_get_the_ids_of_an_offline_tree_removed_with_its_parent_are_wat
     assert!(matches!(&warnings[..], [Warning::Offline { why: Outage::UnmountedAt, .. }]), "{warnings:?}");
     p.vfs().remove("/w/s");
     let (set, _, _) = ticks(&mut p, 3);
-    assert!(set.iter().any(|(path, k, _)| path == std::path::Path::new("/w/s") && k == ChangeKind::Removed));
+    assert!(set.iter().any(|(path, k, _)| *path == sim::path("/w/s") && k == ChangeKind::Removed));
 
     for i in 0..4 {
         p.vfs().write(format!("/w/n{i}.rs"), b"new");
     }
     let (set, warnings, _) = ticks(&mut p, 3);
-    let want: Vec<(String, ChangeKind)> = (0..4).map(|i| (format!("/w/n{i}.rs"), ChangeKind::Created)).collect();
+    let want: Vec<(PathBuf, ChangeKind)> =
+        (0..4).map(|i| (sim::path(format!("/w/n{i}.rs")), ChangeKind::Created)).collect();
     assert_eq!(kinds(&set), want);
     assert!(warnings.is_empty(), "{warnings:?}");
 }
