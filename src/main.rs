@@ -4,6 +4,10 @@ use stator::cli::{Parsed, parse};
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Stator run again as the sentinel of a run's process group (see `stator::supervisor`).
+    if let Some(code) = stator::supervisor::run_sentinel(&args) {
+        std::process::exit(code);
+    }
     let code = match parse(&args) {
         Parsed::Run(inv) => stator::app::run(*inv),
         Parsed::Doctor(opts) => stator::doctor::run(&opts),

@@ -7,16 +7,17 @@ mod signals;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use crate::cli::{EXIT_USAGE, Invocation};
 use crate::discover::IgnoreScope;
-use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
+use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
 use crate::report::Reporter;
-use crate::supervisor::{Outcome, SpawnError, Supervisor};
+use crate::supervisor::{Outcome, SpawnError, StopKind, Supervisor, Terminal};
 use crate::vfs::real::RealFs;
 use learn::Learner;
+use signals::Control;
 
 /// How often the child is checked for having exited, at most.
 const CHILD_POLL: Duration = Duration::from_millis(100);
@@ -38,7 +39,10 @@ pub fn run(inv: Invocation) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let mut poller = match baseline(&inv, &rep, &mut learner) {
+    // `--trigger` files: watched whatever the filters say; a change to one restarts the command.
+    let base = normalize(Path::new("."));
+    let triggers: Vec<PathBuf> = inv.triggers.iter().map(|t| normalize(&base.join(t))).collect();
+    let mut poller = match baseline(&inv, &rep, &mut learner, &triggers) {
         Ok(poller) => poller,
         Err(code) => return code,
     };
@@ -65,13 +69,23 @@ pub fn run(inv: Invocation) -> i32 {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
-    let signals = match signals::install(sup.kill_handle()) {
-        Ok(rx) => rx,
-        Err(e) => {
-            rep.error(&format!("cannot handle signals: {e}"));
-            return EXIT_FAILURE;
+    if let Some(program) = sentinel_program() {
+        sup.set_sentinel(program);
+    }
+    let (tx, controls) = channel();
+    if let Err(e) = signals::install(sup.kill_handle(), tx.clone()) {
+        rep.error(&format!("cannot handle signals: {e}"));
+        return EXIT_FAILURE;
+    }
+    // The terminal: handed to each run (unless --no-tty); between runs, Enter runs the command again.
+    let terminal = Terminal::from_stdin(inv.tty);
+    if let Some(t) = &terminal {
+        sup.set_terminal(t.clone());
+        if let Err(e) = t.watch_enter(move || tx.send(Control::Enter).is_ok()) {
+            rep.warn(&format!("cannot read the terminal, Enter does nothing: {e}"));
         }
-    };
+    }
+    let ctx = Context { rep: &rep, terminal: terminal.as_ref(), inv: &inv };
     let mut looper = Loop::new(&inv, &rep, started, took);
     if !inv.postpone {
         if inv.clear {
@@ -87,11 +101,25 @@ pub fn run(inv: Invocation) -> i32 {
     loop {
         let now = Instant::now();
         let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
-        match signals.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(sig) => {
+        match controls.recv_timeout(wake.saturating_duration_since(now)) {
+            Ok(Control::Stop(sig)) => {
                 rep.child("stopping the command");
                 sup.shutdown();
                 return 128 + sig;
+            }
+            Ok(Control::Restart(why)) => {
+                rep.child(&format!("{why}: restarting the command"));
+                if let Some(code) = ctx.restart(&mut sup) {
+                    return code;
+                }
+            }
+            // A line typed while a run is on is not stator's (with --no-tty, the command could not read it).
+            Ok(Control::Enter) if sup.pid().is_some() => {}
+            Ok(Control::Enter) => {
+                rep.child("Enter: running the command again");
+                if let Some(code) = ctx.restart(&mut sup) {
+                    return code;
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
@@ -99,7 +127,8 @@ pub fn run(inv: Invocation) -> i32 {
                 return EXIT_FAILURE;
             }
         }
-        if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
+        let polled = sup.poll(Instant::now());
+        if let Some(code) = ctx.outcome(&mut sup, polled) {
             return code;
         }
         learner.poll(&mut poller, &rep);
@@ -114,7 +143,13 @@ pub fn run(inv: Invocation) -> i32 {
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_outcome(&rep, sup.changed(&paths, Instant::now())) {
+            // A trigger file restarts the command whatever --on-busy says.
+            let result = if paths.iter().any(|p| triggers.contains(p)) {
+                sup.restart(&paths, Instant::now())
+            } else {
+                sup.changed(&paths, Instant::now())
+            };
+            if let Some(code) = ctx.outcome(&mut sup, result) {
                 return code;
             }
         }
@@ -122,7 +157,7 @@ pub fn run(inv: Invocation) -> i32 {
 }
 
 /// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, i32> {
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &[PathBuf]) -> Result<Poller, i32> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -135,6 +170,7 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
         }
     };
     learner.start(&mut poller, rep);
+    poller.add_paths(triggers.iter().cloned());
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -194,36 +230,106 @@ impl<'a> Loop<'a> {
     }
 }
 
-/// Reports what the supervisor did; returns stator's exit code when it is time to leave. A command that fails to
-/// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_outcome(rep: &Reporter, result: Result<Option<Outcome>, SpawnError>) -> Option<i32> {
-    let outcome = match result {
-        Ok(Some(outcome)) => outcome,
-        Ok(None) => return None,
-        Err(e) => {
-            rep.error(&format!("{e}; waiting for the next change"));
-            return None;
+/// What reporting an outcome needs to know.
+struct Context<'a> {
+    rep: &'a Reporter,
+    terminal: Option<&'a Terminal>,
+    inv: &'a Invocation,
+}
+
+impl Context<'_> {
+    /// A restart asked for by hand (Enter, SIGUSR1).
+    fn restart(&self, sup: &mut Supervisor) -> Option<i32> {
+        if self.inv.clear {
+            clear_screen();
         }
-    };
-    match outcome {
-        Outcome::Started { run } => rep.child(&format!("started (run {run})")),
-        Outcome::Restarted { run, previous } => match previous {
-            Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
-            None => rep.child(&format!("restarted (run {run})")),
-        },
-        Outcome::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
-        Outcome::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Outcome::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
-        Outcome::Backoff { status, until } => rep.child(&format!(
-            "command ended: {status}; restarting in {:.1}s",
-            until.saturating_duration_since(Instant::now()).as_secs_f64()
-        )),
-        Outcome::Exit { status, code } => {
-            rep.child(&format!("command ended: {status}; exiting"));
-            return Some(code);
-        }
+        let result = sup.restart(&[], Instant::now());
+        self.outcome(sup, result)
     }
-    None
+
+    /// Reports what the supervisor did, and follows up where stator itself must act (a second Ctrl-C, Ctrl-Z);
+    /// returns stator's exit code when it is time to leave. A command that fails to start after the first run (it
+    /// vanished during a rebuild, say) is reported and the next change tries again.
+    fn outcome(&self, sup: &mut Supervisor, result: Result<Option<Outcome>, SpawnError>) -> Option<i32> {
+        let rep = self.rep;
+        let outcome = match result {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return None,
+            Err(e) => {
+                rep.error(&format!("{e}; waiting for the next change"));
+                return None;
+            }
+        };
+        match outcome {
+            Outcome::Started { run } => rep.child(&format!("started (run {run})")),
+            Outcome::Restarted { run, previous } => match previous {
+                Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
+                None => rep.child(&format!("restarted (run {run})")),
+            },
+            Outcome::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+            Outcome::Queued => rep.child("change queued; the command reruns when it finishes"),
+            Outcome::Exited(status) => {
+                let enter = if self.terminal.is_some_and(Terminal::enter_works) { ", or press Enter" } else { "" };
+                rep.child(&format!("command ended: {status}; waiting for changes{enter}"));
+            }
+            Outcome::Backoff { status, until } => rep.child(&format!(
+                "command ended: {status}; restarting in {:.1}s",
+                until.saturating_duration_since(Instant::now()).as_secs_f64()
+            )),
+            Outcome::Exit { status, code } => {
+                rep.child(&format!("command ended: {status}; exiting"));
+                return Some(code);
+            }
+            Outcome::Interrupted { status } => {
+                match status {
+                    Some(status) => rep.child(&format!("command ended after Ctrl-C: {status}; exiting")),
+                    None => rep.child("command stopped after Ctrl-C; exiting"),
+                }
+                return Some(EXIT_INTERRUPTED);
+            }
+            Outcome::SecondInterrupt => {
+                rep.child("second Ctrl-C: stopping the command and exiting (Ctrl-C again kills it at once)");
+                sup.shutdown();
+                return Some(EXIT_INTERRUPTED);
+            }
+            Outcome::Suspended => {
+                rep.child("suspended with the command (Ctrl-Z); fg resumes both");
+                sup.suspend();
+                rep.child("resumed");
+            }
+            Outcome::TerminalStop(kind) => {
+                let what = match kind {
+                    StopKind::TerminalWrite => "write to or configure the terminal",
+                    _ => "read the terminal",
+                };
+                let why = match self.terminal {
+                    None => "stdin is not a terminal",
+                    Some(_) if !self.inv.tty => "--no-tty keeps the terminal with stator",
+                    Some(_) => "stator is in the background of the terminal",
+                };
+                rep.warn(&format!(
+                    "the command is stopped: it tried to {what}, which it does not hold ({why}); it stays stopped \
+                     until a change restarts it"
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Exit code after a Ctrl-C: 128 + SIGINT, as a shell reports it.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// The stator binary, to run as each run's sentinel: `/proc/self/exe` on Linux (still the right file after a
+/// rebuild replaced it), the path of the running executable elsewhere on Unix; none on Windows.
+fn sentinel_program() -> Option<PathBuf> {
+    if cfg!(target_os = "linux") {
+        Some(PathBuf::from("/proc/self/exe"))
+    } else if cfg!(unix) {
+        std::env::current_exe().ok()
+    } else {
+        None
+    }
 }
 
 /// Clears the terminal and its scrollback, as `clear` does.
