@@ -55,6 +55,12 @@ fn proc_stat(pid: i32) -> Option<(char, i32, i32, i32)> {
     Some((state, ppid, pgrp, session))
 }
 
+/// The foreground process group of `pid`'s controlling terminal (`tpgid` in `/proc/<pid>/stat`).
+fn tpgid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_ascii_whitespace().nth(5)?.parse().ok()
+}
+
 /// Whether `pid` is a live process (a zombie is dead).
 fn alive(pid: i32) -> bool {
     proc_stat(pid).is_some_and(|(state, ..)| state != 'Z' && state != 'X')
@@ -243,6 +249,22 @@ impl Pty {
         self.seen = at.unwrap_or(self.seen);
     }
 
+    /// Waits until every one of `needles` appears after what earlier waits saw, in any order (what the command
+    /// prints and what stator prints about it come from two processes); the next wait looks after the last.
+    fn wait_for_all(&mut self, needles: &[&str]) {
+        let from = self.seen;
+        let mut end = from;
+        let found = wait_until(|| {
+            let out = self.out.lock().expect("output lock");
+            let tail = String::from_utf8_lossy(out.get(from..).unwrap_or_default()).into_owned();
+            let ends: Option<Vec<usize>> = needles.iter().map(|n| tail.find(n).map(|i| from + i + n.len())).collect();
+            end = ends.and_then(|e| e.into_iter().max()).unwrap_or(from);
+            end > from
+        });
+        assert!(found, "timed out after {TIMEOUT:?} waiting for {needles:?}\n--- the terminal ---\n{}", self.output());
+        self.seen = end;
+    }
+
     /// How many times `needle` appeared so far.
     fn count(&self, needle: &str) -> usize {
         self.output().matches(needle).count()
@@ -310,11 +332,9 @@ fn input_gets_what_is_typed_and_a_restart_hands_the_terminal_to_the_new_run() {
 
     // Edited while run 2 waits at its prompt: run 3 gets the terminal in its turn.
     fs::write(&ask, format!("{ASK}# v2\n")).expect("edit");
-    pty.wait_for("started (run 2)");
-    pty.wait_for("name? ");
+    pty.wait_for_all(&["started (run 2)", "name? "]);
     fs::write(&ask, format!("{ASK}# v3, longer\n")).expect("edit");
-    pty.wait_for("restarted (run 3)");
-    pty.wait_for("name? ");
+    pty.wait_for_all(&["restarted (run 3)", "name? "]);
     pty.send(b"carol\n");
     pty.wait_for("hello carol");
 }
@@ -348,8 +368,7 @@ fn ctrl_c_at_a_pdb_prompt_does_not_end_stator_which_keeps_watching() {
     pty.wait_for("more? ");
     // Still watching: an edit restarts the command, which gets the terminal.
     fs::write(&script, "x = 7\nbreakpoint()\nprint('after', x)\ninput('more? ')\n").expect("edit");
-    pty.wait_for("restarted (run 2)");
-    pty.wait_for("(Pdb) ");
+    pty.wait_for_all(&["restarted (run 2)", "(Pdb) "]);
     pty.send(b"p x\n");
     pty.wait_for("7");
     assert!(!pty.output().contains("exiting"), "{}", pty.output());
@@ -400,7 +419,8 @@ fn ctrl_c_to_a_server_ends_stator_with_130_and_nothing_is_left_running() {
     );
     // A launcher whose server runs in the background of its shell, where SIGINT is ignored: the shell dies of it,
     // the server is stopped with the group.
-    let script = r#""$SLEEP" 1000 & echo serving; wait"#;
+    // (The words the tests wait for are never in the command line, which stator prints.)
+    let script = r#""$SLEEP" 1000 & printf 'serv%s\n' ing; wait"#;
     ctrl_c_ends(&dir, &["sh", "-c", script], "serving", ("sleep", "1000"));
 }
 
@@ -408,7 +428,7 @@ fn ctrl_c_to_a_server_ends_stator_with_130_and_nothing_is_left_running() {
 fn stty_raw_then_a_kill_the_terminal_modes_are_restored() {
     let dir = Dir::new();
     fs::create_dir(dir.join("src")).expect("mkdir");
-    let script = r#"stty raw -echo; echo "$$" > "$DIR/pid"; echo raw-now; exec "$SLEEP" 1000"#;
+    let script = r#"stty raw -echo; echo "$$" > "$DIR/pid"; printf 'raw%s' -now; exec "$SLEEP" 1000"#;
     let mut pty = Pty::spawn(dir.stator(&[&FAST[..], &["-w", "src", "--", "sh", "-c", script]].concat()));
     pty.wait_for("raw-now");
     let slave = pty.slave.clone();
@@ -422,7 +442,7 @@ fn stty_raw_then_a_kill_the_terminal_modes_are_restored() {
     // The same as a fresh terminal's: what stator found at start.
     let fresh = Pty::spawn(dir.stator(&["--list"]));
     let want = modes(&fresh.slave);
-    assert_eq!(restored, want);
+    assert_eq!(restored, want, "restored (left) and fresh (right); raw was {raw}\n{}", pty.output());
     // And the next run starts from them too: Enter (the terminal is cooked again) runs it once more.
     pty.send(b"\n");
     pty.wait_for("raw-now");
@@ -470,14 +490,35 @@ fn enter_after_a_crash_runs_the_command_again() {
     fs::create_dir(dir.join("src")).expect("mkdir");
     let script = r#"echo "run $STATOR_RUN"; exit 1"#;
     let mut pty = Pty::spawn(dir.stator(&[&FAST[..], &["-w", "src", "--", "sh", "-c", script]].concat()));
-    pty.wait_for("run 1");
-    pty.wait_for("command ended: exit status: 1; waiting for changes, or press Enter");
+    pty.wait_for_all(&["run 1", "command ended: exit status: 1; waiting for changes, or press Enter"]);
     pty.send(b"\n");
     pty.wait_for("Enter: running the command again");
     pty.wait_for("run 2");
     pty.wait_for("or press Enter");
     pty.send(b"\n");
     pty.wait_for("run 3");
+}
+
+#[test]
+fn a_run_that_cannot_start_leaves_the_terminal_with_stator() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let app = dir.write("app.sh", "#!/bin/sh\necho \"run-$STATOR_RUN\"\nexit 1\n");
+    let mode = |m: u32| fs::set_permissions(&app, fs::Permissions::from_mode(m)).expect("chmod");
+    mode(0o755);
+    let mut pty = Pty::spawn(dir.stator(&[&FAST[..], &["-w", "app.sh", "--", "./app.sh"]].concat()));
+    pty.wait_for("run-1");
+    pty.wait_for("or press Enter");
+    // Not executable any more: the child takes the terminal before its exec fails; stator takes it back.
+    mode(0o644);
+    fs::write(&app, "#!/bin/sh\necho \"run-$STATOR_RUN\"\nexit 1\n# v2\n").expect("edit");
+    pty.wait_for("permission denied");
+    let sid = pty.sid();
+    pty.wait("stator to be the terminal's foreground again", || tpgid(sid) == Some(sid));
+    mode(0o755);
+    pty.send(b"\n");
+    pty.wait_for("Enter: running the command again");
+    pty.wait_for("run-2");
 }
 
 #[test]
@@ -505,8 +546,7 @@ fn a_trigger_file_restarts_the_command_whatever_the_filters_and_on_busy_say() {
     pty.wait_for("run 1");
     // It need not exist: its appearance is a change.
     fs::write(dir.join(".reload"), "").expect("touch");
-    pty.wait_for("restarted (run 2)");
-    pty.wait_for("run 2");
+    pty.wait_for_all(&["restarted (run 2)", "run 2\r\n"]);
     let later = filetime::FileTime::from_unix_time(2_000_000_000, 0);
     filetime::set_file_mtime(dir.join(".reload"), later).expect("touch");
     pty.wait_for("restarted (run 3)");

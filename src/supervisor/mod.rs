@@ -500,10 +500,13 @@ impl Supervisor {
 
     /// Takes the Ctrl-Cs the sentinel reported; returns whether one came within [`DOUBLE_INTERRUPT`] of another.
     fn second_interrupt(&mut self, now: Instant) -> bool {
-        let Some(child) = self.child.as_mut() else {
-            return false;
-        };
-        for _ in 0..child.interrupts() {
+        let n = self.child.as_mut().map_or(0, sys::Proc::interrupts);
+        self.note_interrupts(n, now)
+    }
+
+    /// Notes `n` Ctrl-Cs reported at `now`; returns whether one came within [`DOUBLE_INTERRUPT`] of another.
+    fn note_interrupts(&mut self, n: u32, now: Instant) -> bool {
+        for _ in 0..n {
             if self.last_interrupt.is_some_and(|t| now.saturating_duration_since(t) <= DOUBLE_INTERRUPT) {
                 self.last_interrupt = None;
                 return true;
@@ -534,9 +537,8 @@ impl Supervisor {
         match stop {
             StopKind::Suspended if holds => {
                 if let Some(t) = terminal {
-                    t.take_back();
+                    child.stopped_by_ctrl_z(t);
                 }
-                // Given back by `suspend`; the modes the child had are kept there.
                 Some(Outcome::Suspended)
             }
             StopKind::TerminalRead | StopKind::TerminalWrite if holds => {
@@ -564,8 +566,12 @@ impl Supervisor {
                 return Ok(false);
             }
         };
+        // The Ctrl-C that ended it may have been reported while it was exiting.
+        let n = child.interrupts();
         child.clear_leftovers(self.opts.stop_signal, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort);
-        let interrupted = child.interrupted() || self.ended_by_interrupt(status, now);
+        let cut_short = child.interrupted();
+        self.note_interrupts(n, now);
+        let interrupted = cut_short || self.ended_by_interrupt(status, now);
         self.child = None;
         self.kill.0.pid.store(0, Ordering::SeqCst);
         self.end_run();

@@ -71,7 +71,16 @@ impl Proc {
         if let Some(t) = terminal {
             t.prepare(cmd);
         }
-        let child = cmd.spawn()?;
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                // The child may have taken the terminal before its exec failed.
+                if let Some(t) = terminal {
+                    t.reclaim();
+                }
+                return Err(e);
+            }
+        };
         let pgid = Pid::from_child(&child);
         // The child made itself the foreground group already; setting it here too covers either order.
         let given = terminal.is_some_and(|t| t.give(pgid));
@@ -132,6 +141,12 @@ impl Proc {
     /// Whether the group holds `terminal` now: given to it, and its foreground group.
     pub(crate) fn holds(&self, terminal: &Terminal) -> bool {
         terminal.held_by(self.pgid)
+    }
+
+    /// The group, holding `terminal`, was stopped by Ctrl-Z: the terminal is stator's again (the group's modes
+    /// kept for [`Proc::suspend`]).
+    pub(crate) fn stopped_by_ctrl_z(&self, terminal: &Terminal) {
+        terminal.take_back_stopped();
     }
 
     /// The group, holding `terminal`, was stopped by Ctrl-Z: stops stator along with it, and once both are

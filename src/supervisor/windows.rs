@@ -45,6 +45,9 @@ impl Proc {
     }
 
     /// There is no Ctrl-Z to follow.
+    pub(crate) fn stopped_by_ctrl_z(&self, _terminal: &Terminal) {}
+
+    /// There is no Ctrl-Z to follow.
     pub(crate) fn suspend(&self, _terminal: &Terminal) {}
 
     /// No Ctrl-C reaches stator from a run's group (the console sends it to stator too).

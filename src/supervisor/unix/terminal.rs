@@ -53,6 +53,8 @@ struct Inner {
 struct State {
     /// The process group the terminal was given to, until it is taken back.
     holder: Option<Pid>,
+    /// The modes a run had when Ctrl-Z stopped it, given back with the terminal on `fg`.
+    run_modes: Option<Termios>,
 }
 
 impl Terminal {
@@ -209,6 +211,18 @@ impl Terminal {
         true
     }
 
+    /// After a spawn that failed: takes the terminal back if a group that is gone (the child that could not
+    /// `exec`) is its foreground group.
+    pub(crate) fn reclaim(&self) {
+        let _state = self.lock();
+        let Ok(fg) = rustix::termios::tcgetpgrp(&self.0.fd) else {
+            return;
+        };
+        if fg != self.0.own && !group_exists(fg) {
+            let _ = with_job_signals_blocked(|| rustix::termios::tcsetpgrp(&self.0.fd, self.0.own));
+        }
+    }
+
     /// Whether `pgid` holds the terminal now (given to it, and still its foreground group).
     pub(crate) fn held_by(&self, pgid: Pid) -> bool {
         self.lock().holder == Some(pgid) && rustix::termios::tcgetpgrp(&self.0.fd).is_ok_and(|pg| pg == pgid)
@@ -237,16 +251,23 @@ impl Terminal {
         self.0.back.notify_all();
     }
 
-    /// The run holding the terminal was stopped by Ctrl-Z: takes the terminal back (keeping the run's modes),
-    /// stops stator's own group as the run was (so the shell sees the job stopped), and once continued (`fg`),
-    /// gives the terminal back to the run with its modes. The caller then continues the run's group.
+    /// The run holding the terminal was stopped by Ctrl-Z: takes the terminal back, keeping the run's modes for
+    /// [`Terminal::suspend`], as a shell does for a stopped job.
+    pub(crate) fn take_back_stopped(&self) {
+        let mut state = self.lock();
+        state.run_modes = rustix::termios::tcgetattr(&self.0.fd).ok();
+        self.take_back_locked(&mut state);
+    }
+
+    /// After [`Terminal::take_back_stopped`]: stops stator's own group as the run was (so the shell sees the job
+    /// stopped), and once continued (`fg`), gives the terminal back to the run `pgid` with the modes it had. The
+    /// caller then continues the run's group.
     pub(crate) fn suspend(&self, pgid: Pid) {
-        let run_modes = rustix::termios::tcgetattr(&self.0.fd).ok();
-        self.take_back();
         // Returns once stator is continued. In an orphaned group (no job-control shell to continue it) the kernel
         // does not stop it at all: Ctrl-Z then only pauses the command for a moment.
         let _ = rustix::process::kill_current_process_group(RawSignal::TSTP);
         let mut state = self.lock();
+        let run_modes = state.run_modes.take();
         if !self.0.hand_over || !self.is_foreground() {
             // `bg`: the run goes on in the background.
             return;
