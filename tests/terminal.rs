@@ -425,6 +425,27 @@ fn ctrl_c_to_a_server_ends_stator_with_130_and_nothing_is_left_running() {
 }
 
 #[test]
+fn ctrl_c_while_a_restart_waits_for_the_command_to_stop_ends_stator() {
+    let dir = Dir::new();
+    fs::create_dir(dir.join("src")).expect("mkdir");
+    // Deaf to SIGTERM (the ignored disposition survives exec): the restart would wait the whole stop timeout.
+    let script = r#"trap '' TERM; printf 'rea%s\n' dy; exec "$SLEEP" 1000"#;
+    let args = [&FAST[..], &["--stop-timeout", "60s", "-w", "src", "--", "sh", "-c", script]].concat();
+    let mut pty = Pty::spawn(dir.stator(&args));
+    pty.wait_for("ready");
+    let sleep = find(pty.sid(), "sleep", "1000").expect("the command runs");
+    fs::write(dir.join("src/main.txt"), "v2\n").expect("edit");
+    pty.wait_for("changed:");
+    pty.send(b"\x03");
+    let status = pty.wait_exit();
+    assert_eq!(status.code(), Some(130), "{}", pty.output());
+    assert!(!pty.output().contains("restarted"), "nothing started after the Ctrl-C\n{}", pty.output());
+    assert!(!alive(sleep));
+    let sid = pty.sid();
+    pty.wait("nothing left in the session", || session_members(sid).is_empty());
+}
+
+#[test]
 fn stty_raw_then_a_kill_the_terminal_modes_are_restored() {
     let dir = Dir::new();
     fs::create_dir(dir.join("src")).expect("mkdir");

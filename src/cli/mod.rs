@@ -36,8 +36,8 @@ pub const EXIT_USAGE: i32 = 2;
             signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
             line, for stator to watch too (--python and --node make Python and Node do it). When stdin is a \
             terminal, the command runs in its foreground, as in a shell: input(), pdb and TUIs work, Ctrl-C and \
-            Ctrl-Z reach the command (a command that ends on Ctrl-C ends stator; a second Ctrl-C within 1s ends \
-            everything; fg resumes both after Ctrl-Z), and stator restores the terminal's modes after each run. \
+            Ctrl-Z reach the command (a command that ends within 2s of a Ctrl-C ends stator with 130, one that \
+            catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), and stator restores the terminal's modes after each run. \
             While the command is not running, Enter runs it again; SIGUSR1 restarts it at any time (not on \
             Windows). `stator doctor [PATH]` explains the filesystems under PATH; a command named doctor runs with \
             `stator -- doctor`.",

@@ -298,6 +298,8 @@ impl Proc {
                 break;
             }
         }
+        // A Ctrl-C typed while the group was going (it may have been what ended it) counts too.
+        self.cut_short(abort);
         self.end_sentinel();
     }
 }

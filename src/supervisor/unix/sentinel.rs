@@ -49,6 +49,8 @@ impl Sentinel {
     pub(crate) fn spawn(program: &Path, pgid: Pid, join: bool) -> io::Result<Sentinel> {
         let (ours, theirs) = UnixStream::pair()?;
         let mut cmd = Command::new(program);
+        // What `ps` shows (the program may be `/proc/self/exe`).
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "stator-sentinel");
         cmd.arg(ARG).arg(pgid.as_raw_nonzero().get().to_string());
         if join {
             cmd.arg("join");
