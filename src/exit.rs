@@ -8,10 +8,14 @@
 //! | 2 | a bad command line or pattern |
 //! | 126 | the command exists but cannot be executed |
 //! | 127 | the command was not found |
-//! | 128 + n | stator was stopped by signal n: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, 129 for SIGHUP |
+//! | 128 + n | stator was stopped by signal n: 130 for SIGINT (Ctrl-C, also when it reached the command in the
+//! |  | terminal's foreground and the command ended), 143 for SIGTERM, 129 for SIGHUP |
 //! | any | with `--on-exit exit`: the command's own exit code (128 + n if signal n killed it) |
 
 use crate::supervisor::{SpawnError, Termination};
+
+/// SIGINT's number, on every platform (Windows' C runtime uses the same).
+const SIGINT: i32 = 2;
 
 /// One way `stator` ends; [`Exit::code`] is the process exit code it gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,9 @@ pub(crate) enum Exit {
     CannotExecute,
     /// 127: the command was not found, as in a shell. Only for the first run.
     NotFound,
+    /// 130: the command held the terminal, a Ctrl-C reached it and it ended (or a second Ctrl-C ended everything):
+    /// stator ends as a shell's job would, 128 + SIGINT.
+    Interrupted,
     /// 128 + n: stator was asked to stop by signal n (SIGINT 130, SIGHUP 129, SIGTERM 143) and stopped the command.
     Stopped(i32),
     /// With `--on-exit exit`: the command ended by itself, and stator exits with its code, as
@@ -48,6 +55,7 @@ impl Exit {
             Exit::NotFound => 127,
             // The same convention as a command killed by a signal: one rule for both.
             Exit::Stopped(signal) => Termination::Signal(signal).exit_code(),
+            Exit::Interrupted => Termination::Signal(SIGINT).exit_code(),
             Exit::Command(code) => code,
         }
     }

@@ -86,6 +86,10 @@ pub mod vfs;
 /// code. The binary's whole `main`; not part of the library.
 #[doc(hidden)]
 pub fn main_entry(args: &[std::ffi::OsString]) -> i32 {
+    // Stator run again as the sentinel of a run's process group (see `supervisor`).
+    if let Some(code) = supervisor::run_sentinel(args) {
+        return code;
+    }
     app::main(args).code()
 }
 

@@ -6,17 +6,18 @@ mod signals;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{Learner, Note};
-use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
+use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
 use crate::report::Reporter;
-use crate::supervisor::{Effect, SpawnError, Supervisor};
+use crate::supervisor::{Effect, SpawnError, StopKind, Supervisor, Terminal};
 use crate::vfs::real::RealFs;
+use signals::Control;
 
 /// How often the child is checked for having exited, at most.
 const CHILD_POLL: Duration = Duration::from_millis(100);
@@ -51,7 +52,10 @@ fn run(inv: Invocation) -> Exit {
             return Exit::Failure;
         }
     };
-    let mut poller = match baseline(&inv, &rep, &mut learner) {
+    // `--trigger` files: watched whatever the filters say; a change to one restarts the command.
+    let base = normalize(Path::new("."));
+    let triggers: Vec<PathBuf> = inv.triggers.iter().map(|t| normalize(&base.join(t))).collect();
+    let mut poller = match baseline(&inv, &rep, &mut learner, &triggers) {
         Ok(poller) => poller,
         Err(code) => return code,
     };
@@ -81,13 +85,23 @@ fn run(inv: Invocation) -> Exit {
     if let Some(note) = sup.platform_note() {
         rep.child(&format!("note: {note}"));
     }
-    let signals = match signals::install(sup.kill_handle()) {
-        Ok(rx) => rx,
-        Err(e) => {
-            rep.error(&format!("cannot handle signals: {e}"));
-            return Exit::Failure;
+    if let Some(program) = sentinel_program() {
+        sup.set_sentinel(program);
+    }
+    let (tx, controls) = channel();
+    if let Err(e) = signals::install(sup.kill_handle(), tx.clone()) {
+        rep.error(&format!("cannot handle signals: {e}"));
+        return Exit::Failure;
+    }
+    // The terminal: handed to each run (unless --no-tty); between runs, Enter runs the command again.
+    let terminal = Terminal::from_stdin(inv.tty);
+    if let Some(t) = &terminal {
+        sup.set_terminal(t.clone());
+        if let Err(e) = t.watch_enter(move || tx.send(Control::Enter).is_ok()) {
+            rep.warn(&format!("cannot read the terminal, Enter does nothing: {e}"));
         }
-    };
+    }
+    let ctx = Context { rep: &rep, terminal: terminal.as_ref(), inv: &inv };
     let mut looper = Loop::new(&inv, &rep, started, took);
     if !inv.postpone {
         if inv.clear {
@@ -103,11 +117,25 @@ fn run(inv: Invocation) -> Exit {
     loop {
         let now = Instant::now();
         let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
-        match signals.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(sig) => {
+        match controls.recv_timeout(wake.saturating_duration_since(now)) {
+            Ok(Control::Stop(sig)) => {
                 rep.child("stopping the command");
                 sup.shutdown();
                 return Exit::Stopped(sig);
+            }
+            Ok(Control::Restart(why)) => {
+                rep.child(&format!("{why}: restarting the command"));
+                if let Some(code) = ctx.restart(&mut sup) {
+                    return code;
+                }
+            }
+            // A line typed while a run is on is not stator's (with --no-tty, the command could not read it).
+            Ok(Control::Enter) if sup.pid().is_some() => {}
+            Ok(Control::Enter) => {
+                rep.child("Enter: running the command again");
+                if let Some(code) = ctx.restart(&mut sup) {
+                    return code;
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
@@ -115,7 +143,8 @@ fn run(inv: Invocation) -> Exit {
                 return Exit::Failure;
             }
         }
-        if let Some(code) = report_effect(&rep, sup.poll(Instant::now())) {
+        let polled = sup.poll(Instant::now());
+        if let Some(code) = ctx.effect(&mut sup, polled) {
             return code;
         }
         tell(&rep, learner.poll(&mut poller));
@@ -130,7 +159,13 @@ fn run(inv: Invocation) -> Exit {
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_effect(&rep, sup.changed(&paths, Instant::now())) {
+            // A trigger file restarts the command whatever --on-busy says.
+            let result = if paths.iter().any(|p| triggers.contains(p)) {
+                sup.restart(&paths, Instant::now())
+            } else {
+                sup.changed(&paths, Instant::now())
+            };
+            if let Some(code) = ctx.effect(&mut sup, result) {
                 return code;
             }
         }
@@ -138,7 +173,7 @@ fn run(inv: Invocation) -> Exit {
 }
 
 /// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<Poller, Exit> {
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &[PathBuf]) -> Result<Poller, Exit> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -151,6 +186,7 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
         }
     };
     tell(rep, learner.start(&mut poller));
+    poller.add_paths(triggers.iter().cloned());
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -210,9 +246,75 @@ impl<'a> Loop<'a> {
     }
 }
 
-/// Reports what the supervisor did; says how stator exits when it is time to leave. A command that fails to
-/// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+/// What reporting an effect needs to know.
+struct Context<'a> {
+    rep: &'a Reporter,
+    terminal: Option<&'a Terminal>,
+    inv: &'a Invocation,
+}
+
+impl Context<'_> {
+    /// A restart asked for by hand (Enter, SIGUSR1).
+    fn restart(&self, sup: &mut Supervisor) -> Option<Exit> {
+        if self.inv.clear {
+            clear_screen();
+        }
+        let result = sup.restart(&[], Instant::now());
+        self.effect(sup, result)
+    }
+
+    /// Reports what the supervisor did, and follows up where stator itself must act (a second Ctrl-C, Ctrl-Z);
+    /// says how stator exits when it is time to leave.
+    fn effect(&self, sup: &mut Supervisor, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+        let enter = self.terminal.is_some_and(Terminal::enter_works);
+        match report_effect(self.rep, result, enter)? {
+            Followup::Exit(exit) => Some(exit),
+            Followup::Shutdown => {
+                sup.shutdown();
+                Some(Exit::Interrupted)
+            }
+            Followup::Suspend => {
+                sup.suspend();
+                self.rep.child("resumed");
+                None
+            }
+            Followup::TerminalStop(kind) => {
+                let what = match kind {
+                    StopKind::TerminalWrite => "write to or configure the terminal",
+                    _ => "read the terminal",
+                };
+                let why = match self.terminal {
+                    None => "stdin is not a terminal",
+                    Some(_) if !self.inv.tty => "--no-tty keeps the terminal with stator",
+                    Some(_) => "stator is in the background of the terminal",
+                };
+                self.rep.warn(&format!(
+                    "the command is stopped: it tried to {what}, which it does not hold ({why}); it stays stopped \
+                     until a change restarts it"
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// What the main loop must do after an effect was reported.
+#[derive(Debug, PartialEq, Eq)]
+enum Followup {
+    /// Leave, this way.
+    Exit(Exit),
+    /// Stop the command for good, then leave (a second Ctrl-C).
+    Shutdown,
+    /// Stop stator with the command (Ctrl-Z).
+    Suspend,
+    /// Say why the command is stopped.
+    TerminalStop(StopKind),
+}
+
+/// Reports what the supervisor did; says what follows, if anything. A command that fails to start after the first
+/// run (it vanished during a rebuild, say) is reported and the next change tries again. `enter`: Enter runs the
+/// command again, which the line after a run's end says.
+fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>, enter: bool) -> Option<Followup> {
     let effect = match result {
         Ok(Some(effect)) => effect,
         Ok(None) => return None,
@@ -236,17 +338,48 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> 
             ));
         }
         Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Effect::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
+        Effect::Exited(status) => {
+            let enter = if enter { ", or press Enter" } else { "" };
+            rep.child(&format!("command ended: {status}; waiting for changes{enter}"));
+        }
         Effect::BackingOff { status, until } => rep.child(&format!(
             "command ended: {status}; restarting in {:.1}s",
             until.saturating_duration_since(Instant::now()).as_secs_f64()
         )),
         Effect::Exit { status, code } => {
             rep.child(&format!("command ended: {status}; exiting"));
-            return Some(Exit::Command(code));
+            return Some(Followup::Exit(Exit::Command(code)));
         }
+        Effect::Interrupted { status } => {
+            match status {
+                Some(status) => rep.child(&format!("command ended after Ctrl-C: {status}; exiting")),
+                None => rep.child("command stopped after Ctrl-C; exiting"),
+            }
+            return Some(Followup::Exit(Exit::Interrupted));
+        }
+        Effect::SecondInterrupt => {
+            rep.child("second Ctrl-C: stopping the command and exiting (Ctrl-C again kills it at once)");
+            return Some(Followup::Shutdown);
+        }
+        Effect::Suspended => {
+            rep.child("suspended with the command (Ctrl-Z); fg resumes both");
+            return Some(Followup::Suspend);
+        }
+        Effect::TerminalStop(kind) => return Some(Followup::TerminalStop(kind)),
     }
     None
+}
+
+/// The stator binary, to run as each run's sentinel: `/proc/self/exe` on Linux (still the right file after a
+/// rebuild replaced it), the path of the running executable elsewhere on Unix; none on Windows.
+fn sentinel_program() -> Option<PathBuf> {
+    if cfg!(target_os = "linux") {
+        Some(PathBuf::from("/proc/self/exe"))
+    } else if cfg!(unix) {
+        std::env::current_exe().ok()
+    } else {
+        None
+    }
 }
 
 /// Shows what the learner has to say.
@@ -309,13 +442,13 @@ mod tests {
         for _ in 0..2 {
             let error = io::Error::from(io::ErrorKind::NotFound);
             let effect = Effect::SignalledWithoutList { signal: Signal::Hup, error };
-            assert_eq!(report_effect(&rep, Ok(Some(effect))), None, "not a reason to exit");
+            assert_eq!(report_effect(&rep, Ok(Some(effect)), false), None, "not a reason to exit");
         }
         let warning = "[stator] warning: cannot write the list of changed files (entity not found); the command was \
                        signalled without it, and the next list holds these paths too";
         assert_eq!(out.lines(), [warning, warning]);
         let (rep, out) = reporter(Verbosity::Normal, false);
-        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))));
+        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))), false);
         assert_eq!(out.lines(), ["[stator] sent SIGHUP to the command"]);
     }
 }

@@ -34,8 +34,13 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
             ignored, and so is Python bytecode (__pycache__, *.pyc). The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
             changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
             signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
-            line, for stator to watch too (--python and --node make Python and Node do it). `stator doctor [PATH]` \
-            explains the filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
+            line, for stator to watch too (--python and --node make Python and Node do it). When stdin is a \
+            terminal, the command runs in its foreground, as in a shell: input(), pdb and TUIs work, Ctrl-C and \
+            Ctrl-Z reach the command (a command that ends within 2s of a Ctrl-C ends stator with 130, one that \
+            catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), and stator restores the terminal's modes after each run. \
+            While the command is not running, Enter runs it again; SIGUSR1 restarts it at any time (not on \
+            Windows). `stator doctor [PATH]` explains the filesystems under PATH; a command named doctor runs with \
+            `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
@@ -142,6 +147,16 @@ struct Args {
     #[argh(switch, short = 'c')]
     clear: bool,
 
+    /// restart the command whenever this file changes (touch it from a script or an editor); watched whatever
+    /// the filters say, need not exist yet; repeatable
+    #[argh(option)]
+    trigger: Vec<PathBuf>,
+
+    /// keep the terminal from the command: it runs in the background of the terminal (reading it stops it, and
+    /// Ctrl-C and Ctrl-Z go to stator)
+    #[argh(switch)]
+    no_tty: bool,
+
     /// run the command through `sh -c` (default: executed directly, so file names never reach a shell)
     #[argh(switch)]
     shell: bool,
@@ -184,6 +199,10 @@ pub(crate) struct Invocation {
     pub clear: bool,
     /// Files to watch beyond the roots: reported by the child, or listed by dependency files.
     pub learn: LearnOptions,
+    /// Files whose change restarts the command whatever `--on-busy` says (`--trigger`).
+    pub triggers: Vec<PathBuf>,
+    /// Hand the terminal to the command when stdin is one (not `--no-tty`).
+    pub tty: bool,
 }
 
 /// What parsing decided.
@@ -307,6 +326,8 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         postpone: a.postpone,
         clear: a.clear,
         learn,
+        triggers: a.trigger,
+        tty: !a.no_tty,
     })
 }
 
@@ -437,6 +458,20 @@ mod tests {
         );
         assert!(ok(&["--node", "--", "node", "app.js"]).learn.node);
         assert_eq!(ok(&["--", "make"]).learn, LearnOptions::default());
+    }
+
+    #[test]
+    fn trigger_and_no_tty_parse() {
+        let inv = ok(&["--trigger", ".reload", "--trigger", "/tmp/x", "--no-tty", "--", "make"]);
+        assert_eq!(inv.triggers, [PathBuf::from(".reload"), PathBuf::from("/tmp/x")]);
+        assert!(!inv.tty);
+        let inv = ok(&["--", "make"]);
+        assert!(inv.triggers.is_empty());
+        assert!(inv.tty, "the terminal goes to the command by default");
+        let (_, help) = exit_code(&["--help"]);
+        for text in ["--trigger", "--no-tty", "Enter runs it again", "SIGUSR1", "not on Windows"] {
+            assert!(help.contains(text), "help lacks {text}:\n{help}");
+        }
     }
 
     #[test]

@@ -5,6 +5,15 @@
 //! holds its descendants whatever their parent; see `windows.rs`); stopping is synchronous and bounded: by the time
 //! a new child spawns, the old group is gone, so a port the old server held is free.
 //!
+//! When stdin is a terminal and a [`Terminal`] is given ([`Supervisor::set_terminal`]), each run's process group
+//! is the terminal's foreground group while it runs, as in a shell: the command reads what is typed, Ctrl-C and
+//! Ctrl-Z reach it. The supervisor takes the terminal back when the run ends, restoring the modes it found. A
+//! command that ends within [`INTERRUPT_ENDS`] of a Ctrl-C (or dies of `SIGINT`) ends stator too
+//! ([`Effect::Interrupted`]); a command that catches it (a debugger at its prompt) goes on; a second Ctrl-C within
+//! [`DOUBLE_INTERRUPT`] is [`Effect::SecondInterrupt`]. Ctrl-Z suspends the command and, through
+//! [`Supervisor::suspend`], stator with it. On Unix, a sentinel process (the stator binary, see
+//! [`Supervisor::set_sentinel`]) kills each run's group if stator dies, even by `SIGKILL`, and reports the Ctrl-Cs.
+//!
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
@@ -40,11 +49,47 @@ pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]
 use unix as sys;
 #[cfg(unix)]
+pub use unix::terminal::Terminal;
+#[cfg(unix)]
 pub use unix::{is_pid1, reap_orphans};
 #[cfg(windows)]
 use windows as sys;
 #[cfg(windows)]
+pub use windows::terminal::Terminal;
+#[cfg(windows)]
 pub use windows::{is_pid1, reap_orphans};
+
+/// A command that ends this soon after a Ctrl-C typed while it held the terminal ended because of it: stator ends
+/// too ([`Effect::Interrupted`]). Servers that catch `SIGINT` to shut down cleanly exit with 0, not by the signal.
+pub const INTERRUPT_ENDS: Duration = Duration::from_secs(2);
+
+/// A second Ctrl-C this soon after the first ends everything ([`Effect::SecondInterrupt`]), whatever the command
+/// does with it.
+pub const DOUBLE_INTERRUPT: Duration = Duration::from_secs(1);
+
+/// If `args` (the whole command line, program name first) ask for the sentinel, runs it and returns its exit
+/// code; the binary's `main` calls this first. `None` otherwise (and always on Windows).
+pub fn run_sentinel(args: &[OsString]) -> Option<i32> {
+    #[cfg(unix)]
+    if args.get(1).is_some_and(|a| a == unix::sentinel::ARG) {
+        return Some(unix::sentinel::run(args.get(2..).unwrap_or_default()));
+    }
+    let _ = args;
+    None
+}
+
+/// Why the child is stopped (Unix job control), as `waitpid` saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopKind {
+    /// `SIGTSTP`: Ctrl-Z.
+    Suspended,
+    /// `SIGTTIN`: it tried to read the terminal from the background.
+    TerminalRead,
+    /// `SIGTTOU`: it tried to write to, or set the modes of, the terminal from the background.
+    TerminalWrite,
+    /// Any other stop (`SIGSTOP` from someone): not stator's business.
+    Other,
+}
 
 /// How to run and restart the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +235,21 @@ pub enum Effect {
         /// Its exit code, or `128 + n` for death by signal `n`.
         code: i32,
     },
+    /// A Ctrl-C typed while the child held the terminal ended it (or cut its stop short), and its group is gone:
+    /// stator should end too, with 130. Nothing starts afterwards.
+    Interrupted {
+        /// How the child ended; `None` if it could not be reaped.
+        status: Option<ExitStatus>,
+    },
+    /// A second Ctrl-C within [`DOUBLE_INTERRUPT`] while the child holds the terminal (which caught the first):
+    /// stop everything ([`Supervisor::shutdown`]), and exit with 130.
+    SecondInterrupt,
+    /// Ctrl-Z stopped the child, which held the terminal; stator holds it again. Call [`Supervisor::suspend`] to
+    /// stop stator along with it until `fg`.
+    Suspended,
+    /// The child is stopped by a terminal signal: it tried to use the terminal without holding it (stdin is not a
+    /// terminal, the terminal is not handed over, or stator runs in the background). Reported once per run.
+    TerminalStop(StopKind),
 }
 
 /// Kills the child's process group from any thread, e.g. from a Ctrl-C handler on the second Ctrl-C, even while
@@ -241,6 +301,18 @@ pub struct Supervisor {
     stale: Vec<PathBuf>,
     reap_all: bool,
     kill: KillHandle,
+    /// The terminal handed to each run, if any.
+    terminal: Option<Terminal>,
+    /// The stator binary, run as each run's sentinel (Unix).
+    sentinel: Option<PathBuf>,
+    /// The last Ctrl-C the current run's sentinel reported.
+    last_interrupt: Option<Instant>,
+    /// The current run got the terminal.
+    gave_terminal: bool,
+    /// A terminal stop of the current run was reported.
+    stop_reported: bool,
+    /// A Ctrl-C cut the last stop short.
+    last_stop_interrupted: bool,
 }
 
 /// What happened during one call, folded into an [`Effect`].
@@ -254,6 +326,7 @@ struct Report {
     /// The list of changed paths could not be written before the signal.
     unlisted: Option<io::Error>,
     queued: bool,
+    interrupted: bool,
 }
 
 impl Supervisor {
@@ -276,6 +349,12 @@ impl Supervisor {
             stale: Vec::new(),
             reap_all: is_pid1(),
             kill: KillHandle::default(),
+            terminal: None,
+            sentinel: None,
+            last_interrupt: None,
+            gave_terminal: false,
+            stop_reported: false,
+            last_stop_interrupted: false,
         }
     }
 
@@ -286,6 +365,20 @@ impl Supervisor {
         return windows::note(&self.opts);
         #[cfg(not(windows))]
         None
+    }
+
+    /// Hands `terminal` to each run while it runs, and takes it back (restoring its modes) when the run ends and
+    /// when the supervisor is dropped.
+    pub fn set_terminal(&mut self, terminal: Terminal) {
+        self.terminal = Some(terminal);
+    }
+
+    /// Runs `program`, which must be the stator binary (its `main` calls [`run_sentinel`] first), as the sentinel
+    /// of each run (Unix; ignored on Windows and in reap-all mode, where stator is PID 1 and its death takes every
+    /// process of its namespace along). On Linux `/proc/self/exe` names the running binary even after a rebuild
+    /// replaced it.
+    pub fn set_sentinel(&mut self, program: PathBuf) {
+        self.sentinel = Some(program);
     }
 
     /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
@@ -335,14 +428,13 @@ impl Supervisor {
     /// A settled set of changes arrived at `now`: restart, queue, or signal, as [`OnBusy`] says. A restart is
     /// synchronous: the old process group is gone before the new child spawns.
     pub fn changed(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Effect>, SpawnError> {
-        for p in paths {
-            if self.seen.insert(p.clone()) {
-                self.changed.push(p.clone());
-            }
-        }
+        self.remember(paths);
         let mut report = Report::default();
         // A child that died since the last poll must not be signalled instead of started.
         self.reap(now, &mut report)?;
+        if report.interrupted {
+            return Ok(self.effect(report));
+        }
         let action = self.policy.handle(Event::Changed, now);
         report.queued = action == Action::Wait && self.policy.pending() && self.child.is_some();
         self.drive(action, now, &mut report)?;
@@ -356,9 +448,15 @@ impl Supervisor {
     /// and `SIGKILL` after the stop timeout (so this call can block that long).
     pub fn poll(&mut self, now: Instant) -> Result<Option<Effect>, SpawnError> {
         self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
+        if self.second_interrupt(now) {
+            return Ok(Some(Effect::SecondInterrupt));
+        }
         let mut report = Report::default();
         if self.reap(now, &mut report)? {
             return Ok(self.effect(report));
+        }
+        if let Some(outcome) = self.stopped() {
+            return Ok(Some(outcome));
         }
         if self.child.is_none() && self.reap_all {
             reap_orphans();
@@ -366,6 +464,39 @@ impl Supervisor {
         let action = self.policy.handle(Event::Tick, now);
         self.drive(action, now, &mut report)?;
         Ok(self.effect(report))
+    }
+
+    /// Restarts the command now, whatever [`OnBusy`] says (Enter, `SIGUSR1`, a `--trigger` file): a running child
+    /// is stopped and a new one started; with none running, one starts. `paths` are what the child is told changed.
+    pub fn restart(&mut self, paths: &[PathBuf], now: Instant) -> Result<Option<Effect>, SpawnError> {
+        self.remember(paths);
+        let mut report = Report::default();
+        if self.reap(now, &mut report)? {
+            // It had ended (and whatever followed was done): a restart asked for now starts one if none did.
+            if report.interrupted || report.exit.is_some() || report.started.is_some() {
+                return Ok(self.effect(report));
+            }
+        }
+        let action = self.policy.handle(Event::RestartAsked, now);
+        self.drive(action, now, &mut report)?;
+        Ok(self.effect(report))
+    }
+
+    /// After [`Effect::Suspended`]: stops stator too (its process group gets `SIGTSTP`, so the shell sees the job
+    /// stopped) until it is continued (`fg`), then gives the terminal back to the child and continues its group.
+    /// Where nobody could continue stator (an orphaned process group), it is not stopped, and the child goes on.
+    pub fn suspend(&mut self) {
+        if let (Some(child), Some(terminal)) = (self.child.as_ref(), self.terminal.as_ref()) {
+            child.suspend(terminal);
+        }
+    }
+
+    fn remember(&mut self, paths: &[PathBuf]) {
+        for p in paths {
+            if self.seen.insert(p.clone()) {
+                self.changed.push(p.clone());
+            }
+        }
     }
 
     /// Stops the child for good: the stop signal to its group, up to the stop timeout, then `SIGKILL`. Returns how
@@ -386,6 +517,61 @@ impl Supervisor {
         status.flatten()
     }
 
+    /// Takes the Ctrl-Cs the sentinel reported; returns whether one came within [`DOUBLE_INTERRUPT`] of another.
+    fn second_interrupt(&mut self, now: Instant) -> bool {
+        let n = self.child.as_mut().map_or(0, sys::Proc::interrupts);
+        self.note_interrupts(n, now)
+    }
+
+    /// Notes `n` Ctrl-Cs reported at `now`; returns whether one came within [`DOUBLE_INTERRUPT`] of another.
+    fn note_interrupts(&mut self, n: u32, now: Instant) -> bool {
+        for _ in 0..n {
+            if self.last_interrupt.is_some_and(|t| now.saturating_duration_since(t) <= DOUBLE_INTERRUPT) {
+                self.last_interrupt = None;
+                return true;
+            }
+            self.last_interrupt = Some(now);
+        }
+        false
+    }
+
+    /// Whether the child's end at `now`, with `status`, is the doing of a Ctrl-C: it held the terminal, and died of
+    /// `SIGINT` or ended soon after a Ctrl-C the sentinel reported.
+    fn ended_by_interrupt(&self, status: ExitStatus, now: Instant) -> bool {
+        if !self.gave_terminal {
+            return false;
+        }
+        let recent = self.last_interrupt.is_some_and(|t| now.saturating_duration_since(t) <= INTERRUPT_ENDS);
+        recent || Termination::from(status) == Termination::Signal(Signal::Int.number())
+    }
+
+    /// A stop of the child that `waitpid` reported: Ctrl-Z while it held the terminal is [`Effect::Suspended`]
+    /// (the terminal is stator's again); a terminal stop is reported once per run, unless it only raced the
+    /// hand-over (the group holds the terminal now: it is continued and tries again).
+    fn stopped(&mut self) -> Option<Effect> {
+        let child = self.child.as_mut()?;
+        let stop = child.take_stop()?;
+        let terminal = self.terminal.as_ref();
+        let holds = terminal.is_some_and(|t| child.holds(t));
+        match stop {
+            StopKind::Suspended if holds => {
+                if let Some(t) = terminal {
+                    child.stopped_by_ctrl_z(t);
+                }
+                Some(Effect::Suspended)
+            }
+            StopKind::TerminalRead | StopKind::TerminalWrite if holds => {
+                child.resume();
+                None
+            }
+            StopKind::TerminalRead | StopKind::TerminalWrite if !self.stop_reported => {
+                self.stop_reported = true;
+                Some(Effect::TerminalStop(stop))
+            }
+            _ => None,
+        }
+    }
+
     /// If the child exited, reports it to the policy and carries out the answer. Returns whether it had.
     fn reap(&mut self, now: Instant, report: &mut Report) -> Result<bool, SpawnError> {
         let Some(child) = self.child.as_mut() else {
@@ -399,10 +585,22 @@ impl Supervisor {
                 return Ok(false);
             }
         };
+        // The Ctrl-C that ended it may have been reported while it was exiting.
+        let n = child.interrupts();
         child.clear_leftovers(self.opts.stop_signal, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort);
+        let cut_short = child.interrupted();
+        self.note_interrupts(n, now);
+        let interrupted = cut_short || self.ended_by_interrupt(status, now);
         self.child = None;
         self.kill.0.pid.store(0, Ordering::SeqCst);
+        self.end_run();
         report.ended = Some(Some(status));
+        if interrupted {
+            self.policy.handle(Event::Shutdown, now);
+            self.policy.handle(Event::StopFinished, now);
+            report.interrupted = true;
+            return Ok(true);
+        }
         let action = self.policy.handle(Event::ChildExited(status.into()), now);
         self.drive(action, now, report)?;
         Ok(true)
@@ -426,6 +624,13 @@ impl Supervisor {
                     if let Some(status) = self.stop_child(self.opts.stop_signal, self.opts.stop_timeout) {
                         report.ended = Some(status);
                     }
+                    if self.last_stop_interrupted {
+                        // A Ctrl-C at the command while it was being stopped: nothing starts after it.
+                        self.policy.handle(Event::Shutdown, now);
+                        self.policy.handle(Event::StopFinished, now);
+                        report.interrupted = true;
+                        return Ok(());
+                    }
                     self.policy.handle(Event::StopFinished, now)
                 }
                 Action::SendSignal => {
@@ -439,7 +644,8 @@ impl Supervisor {
                             }
                             Err(e) => report.unlisted = Some(e),
                         }
-                        report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                        let sig = self.opts.stop_signal;
+                        report.signalled = self.child.as_mut().is_some_and(|c| c.signal(sig).is_ok());
                         if !report.signalled
                             && let Some(e) = report.unlisted.take()
                         {
@@ -467,11 +673,23 @@ impl Supervisor {
     fn stop_child(&mut self, sig: Signal, timeout: Duration) -> Option<Option<ExitStatus>> {
         let mut child = self.child.take()?;
         let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort);
+        self.last_stop_interrupted = child.interrupted();
         self.kill.0.pid.store(0, Ordering::SeqCst);
+        self.end_run();
         if status.is_none() {
             self.abandoned.push(child);
         }
         Some(status)
+    }
+
+    /// The run is over (its group gone): the terminal is stator's again, with the modes stator found.
+    fn end_run(&mut self) {
+        if let Some(t) = &self.terminal {
+            t.take_back();
+        }
+        self.gave_terminal = false;
+        self.stop_reported = false;
+        self.last_interrupt = None;
     }
 
     fn spawn(&mut self) -> Result<u64, SpawnError> {
@@ -509,7 +727,13 @@ impl Supervisor {
         };
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
-        let child = sys::Proc::spawn(&mut cmd).map_err(|e| SpawnError::from_io(&program, e))?;
+        // As PID 1 the kernel ends every process of the namespace with stator: no sentinel needed.
+        let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
+        let with = sys::SpawnWith { terminal: self.terminal.as_ref(), sentinel };
+        let (child, given) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
+        self.gave_terminal = given;
+        self.stop_reported = false;
+        self.last_interrupt = None;
         self.kill.0.pid.store(child.id(), Ordering::SeqCst);
         if self.kill.0.abort.load(Ordering::SeqCst) {
             // A kill was asked for while we were spawning.
@@ -551,6 +775,9 @@ impl Supervisor {
 
     fn effect(&self, r: Report) -> Option<Effect> {
         let unknown = || r.ended.flatten();
+        if r.interrupted {
+            return Some(Effect::Interrupted { status: unknown() });
+        }
         if let Some(code) = r.exit {
             let status = unknown().unwrap_or_else(sys::unknown_status);
             return Some(Effect::Exit { status, code });
@@ -586,6 +813,9 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         if self.child.is_some() {
             self.kill_now();
+        }
+        if let Some(t) = &self.terminal {
+            t.release();
         }
     }
 }

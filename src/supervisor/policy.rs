@@ -12,6 +12,8 @@
 //! - A change while a start is in progress is remembered and gives exactly one more restart once the start
 //!   finished, however many changes arrived (in queue mode: once the child exits). A change while the old child is
 //!   being stopped for a restart needs nothing more: the new child starts after the change.
+//! - A restart asked for by hand (Enter, `SIGUSR1`, a trigger file) stops a running child and starts a new one,
+//!   whatever [`OnBusy`] says; with no child running, it starts one, like a change.
 //! - A file change always starts a new child promptly: it cancels a pending crash-loop delay and clears the count of
 //!   quick crashes.
 //! - The child exits by itself: if it exited with the reload code, or a change was queued, a new one starts (see
@@ -198,6 +200,8 @@ impl RestartBackoff {
 pub enum Event {
     /// A settled set of changes arrived (also: the very first start is asked for).
     Changed,
+    /// A restart was asked for by hand: like [`Event::Changed`], but a running child is always restarted.
+    RestartAsked,
     /// The child asked for by [`Action::Start`] is running.
     Started,
     /// The child asked for by [`Action::Start`] could not be spawned.
@@ -303,6 +307,7 @@ impl Policy {
     pub fn handle(&mut self, event: Event, now: Instant) -> Action {
         match event {
             Event::Changed => self.changed(),
+            Event::RestartAsked => self.restart_asked(),
             Event::Started => self.started(now),
             Event::StartFailed => self.start_failed(),
             Event::ChildExited(t) => self.child_exited(t, now),
@@ -345,6 +350,17 @@ impl Policy {
             // The start that follows the stop happens after this change.
             Phase::Stopping => Action::Wait,
             Phase::ShuttingDown | Phase::Done => Action::Wait,
+        }
+    }
+
+    fn restart_asked(&mut self) -> Action {
+        match self.phase {
+            Phase::Running { .. } => {
+                self.streak = 0;
+                self.phase = Phase::Stopping;
+                Action::Stop
+            }
+            _ => self.changed(),
         }
     }
 
@@ -897,6 +913,49 @@ mod tests {
             &[(0, Changed, Start), (1, Changed, Wait), (2, Shutdown, Wait), (3, StartFailed, Wait), (4, Tick, Wait)],
         ),
         case("shutdown with no child is immediate", B::Queue, E::Wait, &[(0, Shutdown, Wait), (1, Changed, Wait)]),
+        case(
+            "a restart asked for by hand restarts a running child even in queue mode",
+            B::Queue,
+            E::Wait,
+            &[UP[0], UP[1], (100, RestartAsked, Stop), (150, StopFinished, Start), (160, Started, Wait)],
+        ),
+        case(
+            "a restart asked for by hand restarts a running child in signal mode",
+            B::Signal,
+            E::Wait,
+            &[UP[0], UP[1], (100, Changed, Signal), (200, RestartAsked, Stop), (250, StopFinished, Start)],
+        ),
+        case(
+            "a restart asked for by hand starts an ended child, and cuts a crash-loop delay short",
+            B::Restart,
+            E::Restart,
+            &[
+                UP[0],
+                UP[1],
+                (100, ChildExited(Code(1)), After(600)),
+                (200, RestartAsked, Start),
+                (210, Started, Wait),
+                (300, ChildExited(Code(1)), After(800)),
+                (400, Tick, Wait),
+            ],
+        ),
+        case(
+            "a restart asked for by hand while idle, stopping or shutting down",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, RestartAsked, Start),
+                (0, Started, Wait),
+                (100, Changed, Stop),
+                (110, RestartAsked, Wait),
+                (150, StopFinished, Start),
+                (160, Started, Wait),
+                (200, Shutdown, Stop),
+                (210, RestartAsked, Wait),
+                (300, StopFinished, Wait),
+                (400, RestartAsked, Wait),
+            ],
+        ),
         case(
             "queue: shutdown forgets the queued change",
             B::Queue,

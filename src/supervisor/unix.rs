@@ -1,7 +1,14 @@
 //! Unix: the child leads its own process group; stopping signals the whole group, waits, kills, reaps.
+//!
+//! [`terminal`] hands the terminal to each run (job control); [`sentinel`] keeps watch beside each run, so the
+//! group dies with stator even when stator is killed with `SIGKILL`.
+
+pub(crate) mod sentinel;
+pub(crate) mod terminal;
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,6 +17,8 @@ use rustix::io::Errno;
 use rustix::process::{Pid, Signal as RawSignal, WaitOptions};
 
 use super::signal::Signal;
+use super::{StopKind, Terminal};
+use sentinel::Sentinel;
 
 /// How long a process group gets to disappear after `SIGKILL` before stator gives up on it (a process stuck in
 /// uninterruptible sleep, e.g. on a dead NFS server, cannot die until its I/O returns).
@@ -27,20 +36,57 @@ pub(crate) struct Proc {
     pgid: Pid,
     /// Its status once reaped.
     status: Option<ExitStatus>,
+    /// A stop `waitpid` reported and the supervisor has not taken yet.
+    stop: Option<StopKind>,
+    /// The run's sentinel, if one could be started.
+    sentinel: Option<Sentinel>,
+    /// `SIGINT`s stator itself sent the group (`--signal INT`), whose reports by the sentinel are no Ctrl-C.
+    own_interrupts: u32,
+    /// A Ctrl-C was typed while the child was being stopped, and cut the stop short.
+    interrupted: bool,
+}
+
+/// What a spawn needs besides the command: the terminal to hand over, and the sentinel program.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpawnWith<'a> {
+    /// Hand the terminal to the run, if stator holds it.
+    pub(crate) terminal: Option<&'a Terminal>,
+    /// The stator binary, to run as the sentinel.
+    pub(crate) sentinel: Option<&'a Path>,
 }
 
 impl Proc {
     /// Spawns `cmd` as the leader of a new process group. On Linux the child also gets `SIGKILL` if stator dies
     /// without stopping it (the parent-death signal; it fires when the *thread* that spawned the child exits, so
-    /// keep the supervisor on one long-lived thread).
-    pub(crate) fn spawn(cmd: &mut Command) -> io::Result<Proc> {
+    /// keep the supervisor on one long-lived thread). With a terminal that stator holds, the group becomes its
+    /// foreground group before the command runs; with a sentinel program, a sentinel watches the group.
+    ///
+    /// Returns the child, and whether it got the terminal.
+    pub(crate) fn spawn(cmd: &mut Command, with: SpawnWith<'_>) -> io::Result<(Proc, bool)> {
         cmd.process_group(0);
         #[cfg(target_os = "linux")]
         die_with_parent(cmd);
         restore_fd_limit(cmd);
-        let child = cmd.spawn()?;
+        let terminal = with.terminal.filter(|t| t.can_give());
+        if let Some(t) = terminal {
+            t.prepare(cmd);
+        }
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                // The child may have taken the terminal before its exec failed.
+                if let Some(t) = terminal {
+                    t.reclaim();
+                }
+                return Err(e);
+            }
+        };
         let pgid = Pid::from_child(&child);
-        Ok(Proc { child, pgid, status: None })
+        // The child made itself the foreground group already; setting it here too covers either order.
+        let given = terminal.is_some_and(|t| t.give(pgid));
+        let sentinel = with.sentinel.and_then(|program| Sentinel::spawn(program, pgid, given).ok());
+        let proc = Proc { child, pgid, status: None, stop: None, sentinel, own_interrupts: 0, interrupted: false };
+        Ok((proc, given))
     }
 
     /// The child's pid.
@@ -48,44 +94,109 @@ impl Proc {
         self.child.id()
     }
 
-    /// Reaps the child if it exited, without blocking. With `reap_all` (PID 1), reaps every exited child process
-    /// and picks ours out of them, so orphans re-parented to stator do not pile up as zombies.
+    /// Reaps the child if it exited, without blocking; a stop is kept for [`Proc::take_stop`]. With `reap_all`
+    /// (PID 1), also reaps every other exited child process, so orphans re-parented to stator do not pile up as
+    /// zombies.
     pub(crate) fn try_reap(&mut self, reap_all: bool) -> io::Result<Option<ExitStatus>> {
         if self.status.is_some() {
             return Ok(self.status);
         }
+        // The child's pid is its group's id.
+        match rustix::process::waitpid(Some(self.pgid), WaitOptions::NOHANG | WaitOptions::UNTRACED) {
+            Ok(Some((_, ws))) if ws.stopped() => {
+                self.stop = Some(match ws.stopping_signal() {
+                    Some(n) if n == RawSignal::TSTP.as_raw() => StopKind::Suspended,
+                    Some(n) if n == RawSignal::TTIN.as_raw() => StopKind::TerminalRead,
+                    Some(n) if n == RawSignal::TTOU.as_raw() => StopKind::TerminalWrite,
+                    _ => StopKind::Other,
+                });
+            }
+            Ok(Some((_, ws))) => self.status = Some(ExitStatus::from_raw(ws.as_raw())),
+            Ok(None) | Err(Errno::INTR) => {}
+            // Reaped behind our back (by a wait for any child elsewhere): it is gone, its status lost.
+            Err(Errno::CHILD) => self.status = Some(unknown_status()),
+            Err(e) => return Err(e.into()),
+        }
         if reap_all {
             let ours = self.id();
             for (pid, status) in reap_orphans() {
-                if pid == ours {
+                if pid == ours && self.status.is_none() {
                     self.status = Some(status);
                 }
-            }
-            if self.status.is_none() && !exists(self.pgid) {
-                // Reaped behind our back before we could see it: it is gone, its status lost.
-                self.status = Some(unknown_status());
-            }
-        } else {
-            match self.child.try_wait() {
-                Ok(status) => self.status = status,
-                Err(e) if e.raw_os_error() == Some(Errno::CHILD.raw_os_error()) => {
-                    self.status = Some(unknown_status());
-                }
-                Err(e) => return Err(e),
             }
         }
         Ok(self.status)
     }
 
+    /// The last stop `waitpid` reported, once.
+    pub(crate) fn take_stop(&mut self) -> Option<StopKind> {
+        self.stop.take()
+    }
+
+    /// Continues the group after a stop.
+    pub(crate) fn resume(&self) {
+        let _ = signal_group(self.pgid, RawSignal::CONT);
+    }
+
+    /// Whether the group holds `terminal` now: given to it, and its foreground group.
+    pub(crate) fn holds(&self, terminal: &Terminal) -> bool {
+        terminal.held_by(self.pgid)
+    }
+
+    /// The group, holding `terminal`, was stopped by Ctrl-Z: the terminal is stator's again (the group's modes
+    /// kept for [`Proc::suspend`]).
+    pub(crate) fn stopped_by_ctrl_z(&self, terminal: &Terminal) {
+        terminal.take_back_stopped();
+    }
+
+    /// The group, holding `terminal`, was stopped by Ctrl-Z: stops stator along with it, and once both are
+    /// continued (`fg`), gives the terminal back and continues the group. See [`Terminal::suspend`].
+    pub(crate) fn suspend(&self, terminal: &Terminal) {
+        terminal.suspend(self.pgid);
+        self.resume();
+    }
+
+    /// How many Ctrl-Cs the sentinel reported since the last call (without the `SIGINT`s stator sent itself).
+    pub(crate) fn interrupts(&mut self) -> u32 {
+        let Some(sentinel) = self.sentinel.as_mut() else {
+            return 0;
+        };
+        let mut n = sentinel.interrupts();
+        let own = self.own_interrupts.min(n);
+        self.own_interrupts -= own;
+        n -= own;
+        n
+    }
+
+    /// Whether a Ctrl-C cut the last stop short.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
     /// Sends `sig` to the child's whole process group. A group that is already gone is not an error.
-    pub(crate) fn signal(&self, sig: Signal) -> io::Result<()> {
-        signal_group(self.pgid, sig.to_rustix())
+    pub(crate) fn signal(&mut self, sig: Signal) -> io::Result<()> {
+        self.send(sig.to_rustix())
+    }
+
+    fn send(&mut self, sig: RawSignal) -> io::Result<()> {
+        if sig == RawSignal::INT && self.sentinel.as_ref().is_some_and(Sentinel::in_group) {
+            self.own_interrupts += 1;
+        }
+        signal_group(self.pgid, sig)
+    }
+
+    /// Whether the stop must end now: a second Ctrl-C (`abort`), or a Ctrl-C typed at the group.
+    fn cut_short(&mut self, abort: &AtomicBool) -> bool {
+        if self.interrupts() > 0 {
+            self.interrupted = true;
+        }
+        self.interrupted || abort.load(Ordering::Relaxed)
     }
 
     /// Stops the child and its process group: `sig` to the group (and `SIGCONT`, so a stopped group can act on it),
     /// up to `timeout` for the child to exit, then `SIGKILL`. Once the child is reaped, whatever is left of its group
-    /// gets the rest of `timeout`, then `SIGKILL` too, until none of it is left alive. `abort` (a second Ctrl-C)
-    /// cuts every wait short.
+    /// gets the rest of `timeout`, then `SIGKILL` too, until none of it is left alive. `abort` (a second Ctrl-C),
+    /// or a Ctrl-C typed at the group while it holds the terminal, cuts every wait short.
     ///
     /// Returns the child's status; `None` only if it survived `SIGKILL` for [`KILL_GRACE`] (stuck in the kernel).
     pub(crate) fn stop(
@@ -98,7 +209,7 @@ impl Proc {
         let start = Instant::now();
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
         if !matches!(self.try_reap(reap_all), Ok(Some(_))) {
-            let _ = signal_group(self.pgid, sig.to_rustix());
+            let _ = self.send(sig.to_rustix());
             let _ = signal_group(self.pgid, RawSignal::CONT);
         }
         let status = self.wait_for_child(deadline, reap_all, abort);
@@ -108,12 +219,13 @@ impl Proc {
 
     /// After the child exited by itself: stops what it left behind in its group, as [`Proc::stop`] does.
     pub(crate) fn clear_leftovers(&mut self, sig: Signal, timeout: Duration, reap_all: bool, abort: &AtomicBool) {
-        if !group_alive(self.pgid) {
+        if !self.group_alive() {
+            self.end_sentinel();
             return;
         }
         let start = Instant::now();
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
-        let _ = signal_group(self.pgid, sig.to_rustix());
+        let _ = self.send(sig.to_rustix());
         let _ = signal_group(self.pgid, RawSignal::CONT);
         self.clear_group(deadline, reap_all, abort);
     }
@@ -126,7 +238,7 @@ impl Proc {
                 Ok(None) => {}
                 Err(_) => break,
             }
-            if abort.load(Ordering::Relaxed) || !pause.sleep_until(deadline) {
+            if self.cut_short(abort) || !pause.sleep_until(deadline) {
                 break;
             }
         }
@@ -143,7 +255,24 @@ impl Proc {
         }
     }
 
-    /// Waits until no live process is left in the group, `SIGKILL`ing it at `deadline`.
+    /// Whether a process of the group other than the sentinel is still alive.
+    fn group_alive(&mut self) -> bool {
+        // Where the members cannot be told apart, the sentinel goes first (what is left is then all leftovers).
+        #[cfg(not(target_os = "linux"))]
+        if self.sentinel.as_ref().is_some_and(Sentinel::in_group) {
+            self.end_sentinel();
+        }
+        group_alive(self.pgid, self.sentinel.as_ref().map(Sentinel::pid))
+    }
+
+    /// Ends the sentinel, if there is one: the group is stopped, or being stopped by stator itself.
+    fn end_sentinel(&mut self) {
+        if let Some(sentinel) = self.sentinel.take() {
+            sentinel.end();
+        }
+    }
+
+    /// Waits until no live process is left in the group, `SIGKILL`ing it at `deadline`; then ends the sentinel.
     fn clear_group(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool) {
         let mut pause = Pauses::new();
         let mut killed_at = None;
@@ -152,12 +281,12 @@ impl Proc {
                 // Members whose parent died were re-parented to us: reap them, or they stay zombies.
                 reap_orphans();
             }
-            if !group_alive(self.pgid) {
-                return;
+            if !self.group_alive() {
+                break;
             }
             let give_up = match killed_at {
                 Some(at) => at,
-                None if abort.load(Ordering::Relaxed) || Instant::now() >= deadline => {
+                None if self.cut_short(abort) || Instant::now() >= deadline => {
                     let _ = signal_group(self.pgid, RawSignal::KILL);
                     let at = Instant::now() + KILL_GRACE;
                     killed_at = Some(at);
@@ -166,9 +295,19 @@ impl Proc {
                 None => deadline,
             };
             if !pause.sleep_until(give_up) && killed_at.is_some() {
-                return;
+                break;
             }
         }
+        // A Ctrl-C typed while the group was going (it may have been what ended it) counts too.
+        self.cut_short(abort);
+        self.end_sentinel();
+    }
+}
+
+impl Drop for Proc {
+    /// A run dropped without a stop (abandoned after `SIGKILL`, or the supervisor dropped): its sentinel goes too.
+    fn drop(&mut self) {
+        self.end_sentinel();
     }
 }
 
@@ -186,25 +325,23 @@ fn signal_group(pgid: Pid, sig: RawSignal) -> io::Result<()> {
     }
 }
 
-/// Whether any process of the group exists (zombies included).
-fn exists(pgid: Pid) -> bool {
-    !matches!(rustix::process::test_kill_process_group(pgid), Err(Errno::SRCH))
-}
-
-/// Whether any process of the group is still alive. Zombies do not count: a zombie holds no port and no file,
-/// and when its parent died and PID 1 does not reap (many containers, some VMs), it stays forever.
-fn group_alive(pgid: Pid) -> bool {
+/// Whether any process of the group is still alive, `except` (the sentinel) aside. Zombies do not count: a
+/// zombie holds no port and no file, and when its parent died and PID 1 does not reap (many containers, some
+/// VMs), it stays forever.
+fn group_alive(pgid: Pid, except: Option<Pid>) -> bool {
     match rustix::process::test_kill_process_group(pgid) {
         Err(Errno::SRCH) => false,
         // EPERM: what is left belongs to someone else now; nothing we could do about it.
         Err(_) => false,
-        Ok(()) => live_member(pgid),
+        Ok(()) => live_member(pgid, except),
     }
 }
 
-/// Whether `/proc` shows a member of the group that is not a zombie. Where `/proc` cannot tell, assume there is.
+/// Whether `/proc` shows a member of the group that is not a zombie, nor `except`. Where `/proc` cannot tell,
+/// assume there is.
 #[cfg(target_os = "linux")]
-fn live_member(pgid: Pid) -> bool {
+fn live_member(pgid: Pid, except: Option<Pid>) -> bool {
+    let except = except.map_or(0, |p| p.as_raw_nonzero().get());
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return true;
     };
@@ -219,6 +356,7 @@ fn live_member(pgid: Pid) -> bool {
         };
         if let Some((state, group)) = parse_stat(&stat)
             && group == pgid
+            && pid != except
             && state != b'Z'
             && state != b'X'
         {
@@ -229,7 +367,7 @@ fn live_member(pgid: Pid) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn live_member(_pgid: Pid) -> bool {
+fn live_member(_pgid: Pid, _except: Option<Pid>) -> bool {
     true
 }
 

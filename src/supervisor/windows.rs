@@ -18,6 +18,11 @@
 //!
 //! Where no job can be made (a parent job that forbids nesting, before Windows 8), stator falls back to the child
 //! alone, with `taskkill /T /F` for its tree, which misses descendants whose parent exited.
+//!
+//! No job control: the command shares the console, and [`terminal`] only tells stator when it may read a line
+//! (Enter) from it.
+
+pub(crate) mod terminal;
 
 use std::ffi::OsStr;
 use std::io;
@@ -46,6 +51,7 @@ use windows_sys::Win32::System::Threading::{
 use super::Options;
 use super::policy::OnBusy;
 use super::signal::Signal;
+use super::{StopKind, Terminal};
 
 /// How long a job gets to empty after `TerminateJobObject` before stator gives up on its child.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -76,8 +82,10 @@ pub(crate) struct Proc {
 }
 
 impl Proc {
-    /// Spawns `cmd` suspended in a new process group, puts it in a new job object, then lets it run.
-    pub(crate) fn spawn(cmd: &mut Command) -> io::Result<Proc> {
+    /// Spawns `cmd` suspended in a new process group, puts it in a new job object, then lets it run. The terminal
+    /// is never handed over (there is no job control): the run shares the console, and the terminal is told a run
+    /// is on, so no line is read for stator meanwhile. Returns the child, and `false`.
+    pub(crate) fn spawn(cmd: &mut Command, with: SpawnWith<'_>) -> io::Result<(Proc, bool)> {
         let program = Path::new(cmd.get_program());
         let is_cmd = is_cmd_exe(program) || is_batch(program);
         if is_batch(program) && program.as_os_str().to_string_lossy().contains('%') {
@@ -105,7 +113,39 @@ impl Proc {
         if let Some(job) = &job {
             lock_jobs().push((child.id(), Arc::clone(job)));
         }
-        Ok(Proc { child, job, is_cmd, status: None })
+        if let Some(t) = with.terminal {
+            t.run_started();
+        }
+        Ok((Proc { child, job, is_cmd, status: None }, false))
+    }
+
+    /// Windows reports no stops.
+    pub(crate) fn take_stop(&mut self) -> Option<StopKind> {
+        None
+    }
+
+    /// Nothing to continue.
+    pub(crate) fn resume(&self) {}
+
+    /// The console is never handed over.
+    pub(crate) fn holds(&self, _terminal: &Terminal) -> bool {
+        false
+    }
+
+    /// There is no Ctrl-Z to follow.
+    pub(crate) fn stopped_by_ctrl_z(&self, _terminal: &Terminal) {}
+
+    /// There is no Ctrl-Z to follow.
+    pub(crate) fn suspend(&self, _terminal: &Terminal) {}
+
+    /// No Ctrl-C reaches stator from a run's group (the console sends it to stator too).
+    pub(crate) fn interrupts(&mut self) -> u32 {
+        0
+    }
+
+    /// No stop is ever cut short by a Ctrl-C of the run's.
+    pub(crate) fn interrupted(&self) -> bool {
+        false
     }
 
     /// The child's pid (also its process group id).
@@ -122,7 +162,7 @@ impl Proc {
     }
 
     /// `KILL` terminates the job; every other signal is delivered as `CTRL_BREAK_EVENT` to the child's group.
-    pub(crate) fn signal(&self, sig: Signal) -> io::Result<()> {
+    pub(crate) fn signal(&mut self, sig: Signal) -> io::Result<()> {
         match sig {
             Signal::Kill => self.terminate(),
             _ => ctrl_break(self.id()),
@@ -205,6 +245,16 @@ impl Proc {
             }
         }
     }
+}
+
+/// What a spawn needs besides the command: the terminal (the console) to tell about the run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpawnWith<'a> {
+    /// The console, when stdin is one.
+    pub(crate) terminal: Option<&'a Terminal>,
+    /// Unused: there is no sentinel on Windows.
+    #[allow(dead_code)]
+    pub(crate) sentinel: Option<&'a std::path::Path>,
 }
 
 impl Drop for Proc {

@@ -33,6 +33,9 @@ mod remount;
 /// Changed paths never reach a shell; the changed-files list is private and removed.
 #[cfg(target_os = "linux")]
 mod security;
+/// The terminal belongs to the command: stator and interactive commands in a pseudo-terminal.
+#[cfg(target_os = "linux")]
+mod terminal;
 /// The engine's scenarios on the real filesystems of `../shared/testfs/` (`STATOR_TESTFS_*`).
 #[cfg(unix)]
 mod testfs;
