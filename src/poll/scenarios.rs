@@ -414,6 +414,41 @@ fn a_gitignored_directory_is_never_listed_and_never_fires() {
     );
 }
 
+/// Without any ignore file: `node_modules`, cargo's `target` (beside its `Cargo.toml`) and a database with its
+/// journal are ignored by default, never listed, and never fire; a `target` that is source (no build file beside
+/// it) is watched.
+#[test]
+fn build_output_installed_packages_and_databases_are_ignored_by_default() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/w/Cargo.toml", b"[package]");
+        fs.write("/w/target/debug/app", b"bin");
+        fs.write("/w/web/node_modules/left-pad/index.js", b"x");
+        fs.write("/w/web/app.js", b"x");
+        fs.write("/w/lib/target/mod.py", b"x");
+        fs.write("/w/db.sqlite3", b"db");
+    });
+    assert_eq!(files(&p), ["/w/Cargo.toml", "/w/lib/target/mod.py", "/w/web/app.js"]);
+    let before = p.vfs().counters();
+    p.vfs().write("/w/target/debug/app", b"bin2");
+    p.vfs().write("/w/web/node_modules/left-pad/index.js", b"xx");
+    p.vfs().write("/w/db.sqlite3", b"db2");
+    p.vfs().write("/w/db.sqlite3-journal", b"j");
+    let set = ticks(&mut p, 3);
+    assert!(set.is_empty(), "{set:?}");
+    assert_eq!(p.vfs().counters().read_dirs - before.read_dirs, 3, "only /w is re-listed (a journal came and went)");
+    p.vfs().write("/w/lib/target/mod.py", b"edited");
+    expect(&ticks(&mut p, 2), &[("/w/lib/target/mod.py", ChangeKind::Modified)], "fine", "a source dir named target");
+
+    let all = crate::config::FilterConfig { default_ignores: false, ..Default::default() };
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/Cargo.toml", b"[package]");
+    fs.write("/w/target/debug/app", b"bin");
+    fs.write("/w/node_modules/p.js", b"x");
+    fs.write("/w/db.sqlite3", b"db");
+    let p = start_with(fs, Config { filter: all, ..config(&["/w"]) });
+    assert_eq!(files(&p), ["/w/Cargo.toml", "/w/db.sqlite3", "/w/node_modules/p.js", "/w/target/debug/app"]);
+}
+
 #[test]
 fn editing_gitignore_applies_at_once() {
     let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
