@@ -12,7 +12,12 @@ mod common_learn;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common_e2e::Sandbox;
+use common_e2e::{FAST, Sandbox, append};
+
+/// `--interval 100ms --settle 100ms` followed by `extra`.
+fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    FAST.iter().copied().chain(extra.iter().copied()).collect()
+}
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("sandbox paths are UTF-8")
@@ -58,4 +63,53 @@ fn a_burst_of_3000_rewrites_is_one_restart_that_lists_every_file() {
     let changed = st.lines_with("[stator] changed:");
     assert_eq!(changed.len(), 2, "{changed:?}");
     assert!(changed[1].ends_with(&format!("and {} more", N - 3)), "{}", changed[1]);
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Restart loops.
+
+/// A command that appends to a log inside the watched tree as it starts restarted itself for ever (19 times in 8
+/// s). Now three runs in a row changing it in their first moments are a loop: said once, with the fix, and the log
+/// restarts nothing any more, while a real edit still does.
+#[test]
+fn a_command_that_writes_a_watched_log_at_every_start_is_told_once_and_stops_looping() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let main = src.join("main.py");
+    fs::write(&main, "v1\n").unwrap();
+    let script = r#"echo "run $STATOR_RUN" >> "$DIR/src/app.log"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(script));
+    st.wait_stderr("the command itself keeps changing");
+    st.wait_scans(10);
+    assert_eq!(sb.log_count("start"), 3, "three runs, then the loop is broken\n{}", st.stderr());
+    let notice = st.lines_with("keeps changing");
+    assert_eq!(notice.len(), 1, "{notice:?}");
+    assert!(
+        notice[0].starts_with("[stator] warning: the command itself keeps changing src/app.log")
+            && notice[0].ends_with("; ignore it with -i app.log"),
+        "{notice:?}"
+    );
+
+    // A real edit restarts the command, once: the log its new run writes restarts nothing.
+    append(&main, "v2\n");
+    st.wait("run 4 after the edit", || sb.log_count("start") >= 4);
+    st.wait_scans(10);
+    assert_eq!(sb.log_count("start"), 4, "{}", st.stderr());
+    assert_eq!(st.lines_with("keeps changing").len(), 1, "said once");
+    assert_eq!(fs::read_to_string(src.join("app.log")).unwrap().lines().count(), 4);
+    let changed = st.lines_with("[stator] changed:");
+    assert!(changed.last().is_some_and(|l| l.contains("main.py") && !l.contains("app.log")), "{changed:?}");
+}
+
+/// The same command with the fix the notice gives: no loop at all.
+#[test]
+fn ignoring_the_log_as_the_notice_says_runs_the_command_once() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let script = r#"echo "run $STATOR_RUN" >> "$DIR/src/app.log"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["-v", "-i", "app.log", "-w", s(&src)]), &sb.sh(script));
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    st.wait_scans(10);
+    assert_eq!(sb.log_count("start"), 1, "{}", st.stderr());
+    assert!(st.lines_with("keeps changing").is_empty(), "{}", st.stderr());
 }

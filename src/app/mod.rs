@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use crate::change::ChangeSet;
 use crate::cli::{EXIT_USAGE, Invocation};
 use crate::discover::IgnoreScope;
-use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
+use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
 use crate::report::Reporter;
-use crate::supervisor::{Outcome, SpawnError, Supervisor};
+use crate::supervisor::{LoopGuard, Outcome, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
 use learn::Learner;
 
@@ -82,6 +83,7 @@ pub fn run(inv: Invocation) -> i32 {
             rep.error(&e.to_string());
             return e.exit_code();
         }
+        looper.loops.started(Instant::now());
         rep.child(&format!("started {} (run 1)", command_line(&inv)));
     }
     loop {
@@ -99,7 +101,9 @@ pub fn run(inv: Invocation) -> i32 {
                 return EXIT_FAILURE;
             }
         }
-        if let Some(code) = report_outcome(&rep, sup.poll(Instant::now())) {
+        let polled = sup.poll(Instant::now());
+        looper.note(&polled);
+        if let Some(code) = report_outcome(&rep, polled) {
             return code;
         }
         learner.poll(&mut poller, &rep);
@@ -108,13 +112,16 @@ pub fn run(inv: Invocation) -> i32 {
         if now >= due {
             looper.tick(&mut poller, kind, &mut learner);
         }
-        if let Some(set) = looper.settle.take(Instant::now()) {
+        let began = looper.settle.began();
+        if let Some(set) = looper.settle.take(Instant::now()).and_then(|set| looper.screen(set, began)) {
             rep.changes(&set);
             let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_outcome(&rep, sup.changed(&paths, Instant::now())) {
+            let restarted = sup.changed(&paths, Instant::now());
+            looper.note(&restarted);
+            if let Some(code) = report_outcome(&rep, restarted) {
                 return code;
             }
         }
@@ -142,10 +149,14 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
 }
 
 /// The polling half of the loop: when to look (the [`Cadence`]: a full sweep on the fixed-rate schedule, the hot
-/// tier in between, an early look while a burst settles), looking, settling.
+/// tier in between, an early look while a burst settles), looking, settling, and keeping the command from
+/// restarting itself for ever (the [`LoopGuard`]).
 struct Loop<'a> {
     cadence: Cadence,
     settle: Settle,
+    loops: LoopGuard,
+    /// The watched roots, normalised (the `-i` globs of a loop notice are relative to them).
+    roots: Vec<PathBuf>,
     rep: &'a Reporter,
 }
 
@@ -163,7 +174,31 @@ impl<'a> Loop<'a> {
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
             rep.back_off(&b);
         }
-        Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
+        Loop {
+            cadence,
+            settle: Settle::new(inv.config.settle, inv.config.max_wait),
+            loops: LoopGuard::for_interval(inv.config.interval),
+            roots: inv.config.roots.iter().map(|r| normalize(r)).collect(),
+            rep,
+        }
+    }
+
+    /// Tells the loop guard when a run started.
+    fn note(&mut self, result: &Result<Option<Outcome>, SpawnError>) {
+        if let Ok(Some(Outcome::Started { .. } | Outcome::Restarted { .. })) = result {
+            self.loops.started(Instant::now());
+        }
+    }
+
+    /// A settled change set whose burst began at `began`, screened for a restart loop: one found is reported (once)
+    /// and its paths are left out, here and from now on. `None` when nothing is left to restart for.
+    fn screen(&mut self, set: ChangeSet, began: Option<Instant>) -> Option<ChangeSet> {
+        let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+        let Some(found) = began.and_then(|b| self.loops.settled(&paths, b)) else { return Some(set) };
+        self.rep.warn(&found.message(&self.roots, &normalize(Path::new("."))));
+        let mut kept = ChangeSet::new();
+        kept.extend(set.into_changes().into_iter().filter(|c| !self.loops.ignores(&c.path)));
+        (!kept.is_empty()).then_some(kept)
     }
 
     /// When the next look is due, and what kind of look it is.
@@ -190,6 +225,8 @@ impl<'a> Loop<'a> {
             self.rep.warning(w);
         }
         learner.filter(&mut tick.changes, poller, self.rep);
+        // The paths of a restart loop found restart nothing, and hold no burst open.
+        tick.changes.retain(|c| !self.loops.ignores(&c.path));
         self.settle.push(tick.changes, kind, Instant::now());
     }
 }

@@ -1,6 +1,7 @@
 //! The child process: spawn, stop, restart.
 //!
-//! [`Policy`] decides (pure, tested by tables); [`Supervisor`] carries out its decisions on a real child. The child
+//! [`Policy`] decides (pure, tested by tables); [`Supervisor`] carries out its decisions on a real child;
+//! [`LoopGuard`] (pure too) finds the command restarting itself by changing a watched file as it starts. The child
 //! runs in its own process group, so a stop reaches everything it started; stopping is synchronous and bounded: by
 //! the time a new child spawns, the old group is gone, so a port the old server held is free.
 //!
@@ -9,6 +10,7 @@
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
 //! private temporary directory removed when the supervisor is dropped.
 
+pub mod loops;
 pub mod policy;
 pub mod signal;
 #[cfg(unix)]
@@ -29,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub use loops::{LoopGuard, RestartLoop};
 pub use policy::{Action, Backoff, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, Termination};
 pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]
