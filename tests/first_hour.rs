@@ -11,8 +11,10 @@ mod common_learn;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use common_e2e::{FAST, Sandbox, append};
+use common_e2e::{FAST, Sandbox, Stator, append, free_port};
+use common_learn::{backdate, http_get, skip_or_fail};
 
 /// `--interval 100ms --settle 100ms` followed by `extra`.
 fn fast<'a>(extra: &[&'a str]) -> Vec<&'a str> {
@@ -112,4 +114,236 @@ fn ignoring_the_log_as_the_notice_says_runs_the_command_once() {
     st.wait_scans(10);
     assert_eq!(sb.log_count("start"), 1, "{}", st.stderr());
     assert!(st.lines_with("keeps changing").is_empty(), "{}", st.stderr());
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// The README's Python recipes, on real projects.
+
+/// How many runs stator started so far (its "started ... (run N)" and "restarted (run N)" lines).
+fn runs(st: &Stator) -> usize {
+    st.lines_with("(run ").len()
+}
+
+/// Writes `text` to `path`, creating its directory.
+fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).expect("create the directory");
+    }
+    fs::write(path, text).expect("write the file");
+}
+
+/// Backdates every file and directory under `dir`, `dir` included: the project is old news to stator.
+fn backdate_tree(dir: &Path) {
+    for entry in fs::read_dir(dir).expect("list the project").flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            backdate_tree(&entry.path());
+        } else {
+            backdate(&entry.path());
+        }
+    }
+    backdate(dir);
+}
+
+/// Runs `cmd` to its end; panics with its stderr unless it succeeds.
+fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The body the project's page shows: a text from the view, and one from the template.
+fn page(view: &str, template: &str) -> String {
+    format!("{view} / {template}\n")
+}
+
+/// A Django project made with `startproject` in `dir`, as a new user has it: a view rendering a template from
+/// `templates/` and saving a session on every request (a write to `db.sqlite3`, as any site with sessions or a
+/// login does), the database migrated, nothing ignored by a `.gitignore`.
+struct Django {
+    dir: PathBuf,
+}
+
+impl Django {
+    fn new(python: &Path, dir: PathBuf) -> Django {
+        fs::create_dir_all(&dir).unwrap();
+        run_ok(Command::new(python).args(["-m", "django", "startproject", "mysite"]).arg(&dir), "startproject");
+        let settings = dir.join("mysite/settings.py");
+        let text = fs::read_to_string(&settings).unwrap();
+        assert!(text.contains("'DIRS': [],"), "the settings startproject writes changed: {text}");
+        fs::write(&settings, text.replace("'DIRS': [],", "'DIRS': [BASE_DIR / 'templates'],")).unwrap();
+        write(
+            &dir.join("mysite/urls.py"),
+            "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
+        );
+        let project = Django { dir };
+        project.view("view v1");
+        project.template("template v1");
+        run_ok(Command::new(python).args(["manage.py", "migrate", "-v0"]).current_dir(&project.dir), "migrate");
+        assert!(project.dir.join("db.sqlite3").exists());
+        backdate_tree(&project.dir);
+        project
+    }
+
+    /// Rewrites the view to show `text`.
+    fn view(&self, text: &str) {
+        write(
+            &self.dir.join("mysite/views.py"),
+            &format!(
+                "from django.contrib.sessions.backends.db import SessionStore\nfrom django.shortcuts import render\n\n\n\
+                 def index(request):\n    session = SessionStore()\n    session['seen'] = True\n    session.create()\n    \
+                 return render(request, 'index.html', {{'text': {text:?}}})\n"
+            ),
+        );
+    }
+
+    /// Rewrites the template to show `text` after the view's.
+    fn template(&self, text: &str) {
+        write(&self.dir.join("templates/index.html"), &format!("{{{{ text }}}} / {text}\n"));
+    }
+
+    /// `manage.py runserver ARGS 127.0.0.1:PORT`, with the venv's python.
+    fn runserver(&self, python: &Path, args: &[&str], port: u16) -> Vec<String> {
+        let mut cmd = vec![s(python).to_owned(), s(&self.dir.join("manage.py")).to_owned(), "runserver".into()];
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        cmd.push(format!("127.0.0.1:{port}"));
+        cmd
+    }
+}
+
+/// Starts stator with `args` on `command`, in `dir`.
+fn spawn_in(sb: &Sandbox, dir: &Path, args: &[&str], command: &[String]) -> Stator {
+    let mut cmd = sb.command(args, command);
+    cmd.current_dir(dir);
+    sb.spawn_cmd(cmd)
+}
+
+/// Waits until the page on `port` is `want`.
+fn wait_page(st: &mut Stator, port: u16, want: &str) {
+    st.wait(&format!("the page to be {want:?}"), || http_get(port).as_deref() == Some(want));
+}
+
+/// Requests the page a few times (each request writes the database), letting stator scan in between: no restart.
+fn requests_write_the_database_and_restart_nothing(st: &mut Stator, port: u16, want: &str) {
+    let before = runs(st);
+    for _ in 0..3 {
+        assert_eq!(http_get(port).as_deref(), Some(want), "{}", st.stderr());
+        st.wait_scans(2);
+    }
+    st.wait_scans(4);
+    assert_eq!(runs(st), before, "requests that write db.sqlite3 restart nothing\n{}", st.stderr());
+}
+
+/// The README's `stator -e py,html -- python manage.py runserver --noreload`: stator does the reloading, of views
+/// and templates alike (Django's cached template loader keeps a template until the process ends, and without its
+/// autoreloader nothing clears it: with `-e py` alone an edited template never showed).
+#[test]
+fn django_runserver_noreload_with_e_py_html_reloads_views_and_templates() {
+    const TEST: &str = "django_runserver_noreload_with_e_py_html_reloads_views_and_templates";
+    let python = match common_learn::django_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let project = Django::new(&python, sb.join("project"));
+    let port = free_port();
+    let command = project.runserver(&python, &["--noreload"], port);
+    let mut st = spawn_in(&sb, &project.dir, &["-v", "-e", "py,html"], &command);
+    wait_page(&mut st, port, &page("view v1", "template v1"));
+    requests_write_the_database_and_restart_nothing(&mut st, port, &page("view v1", "template v1"));
+
+    project.view("view v2");
+    wait_page(&mut st, port, &page("view v2", "template v1"));
+    project.template("template v2");
+    wait_page(&mut st, port, &page("view v2", "template v2"));
+    st.wait_scans(4);
+    assert_eq!(runs(&st), 3, "one restart per edit\n{}", st.stderr());
+}
+
+/// The README's `stator --python -- python manage.py runserver --noreload`: everything under `.` is watched, the
+/// template included, and the modules Django imports from elsewhere; the database it writes on every request is
+/// ignored by default (it restarted the server on every request).
+#[test]
+fn django_runserver_noreload_with_python_ignores_the_database_it_writes() {
+    const TEST: &str = "django_runserver_noreload_with_python_ignores_the_database_it_writes";
+    let python = match common_learn::django_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let project = Django::new(&python, sb.join("project"));
+    let port = free_port();
+    let command = project.runserver(&python, &["--noreload"], port);
+    let mut st = spawn_in(&sb, &project.dir, &["-v", "--python"], &command);
+    wait_page(&mut st, port, &page("view v1", "template v1"));
+    requests_write_the_database_and_restart_nothing(&mut st, port, &page("view v1", "template v1"));
+
+    project.view("view v2");
+    wait_page(&mut st, port, &page("view v2", "template v1"));
+    project.template("template v2");
+    wait_page(&mut st, port, &page("view v2", "template v2"));
+    st.wait_scans(4);
+    assert_eq!(runs(&st), 3, "one restart per edit\n{}", st.stderr());
+    assert!(st.lines_with("keeps changing").is_empty(), "{}", st.stderr());
+}
+
+/// The README's `stator --python -w templates -- python manage.py runserver --noreload`: only what Python reports
+/// (the views, settings, Django itself) and the templates, which are no module and were never reloaded.
+#[test]
+fn django_runserver_with_python_and_the_templates_as_the_root_reloads_both() {
+    const TEST: &str = "django_runserver_with_python_and_the_templates_as_the_root_reloads_both";
+    let python = match common_learn::django_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let project = Django::new(&python, sb.join("project"));
+    let port = free_port();
+    let command = project.runserver(&python, &["--noreload"], port);
+    let mut st = spawn_in(&sb, &project.dir, &["-v", "--python", "-w", "templates"], &command);
+    wait_page(&mut st, port, &page("view v1", "template v1"));
+    project.view("view v2");
+    wait_page(&mut st, port, &page("view v2", "template v1"));
+    project.template("template v2");
+    wait_page(&mut st, port, &page("view v2", "template v2"));
+    st.wait_scans(4);
+    assert_eq!(runs(&st), 3, "one restart per edit\n{}", st.stderr());
+}
+
+/// The README's `stator -w .env --reload-code 3 -- env RUN_MAIN=true python manage.py runserver`: Django's own
+/// reloader watches the code and asks for a restart with exit code 3, stator restarts it at once (every time: a
+/// reload is no crash) and restarts it for `.env` too, which Django does not watch. With stator watching the code
+/// as well (`-e py`) and Django's parent process in between (no `RUN_MAIN`), an edit reloaded twice whenever
+/// Django saw it first, and stator never saw the exit code.
+#[test]
+fn django_own_reloader_under_reload_code_3_reloads_once_per_edit() {
+    const TEST: &str = "django_own_reloader_under_reload_code_3_reloads_once_per_edit";
+    let python = match common_learn::django_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let project = Django::new(&python, sb.join("project"));
+    let port = free_port();
+    let mut command = vec!["env".to_owned(), "RUN_MAIN=true".into()];
+    command.extend(project.runserver(&python, &[], port));
+    let mut st = spawn_in(&sb, &project.dir, &["-v", "-w", ".env", "--reload-code", "3"], &command);
+    wait_page(&mut st, port, &page("view v1", "template v1"));
+    requests_write_the_database_and_restart_nothing(&mut st, port, &page("view v1", "template v1"));
+
+    for n in 2..=4 {
+        let text = format!("view v{n}");
+        project.view(&text);
+        wait_page(&mut st, port, &page(&text, "template v1"));
+        // Django's reloader takes its first look a moment after the page is served: an edit before it goes unseen.
+        st.wait_scans(4);
+        assert_eq!(runs(&st), n, "one reload per edit\n{}", st.stderr());
+    }
+    // A template edit is Django's business: it clears its template cache, no restart.
+    project.template("template v2");
+    wait_page(&mut st, port, &page("view v4", "template v2"));
+    write(&project.dir.join(".env"), "DEBUG=1\n");
+    st.wait_stderr("(run 5)");
+    wait_page(&mut st, port, &page("view v4", "template v2"));
+    st.wait_scans(4);
+    assert_eq!(runs(&st), 5, "{}", st.stderr());
+    assert!(st.lines_with("restarting in").is_empty(), "no reload waits\n{}", st.stderr());
 }
