@@ -164,12 +164,13 @@ struct Django {
 
 impl Django {
     fn new(python: &Path, dir: PathBuf) -> Django {
-        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(&dir).expect("create the project directory");
         run_ok(Command::new(python).args(["-m", "django", "startproject", "mysite"]).arg(&dir), "startproject");
         let settings = dir.join("mysite/settings.py");
-        let text = fs::read_to_string(&settings).unwrap();
+        let text = fs::read_to_string(&settings).expect("read settings.py");
         assert!(text.contains("'DIRS': [],"), "the settings startproject writes changed: {text}");
-        fs::write(&settings, text.replace("'DIRS': [],", "'DIRS': [BASE_DIR / 'templates'],")).unwrap();
+        fs::write(&settings, text.replace("'DIRS': [],", "'DIRS': [BASE_DIR / 'templates'],"))
+            .expect("write settings.py");
         write(
             &dir.join("mysite/urls.py"),
             "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
