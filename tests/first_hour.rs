@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common_e2e::{FAST, Sandbox, Stator, append, free_port};
+use common_e2e::{FAST, Sandbox, Stator, append, free_port, which};
 use common_learn::{backdate, http_get, skip_or_fail};
 
 /// `--interval 100ms --settle 100ms` followed by `extra`.
@@ -117,6 +117,44 @@ fn ignoring_the_log_as_the_notice_says_runs_the_command_once() {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
+// A tree without a .gitignore.
+
+/// With no `.gitignore` to say so, `node_modules` (as nodemon), cargo's `target` beside its `Cargo.toml` (as
+/// cargo-watch) and databases with their journals are not watched; a `target` that is source is;
+/// `--no-default-ignore` watches everything.
+#[test]
+fn without_a_gitignore_node_modules_target_and_databases_are_not_watched() {
+    let sb = Sandbox::new();
+    let dir = sb.join("project");
+    let all = [
+        "Cargo.toml",
+        "data/app.db",
+        "db.sqlite3",
+        "db.sqlite3-journal",
+        "db.sqlite3-shm",
+        "db.sqlite3-wal",
+        "lib/target/mod.py",
+        "src/main.rs",
+        "target/CACHEDIR.TAG",
+        "target/debug/app",
+        "web/node_modules/left-pad/index.js",
+        "web/package.json",
+    ];
+    for name in all {
+        write(&dir.join(name), "x\n");
+    }
+    let listed = |extra: &[&str]| {
+        let args: Vec<&str> = extra.iter().copied().chain(["--list", "-w", s(&dir)]).collect();
+        let (status, out, err) = sb.run(&args, &[]);
+        assert!(status.success(), "{err}");
+        let prefix = format!("{}/", s(&dir));
+        out.lines().map(|l| l.strip_prefix(&prefix).unwrap_or(l).to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&[]), ["Cargo.toml", "lib/target/mod.py", "src/main.rs", "web/package.json"]);
+    assert_eq!(listed(&["--no-default-ignore"]), all);
+}
+
+// -----------------------------------------------------------------------------------------------------------------
 // The README's Python recipes, on real projects.
 
 /// How many runs stator started so far (its "started ... (run N)" and "restarted (run N)" lines).
@@ -150,9 +188,14 @@ fn run_ok(cmd: &mut Command, what: &str) {
     assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// The body the project's page shows: a text from the view, and one from the template.
+/// The body the project's page shows (less trailing white space): a text from the view, and one from the template.
 fn page(view: &str, template: &str) -> String {
-    format!("{view} / {template}\n")
+    format!("{view} / {template}")
+}
+
+/// The page on `port`, less trailing white space (Jinja drops a template's last newline, Django keeps it).
+fn get(port: u16) -> Option<String> {
+    http_get(port).map(|body| body.trim_end().to_owned())
 }
 
 /// A Django project made with `startproject` in `dir`, as a new user has it: a view rendering a template from
@@ -219,14 +262,14 @@ fn spawn_in(sb: &Sandbox, dir: &Path, args: &[&str], command: &[String]) -> Stat
 
 /// Waits until the page on `port` is `want`.
 fn wait_page(st: &mut Stator, port: u16, want: &str) {
-    st.wait(&format!("the page to be {want:?}"), || http_get(port).as_deref() == Some(want));
+    st.wait(&format!("the page to be {want:?}"), || get(port).as_deref() == Some(want));
 }
 
 /// Requests the page a few times (each request writes the database), letting stator scan in between: no restart.
 fn requests_write_the_database_and_restart_nothing(st: &mut Stator, port: u16, want: &str) {
     let before = runs(st);
     for _ in 0..3 {
-        assert_eq!(http_get(port).as_deref(), Some(want), "{}", st.stderr());
+        assert_eq!(get(port).as_deref(), Some(want), "{}", st.stderr());
         st.wait_scans(2);
     }
     st.wait_scans(4);
@@ -347,4 +390,119 @@ fn django_own_reloader_under_reload_code_3_reloads_once_per_edit() {
     st.wait_scans(4);
     assert_eq!(runs(&st), 5, "{}", st.stderr());
     assert!(st.lines_with("restarting in").is_empty(), "no reload waits\n{}", st.stderr());
+}
+
+/// The Flask and pytest releases the tests install.
+const TOOLS: [&str; 2] = ["flask==3.1.*", "pytest==8.*"];
+
+/// The python interpreter of a virtualenv with Flask and pytest installed, made once per Python version and kept
+/// under `target/tmp`, as [`common_learn::django_python`] makes Django's. `Err` says why it could not be made.
+fn tools_python() -> Result<PathBuf, String> {
+    let python = which("python3").ok_or("python3 is not on PATH")?;
+    let version = Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    let key = format!("flask-pytest-py{version}");
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
+    let venv = base.join(&key);
+    if venv.join("ready").exists() {
+        return Ok(venv.join("bin/python"));
+    }
+    fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+    // Built aside and renamed into place; only `bin/python -m ...` is used from it (console scripts would name the
+    // temporary path in their #! line).
+    let tmp = base.join(format!("{key}.tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let made = Command::new(&python).args(["-m", "venv"]).arg(&tmp).output().map_err(|e| e.to_string())?;
+    if !made.status.success() {
+        return Err(format!("python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
+    }
+    let pip = Command::new(tmp.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "2"])
+        .args(TOOLS)
+        .output()
+        .map_err(|e| format!("cannot run pip: {e}"))?;
+    if !pip.status.success() {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(format!("pip install {TOOLS:?} failed: {}", String::from_utf8_lossy(&pip.stderr).trim()));
+    }
+    fs::write(tmp.join("ready"), "").map_err(|e| e.to_string())?;
+    if fs::rename(&tmp, &venv).is_err() {
+        // Another test made it meanwhile.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if venv.join("ready").exists() { Ok(venv.join("bin/python")) } else { Err("the virtualenv is not in place".into()) }
+}
+
+/// The README's `stator -e py,html -i migrations -- flask --app app run`: without `--debug`, Jinja keeps a
+/// template it loaded (with `-e py` alone an edited one never showed), and the migrations are no reason to
+/// restart the server (`-i migrations`: a directory ignored is never descended, `migrations/versions/` included).
+#[test]
+fn flask_run_reloads_views_and_templates_and_not_migrations() {
+    const TEST: &str = "flask_run_reloads_views_and_templates_and_not_migrations";
+    let python = match tools_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let dir = sb.join("project");
+    let view = |text: &str| {
+        write(
+            &dir.join("app.py"),
+            &format!(
+                "from flask import Flask, render_template\n\napp = Flask(__name__)\n\n\n@app.route('/')\ndef index():\n    \
+                 return render_template('index.html', text={text:?})\n"
+            ),
+        )
+    };
+    let template = |text: &str| write(&dir.join("templates/index.html"), &format!("{{{{ text }}}} / {text}\n"));
+    view("view v1");
+    template("template v1");
+    write(&dir.join("migrations/versions/0001_init.py"), "revision = '0001'\n");
+    backdate_tree(&dir);
+    let port = free_port();
+    let command = [s(&python), "-m", "flask", "--app", "app", "run", "--port", &port.to_string()].map(str::to_owned);
+    let mut st = spawn_in(&sb, &dir, &["-v", "-e", "py,html", "-i", "migrations"], &command);
+    wait_page(&mut st, port, &page("view v1", "template v1"));
+
+    view("view v2");
+    wait_page(&mut st, port, &page("view v2", "template v1"));
+    template("template v2");
+    wait_page(&mut st, port, &page("view v2", "template v2"));
+    append(&dir.join("migrations/versions/0001_init.py"), "down_revision = None\n");
+    write(&dir.join("migrations/versions/0002_more.py"), "revision = '0002'\n");
+    st.wait_scans(6);
+    assert_eq!(runs(&st), 3, "one restart per edit, none for the migrations\n{}", st.stderr());
+}
+
+/// The README's `stator -e py -- pytest -x`: the suite runs again after every change, and only then (pytest's
+/// cache directory, made by the first run, is ignored by default: it ran the suite a second time), and the
+/// failure shows.
+#[test]
+fn pytest_reruns_after_every_change_and_only_then() {
+    const TEST: &str = "pytest_reruns_after_every_change_and_only_then";
+    let python = match tools_python() {
+        Ok(python) => python,
+        Err(why) => return skip_or_fail(TEST, &why),
+    };
+    let sb = Sandbox::new();
+    let dir = sb.join("project");
+    let test = dir.join("tests/test_app.py");
+    write(&dir.join("app.py"), "def answer():\n    return 42\n");
+    write(&test, "from app import answer\n\n\ndef test_answer():\n    assert answer() == 42\n");
+    backdate_tree(&dir);
+    let command = [s(&python), "-m", "pytest", "-x", "-q"].map(str::to_owned);
+    let mut st = spawn_in(&sb, &dir, &["-v", "-e", "py"], &command);
+    st.wait_stderr("command ended: exit status: 0; waiting for changes");
+    assert!(dir.join(".pytest_cache").is_dir(), "pytest made its cache");
+    st.wait_scans(6);
+    assert_eq!(runs(&st), 1, "the cache pytest writes is no change\n{}", st.stderr());
+
+    write(&dir.join("app.py"), "def answer():\n    return 41\n");
+    st.wait_stderr("command ended: exit status: 1; waiting for changes");
+    st.wait_scans(6);
+    assert_eq!(runs(&st), 2, "{}", st.stderr());
+    assert!(st.stdout().contains("1 failed"), "{}", st.stdout());
 }
