@@ -70,16 +70,17 @@ fn a_burst_of_3000_rewrites_is_one_restart_that_lists_every_file() {
 // -----------------------------------------------------------------------------------------------------------------
 // Restart loops.
 
-/// A command that appends to a log inside the watched tree as it starts restarted itself for ever (19 times in 8
-/// s). Now three runs in a row changing it in their first moments are a loop: said once, with the fix, and the log
-/// restarts nothing any more, while a real edit still does.
+/// The command appending to a file inside the watched tree as it starts (its log restarted it 19 times in 8 s; logs
+/// are ignored by default now, but a pid file, a cache or a state file is the same loop). Now three runs in a row
+/// changing it in their first moments are a loop: said once, with the fix, and the file restarts nothing any more,
+/// while a real edit still does.
 #[test]
-fn a_command_that_writes_a_watched_log_at_every_start_is_told_once_and_stops_looping() {
+fn a_command_that_writes_a_watched_file_at_every_start_is_told_once_and_stops_looping() {
     let sb = Sandbox::new();
     let src = sb.src();
     let main = src.join("main.py");
     fs::write(&main, "v1\n").unwrap();
-    let script = r#"echo "run $STATOR_RUN" >> "$DIR/src/app.log"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let script = r#"echo "run $STATOR_RUN" >> "$DIR/src/state.txt"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
     let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(script));
     st.wait_stderr("the command itself keeps changing");
     st.wait_scans(10);
@@ -87,29 +88,30 @@ fn a_command_that_writes_a_watched_log_at_every_start_is_told_once_and_stops_loo
     let notice = st.lines_with("keeps changing");
     assert_eq!(notice.len(), 1, "{notice:?}");
     assert!(
-        notice[0].starts_with("[stator] warning: the command itself keeps changing src/app.log")
-            && notice[0].ends_with("; ignore it with -i app.log"),
+        notice[0].starts_with("[stator] warning: the command itself keeps changing src/state.txt")
+            && notice[0].ends_with("; ignore it with -i state.txt"),
         "{notice:?}"
     );
 
-    // A real edit restarts the command, once: the log its new run writes restarts nothing.
+    // A real edit restarts the command, once: what its new run writes restarts nothing.
     append(&main, "v2\n");
     st.wait("run 4 after the edit", || sb.log_count("start") >= 4);
     st.wait_scans(10);
     assert_eq!(sb.log_count("start"), 4, "{}", st.stderr());
     assert_eq!(st.lines_with("keeps changing").len(), 1, "said once");
-    assert_eq!(fs::read_to_string(src.join("app.log")).unwrap().lines().count(), 4);
+    assert_eq!(fs::read_to_string(src.join("state.txt")).unwrap().lines().count(), 4);
     let changed = st.lines_with("[stator] changed:");
-    assert!(changed.last().is_some_and(|l| l.contains("main.py") && !l.contains("app.log")), "{changed:?}");
+    assert!(changed.last().is_some_and(|l| l.contains("main.py") && !l.contains("state.txt")), "{changed:?}");
 }
 
-/// The same command with the fix the notice gives: no loop at all.
+/// The same command with the fix the notice gives: no loop at all; nor with a log, ignored by default.
 #[test]
-fn ignoring_the_log_as_the_notice_says_runs_the_command_once() {
+fn ignoring_the_file_as_the_notice_says_runs_the_command_once() {
     let sb = Sandbox::new();
     let src = sb.src();
-    let script = r#"echo "run $STATOR_RUN" >> "$DIR/src/app.log"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
-    let mut st = sb.spawn(&fast(&["-v", "-i", "app.log", "-w", s(&src)]), &sb.sh(script));
+    let script = r#"echo "run $STATOR_RUN" | tee -a "$DIR/src/state.txt" >> "$DIR/src/app.log"
+        echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["-v", "-i", "state.txt", "-w", s(&src)]), &sb.sh(script));
     st.wait("run 1 to log its start", || sb.log_count("start") == 1);
     st.wait_scans(10);
     assert_eq!(sb.log_count("start"), 1, "{}", st.stderr());
@@ -120,10 +122,10 @@ fn ignoring_the_log_as_the_notice_says_runs_the_command_once() {
 // A tree without a .gitignore.
 
 /// With no `.gitignore` to say so, `node_modules` (as nodemon), cargo's `target` beside its `Cargo.toml` (as
-/// cargo-watch) and databases with their journals are not watched; a `target` that is source is;
+/// cargo-watch), databases with their journals and logs are not watched; a `target` that is source is;
 /// `--no-default-ignore` watches everything.
 #[test]
-fn without_a_gitignore_node_modules_target_and_databases_are_not_watched() {
+fn without_a_gitignore_node_modules_target_databases_and_logs_are_not_watched() {
     let sb = Sandbox::new();
     let dir = sb.join("project");
     let all = [
@@ -134,6 +136,7 @@ fn without_a_gitignore_node_modules_target_and_databases_are_not_watched() {
         "db.sqlite3-shm",
         "db.sqlite3-wal",
         "lib/target/mod.py",
+        "logs/access.log",
         "src/main.rs",
         "target/CACHEDIR.TAG",
         "target/debug/app",
@@ -232,11 +235,26 @@ impl Django {
         write(
             &self.dir.join("mysite/views.py"),
             &format!(
-                "from django.contrib.sessions.backends.db import SessionStore\nfrom django.shortcuts import render\n\n\n\
-                 def index(request):\n    session = SessionStore()\n    session['seen'] = True\n    session.create()\n    \
-                 return render(request, 'index.html', {{'text': {text:?}}})\n"
+                "from django.contrib.sessions.backends.db import SessionStore\n\
+                 from django.shortcuts import render\n\n\n\
+                 def index(request):\n    session = SessionStore()\n    session['seen'] = True\n    \
+                 session.create()\n    return render(request, 'index.html', {{'text': {text:?}}})\n"
             ),
         );
+    }
+
+    /// Logs every request to `name` beside `manage.py`, as Django's logging documentation shows a file handler.
+    fn log_requests_to(&self, name: &str) {
+        let settings = self.dir.join("mysite/settings.py");
+        append(
+            &settings,
+            &format!(
+                "\nLOGGING = {{\n    'version': 1,\n    'disable_existing_loggers': False,\n    'handlers': {{'file': \
+                 {{'level': 'INFO', 'class': 'logging.FileHandler', 'filename': BASE_DIR / {name:?}}}}},\n    \
+                 'loggers': {{'django.server': {{'handlers': ['file'], 'level': 'INFO', 'propagate': False}}}},\n}}\n"
+            ),
+        );
+        backdate(&settings);
     }
 
     /// Rewrites the template to show `text` after the view's.
@@ -265,7 +283,8 @@ fn wait_page(st: &mut Stator, port: u16, want: &str) {
     st.wait(&format!("the page to be {want:?}"), || get(port).as_deref() == Some(want));
 }
 
-/// Requests the page a few times (each request writes the database), letting stator scan in between: no restart.
+/// Requests the page a few times (each request writes the database, and the log if there is one), letting stator
+/// scan in between: no restart.
 fn requests_write_the_database_and_restart_nothing(st: &mut Stator, port: u16, want: &str) {
     let before = runs(st);
     for _ in 0..3 {
@@ -303,17 +322,18 @@ fn django_runserver_noreload_with_e_py_html_reloads_views_and_templates() {
 }
 
 /// The README's `stator --python -- python manage.py runserver --noreload`: everything under `.` is watched, the
-/// template included, and the modules Django imports from elsewhere; the database it writes on every request is
-/// ignored by default (it restarted the server on every request).
+/// template included, and the modules Django imports from elsewhere; the database and the log it writes on every
+/// request are ignored by default (each restarted the server on every request).
 #[test]
-fn django_runserver_noreload_with_python_ignores_the_database_it_writes() {
-    const TEST: &str = "django_runserver_noreload_with_python_ignores_the_database_it_writes";
+fn django_runserver_noreload_with_python_ignores_the_database_and_log_it_writes() {
+    const TEST: &str = "django_runserver_noreload_with_python_ignores_the_database_and_log_it_writes";
     let python = match common_learn::django_python() {
         Ok(python) => python,
         Err(why) => return skip_or_fail(TEST, &why),
     };
     let sb = Sandbox::new();
     let project = Django::new(&python, sb.join("project"));
+    project.log_requests_to("access.log");
     let port = free_port();
     let command = project.runserver(&python, &["--noreload"], port);
     let mut st = spawn_in(&sb, &project.dir, &["-v", "--python"], &command);
@@ -327,6 +347,8 @@ fn django_runserver_noreload_with_python_ignores_the_database_it_writes() {
     st.wait_scans(4);
     assert_eq!(runs(&st), 3, "one restart per edit\n{}", st.stderr());
     assert!(st.lines_with("keeps changing").is_empty(), "{}", st.stderr());
+    let logged = fs::read_to_string(project.dir.join("access.log")).unwrap_or_default();
+    assert!(logged.lines().filter(|l| l.contains("\"GET / ")).count() >= 4, "the requests were logged: {logged}");
 }
 
 /// The README's `stator --python -w templates -- python manage.py runserver --noreload`: only what Python reports
@@ -452,8 +474,8 @@ fn flask_run_reloads_views_and_templates_and_not_migrations() {
         write(
             &dir.join("app.py"),
             &format!(
-                "from flask import Flask, render_template\n\napp = Flask(__name__)\n\n\n@app.route('/')\ndef index():\n    \
-                 return render_template('index.html', text={text:?})\n"
+                "from flask import Flask, render_template\n\napp = Flask(__name__)\n\n\n\
+                 @app.route('/')\ndef index():\n    return render_template('index.html', text={text:?})\n"
             ),
         )
     };

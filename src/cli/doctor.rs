@@ -41,8 +41,8 @@ struct DoctorArgs {
     #[argh(switch)]
     no_vcs_ignore: bool,
 
-    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches and
-    /// databases by default
+    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches,
+    /// databases and logs by default
     #[argh(switch)]
     no_default_ignore: bool,
 

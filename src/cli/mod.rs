@@ -32,13 +32,13 @@ pub const EXIT_USAGE: i32 = 2;
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
             ignored, and so are Python bytecode (__pycache__, *.pyc), node_modules, cargo's target (beside a \
-            Cargo.toml), test and lint caches (.pytest_cache, .mypy_cache, .ruff_cache) and databases with their \
-            journals (*.sqlite3, *.sqlite, *.db, *-journal, *-wal, *-shm); --no-default-ignore watches them. The \
-            child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the changed paths, one \
-            per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
-            signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
-            line, for stator to watch too (--python and --node make Python and Node do it). `stator doctor [PATH]` \
-            explains the filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
+            Cargo.toml), test and lint caches (.pytest_cache, .mypy_cache, .ruff_cache), databases with their \
+            journals (*.sqlite3, *.sqlite, *.db, *-journal, *-wal, *-shm) and logs (*.log); --no-default-ignore \
+            watches them. The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
+            changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code \
+            (128+n if signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, \
+            one per line, for stator to watch too (--python and --node make Python and Node do it). `stator doctor \
+            [PATH]` explains the filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
@@ -66,8 +66,8 @@ struct Args {
     #[argh(switch)]
     no_vcs_ignore: bool,
 
-    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches and
-    /// databases by default
+    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches,
+    /// databases and logs by default
     #[argh(switch)]
     no_default_ignore: bool,
 

@@ -37,9 +37,13 @@ const DEFAULT_DIRS: &[&str] = &[
 const DEFAULT_BUILD_DIRS: &[(&str, &[&str])] = &[("target", &["Cargo.toml", "pom.xml"])];
 
 /// Files ignored by default: editor swap, backup and lock files, vim's write probe `4913`, Finder metadata,
-/// Python bytecode, and databases with their journals (SQLite's `-journal`, `-wal` and `-shm`): a server
-/// writes its database as it serves (Django's `db.sqlite3` on every session saved), and restarting it for that
-/// would restart it on every request.
+/// Python bytecode, databases with their journals (SQLite's `-journal`, `-wal` and `-shm`), and logs. A server
+/// writes its database and its log as it serves (Django's `db.sqlite3` on every session saved; a log handler
+/// writing each request to `access.log` beside `manage.py`, as Django's logging documentation shows): watching
+/// them restarts it on every request, late in its run where no restart-loop guard can tell the command from the
+/// user. Both are output in the projects that have them: GitHub's Python and Node `.gitignore` templates list
+/// `*.log` (and the Python one `db.sqlite3`), so this is what the `.gitignore` a new project lacks would say. A
+/// log that is an input can still be named with `-w`: an explicit path is watched whatever the filters say.
 const DEFAULT_FILES: &[&str] = &[
     "*.swp",
     "*.swo",
@@ -57,6 +61,7 @@ const DEFAULT_FILES: &[&str] = &[
     "*-journal",
     "*-wal",
     "*-shm",
+    "*.log",
 ];
 
 /// A bad glob or extension given by the user.
@@ -310,6 +315,8 @@ mod tests {
             ("app.db-journal", false),
             ("db.sqlite3-wal", false),
             ("db.sqlite3-shm", false),
+            ("app.log", false),
+            ("logs/access.log", false),
         ];
         let on = filter(|_| {});
         let off = filter(|c| c.default_ignores = false);
@@ -331,6 +338,8 @@ mod tests {
                 ("db.sqlite3.py", false, true),
                 ("models.py", false, true),
                 ("journal", false, true),
+                ("app.log.py", false, true),
+                ("logs", true, true),
                 ("node_modules", false, true),
                 // A directory named `target` is output only beside a build file: see below.
                 ("target", true, true),
