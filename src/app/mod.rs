@@ -183,10 +183,14 @@ impl<'a> Loop<'a> {
         }
     }
 
-    /// Tells the loop guard when a run started.
+    /// Tells the loop guard when a run started, or ended by itself.
     fn note(&mut self, result: &Result<Option<Outcome>, SpawnError>) {
-        if let Ok(Some(Outcome::Started { .. } | Outcome::Restarted { .. })) = result {
-            self.loops.started(Instant::now());
+        match result {
+            Ok(Some(Outcome::Started { .. } | Outcome::Restarted { .. })) => self.loops.started(Instant::now()),
+            Ok(Some(Outcome::Exited(_) | Outcome::Backoff { .. } | Outcome::Exit { .. })) => {
+                self.loops.ended(Instant::now())
+            }
+            _ => {}
         }
     }
 

@@ -664,22 +664,23 @@ fn git_info_exclude_and_ignore_files_above_a_root_rule_it() {
         let ahead = profile.skew_ns > 0;
         let fs = SimFs::new(profile);
         fs.write("/repo/.git/HEAD", b"ref: refs/heads/main\n");
-        fs.write("/repo/.gitignore", b"*.log\n");
-        fs.write("/repo/src/a.log", b"a");
+        // `*.out`: a name no default ignore covers (`*.log` is one).
+        fs.write("/repo/.gitignore", b"*.out\n");
+        fs.write("/repo/src/a.out", b"a");
         fs.write("/repo/src/b.rs", b"b");
         fs.write("/repo/src/c.tmp", b"c");
         let mut p = start_with(fs, config(&["/repo/src"]));
         assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
 
         p.vfs().write("/repo/.gitignore", b"# nothing ignored\n");
-        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.log", Created)] } else { &[] };
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.out", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "the repository's .gitignore, above the root");
-        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
+        assert_eq!(files(&p), ["/repo/src/a.out", "/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");
 
         p.vfs().write("/repo/.git/info/exclude", b"*.tmp\n");
         expect(&ticks(&mut p, 3), &[], name, "git's exclude file, created");
-        assert_eq!(files(&p), ["/repo/src/a.log", "/repo/src/b.rs"], "{name}");
-        p.vfs().write("/repo/.git/info/exclude", b"*.log\n");
+        assert_eq!(files(&p), ["/repo/src/a.out", "/repo/src/b.rs"], "{name}");
+        p.vfs().write("/repo/.git/info/exclude", b"*.out\n");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/c.tmp", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "git's exclude file, edited");
         assert_eq!(files(&p), ["/repo/src/b.rs", "/repo/src/c.tmp"], "{name}");

@@ -3,13 +3,18 @@
 //! it. Pure, like [`super::policy`]: the times come in as arguments.
 //!
 //! The rule: a settled change set whose burst began in the first moments of a run ([`LoopGuard::window`] after its
-//! start) is an *early* set. When the early sets of [`LOOP_RUNS`] consecutive runs all hold the same paths, those
-//! paths are the command's own doing: the loop is reported once, with the fix (`-i`), and from then on changes to
-//! them restart nothing (they are left out before they can even hold a burst open), while every other change
-//! restarts as before. A run whose change came later, or that got none, breaks the streak.
+//! start), while the run was still going, is an *early* set. When the early sets of [`LOOP_RUNS`] consecutive runs
+//! all hold the same paths, those paths are the command's own doing: the loop is reported once, with the fix
+//! (`-i`), and from then on changes to them restart nothing (they are left out before they can even hold a burst
+//! open), while every other change restarts as before. A run whose change came later, or that got none, breaks
+//! the streak.
 //!
-//! A person saving the same file within two seconds of each of three restarts in a row looks the same; that is
-//! the price of never looping for ever, and the notice says which path stopped counting and why.
+//! A change first seen after the run ended by itself is never early: it may be the fix for what killed it (a
+//! syntax error fixed at once). The price is that a command changing a file just before it exits (a build writing
+//! its output into the tree) is not caught: its loop is as slow as its runs, and a `.gitignore` or `-i` ends it.
+//! A person saving the same file within two seconds of each of three restarts in a row, the command running each
+//! time, looks like a loop; that is the price of never looping for ever, and the notice says which path stopped
+//! counting and why.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -24,6 +29,8 @@ pub struct LoopGuard {
     window: Duration,
     /// When the current run started.
     started: Option<Instant>,
+    /// When the current run was seen to have ended by itself, if it has.
+    ended: Option<Instant>,
     /// The start of the last run an early set was counted for (one per run).
     counted: Option<Instant>,
     /// Consecutive runs with an early set holding `suspects`.
@@ -49,6 +56,7 @@ impl LoopGuard {
         LoopGuard {
             window,
             started: None,
+            ended: None,
             counted: None,
             streak: 0,
             suspects: BTreeSet::new(),
@@ -73,6 +81,14 @@ impl LoopGuard {
             self.reset();
         }
         self.started = Some(at);
+        self.ended = None;
+    }
+
+    /// The current run was seen at `at` to have ended by itself (a change first seen from then on is no echo of it).
+    pub fn ended(&mut self, at: Instant) {
+        if self.started.is_some() && self.ended.is_none() {
+            self.ended = Some(at);
+        }
     }
 
     /// Whether `path` belongs to a loop found: its changes restart nothing.
@@ -87,7 +103,8 @@ impl LoopGuard {
             self.reset();
             return None;
         };
-        let early = began.checked_duration_since(started).is_some_and(|d| d <= self.window);
+        let early = began.checked_duration_since(started).is_some_and(|d| d <= self.window)
+            && self.ended.is_none_or(|ended| began < ended);
         if !early {
             self.reset();
             return None;
@@ -202,10 +219,12 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    /// One step of a case: a run starts, or a change set of these paths settles with its burst begun at this time.
+    /// One step of a case: a run starts, ends by itself, or a change set of these paths settles with its burst
+    /// begun at this time.
     #[derive(Debug, Clone, Copy)]
     enum Step {
         Start(u64),
+        End(u64),
         /// `(began, paths, loop expected: its paths)`
         Set(u64, &'static [&'static str], Option<&'static [&'static str]>),
     }
@@ -318,6 +337,34 @@ mod tests {
         ),
         ("nothing runs yet (--postpone): nothing is early", &[Set(300, APP_LOG, None), Set(600, APP_LOG, None)]),
         (
+            "a change first seen after the run ended by itself is no echo (the fix for a crash)",
+            &[
+                Start(0),
+                Set(300, VIEW, None),
+                Start(400),
+                Set(700, VIEW, None),
+                Start(800),
+                End(900),
+                Set(950, VIEW, None),
+                Start(1000),
+                Set(1300, VIEW, None),
+            ],
+        ),
+        (
+            "a change seen before the run ended counts: the command wrote it and exited",
+            &[
+                Start(0),
+                End(60),
+                Set(50, APP_LOG, None),
+                Start(400),
+                End(460),
+                Set(450, APP_LOG, None),
+                Start(800),
+                End(860),
+                Set(850, APP_LOG, Some(APP_LOG)),
+            ],
+        ),
+        (
             "after a loop is found the streak starts over, and the loop's paths no longer count",
             &[
                 Start(0),
@@ -348,6 +395,7 @@ mod tests {
             for (i, step) in steps.iter().enumerate() {
                 match *step {
                     Start(at) => g.started(t0 + ms(at)),
+                    End(at) => g.ended(t0 + ms(at)),
                     Set(began, set, want) => {
                         let got = g.settled(&paths(set), t0 + ms(began));
                         let want = want.map(|w| RestartLoop { paths: paths(w), runs: LOOP_RUNS });
