@@ -13,7 +13,9 @@ pub struct FilterConfig {
     pub include: Vec<String>,
     /// Files and directories matching any of these globs are ignored (directories are not descended).
     pub exclude: Vec<String>,
-    /// Ignore VCS directories (`.git`, `.hg`, ...) and editor droppings (`*.swp`, `*~`, `.#*`, `4913`, ...).
+    /// Ignore VCS directories (`.git`, `.hg`, ...), editor droppings (`*.swp`, `*~`, `.#*`, `4913`, ...), Python
+    /// bytecode, `node_modules`, cargo's `target` (beside a `Cargo.toml`), test and lint caches, databases with
+    /// their journals (`*.sqlite3`, `*.db`, `*-journal`, `*-wal`, ...) and logs (`*.log`).
     pub default_ignores: bool,
     /// Honour `.gitignore`, `.ignore`, `.git/info/exclude` and git's global excludes file.
     pub vcs_ignores: bool,

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use crate::change::ChangeSet;
 use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
 use crate::report::Reporter;
-use crate::supervisor::{Effect, SpawnError, StopKind, Supervisor, Terminal};
+use crate::supervisor::{Effect, LoopGuard, SpawnError, StopKind, Supervisor, Terminal};
 use crate::vfs::real::RealFs;
 use signals::Control;
 
@@ -112,6 +113,7 @@ fn run(inv: Invocation) -> Exit {
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
+        looper.loops.started(Instant::now());
         rep.child(&format!("started {} (run 1)", command_line(&inv)));
     }
     loop {
@@ -144,6 +146,7 @@ fn run(inv: Invocation) -> Exit {
             }
         }
         let polled = sup.poll(Instant::now());
+        looper.note(&polled);
         if let Some(code) = ctx.effect(&mut sup, polled) {
             return code;
         }
@@ -153,7 +156,8 @@ fn run(inv: Invocation) -> Exit {
         if now >= due {
             looper.tick(&mut poller, kind, &mut learner);
         }
-        if let Some(set) = looper.settle.take(Instant::now()) {
+        let began = looper.settle.began();
+        if let Some(set) = looper.settle.take(Instant::now()).and_then(|set| looper.screen(set, began)) {
             rep.changes(&set);
             let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
             if inv.clear {
@@ -165,6 +169,7 @@ fn run(inv: Invocation) -> Exit {
             } else {
                 sup.changed(&paths, Instant::now())
             };
+            looper.note(&result);
             if let Some(code) = ctx.effect(&mut sup, result) {
                 return code;
             }
@@ -194,10 +199,14 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &
 }
 
 /// The polling half of the loop: when to look (the [`Cadence`]: a full sweep on the fixed-rate schedule, the hot
-/// tier in between, an early look while a burst settles), looking, settling.
+/// tier in between, an early look while a burst settles), looking, settling, and keeping the command from
+/// restarting itself for ever (the [`LoopGuard`]).
 struct Loop<'a> {
     cadence: Cadence,
     settle: Settle,
+    loops: LoopGuard,
+    /// The watched roots, normalised (the `-i` globs of a loop notice are relative to them).
+    roots: Vec<PathBuf>,
     rep: &'a Reporter,
 }
 
@@ -215,7 +224,35 @@ impl<'a> Loop<'a> {
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
             rep.stretched(&b);
         }
-        Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
+        Loop {
+            cadence,
+            settle: Settle::new(inv.config.settle, inv.config.max_wait),
+            loops: LoopGuard::for_interval(inv.config.interval),
+            roots: inv.config.roots.iter().map(|r| normalize(r)).collect(),
+            rep,
+        }
+    }
+
+    /// Tells the loop guard when a run started, or ended by itself.
+    fn note(&mut self, result: &Result<Option<Effect>, SpawnError>) {
+        match result {
+            Ok(Some(Effect::Started { .. } | Effect::Restarted { .. })) => self.loops.started(Instant::now()),
+            Ok(Some(Effect::Exited(_) | Effect::BackingOff { .. } | Effect::Exit { .. })) => {
+                self.loops.ended(Instant::now())
+            }
+            _ => {}
+        }
+    }
+
+    /// A settled change set whose burst began at `began`, screened for a restart loop: one found is reported (once)
+    /// and its paths are left out, here and from now on. `None` when nothing is left to restart for.
+    fn screen(&mut self, set: ChangeSet, began: Option<Instant>) -> Option<ChangeSet> {
+        let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+        let Some(found) = began.and_then(|b| self.loops.settled(&paths, b)) else { return Some(set) };
+        self.rep.warn(&found.message(&self.roots, &normalize(Path::new("."))));
+        let mut kept = ChangeSet::new();
+        kept.extend(set.into_changes().into_iter().filter(|c| !self.loops.ignores(&c.path)));
+        (!kept.is_empty()).then_some(kept)
     }
 
     /// When the next look is due, and what kind of look it is.
@@ -242,6 +279,8 @@ impl<'a> Loop<'a> {
             self.rep.warning(w);
         }
         tell(self.rep, learner.filter(&mut tick.changes, poller));
+        // The paths of a restart loop found restart nothing, and hold no burst open.
+        tick.changes.retain(|c| !self.loops.ignores(&c.path));
         self.settle.push(tick.changes, kind, Instant::now());
     }
 }

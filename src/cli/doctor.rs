@@ -42,7 +42,8 @@ struct DoctorArgs {
     #[argh(switch)]
     no_vcs_ignore: bool,
 
-    /// do not ignore VCS directories and editor droppings by default
+    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches,
+    /// databases and logs by default
     #[argh(switch)]
     no_default_ignore: bool,
 

@@ -25,22 +25,25 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
 /// containers, where file-event watchers go deaf.
 #[argh(
     example = "Restart a Rust server when src/ changes:\n  $ {command_name} -w src -e rs -- cargo run",
-    example = "Re-run a Python test suite, exit with its status:\n  $ {command_name} -e py --on-exit exit -- pytest -x",
+    example = "Re-run a Python test suite after every change:\n  $ {command_name} -e py -- pytest -x",
     example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
     example = "List what would be watched:\n  $ {command_name} -w src --list",
     note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
-            ignored, and so is Python bytecode (__pycache__, *.pyc). The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
-            changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code (128+n if \
-            signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, one per \
-            line, for stator to watch too (--python and --node make Python and Node do it). When stdin is a \
+            ignored, and so are Python bytecode (__pycache__, *.pyc), node_modules, cargo's target (beside a \
+            Cargo.toml), test and lint caches (.pytest_cache, .mypy_cache, .ruff_cache), databases with their \
+            journals (*.sqlite3, *.sqlite, *.db, *-journal, *-wal, *-shm) and logs (*.log); --no-default-ignore \
+            watches them. The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
+            changed paths, one per line). With --on-exit exit, stator exits with the command's own exit code \
+            (128+n if signal n killed it). Every command also gets STATOR_WATCH_FILE, a file it may append paths to, \
+            one per line, for stator to watch too (--python and --node make Python and Node do it). When stdin is a \
             terminal, the command runs in its foreground, as in a shell: input(), pdb and TUIs work, Ctrl-C and \
             Ctrl-Z reach the command (a command that ends within 2s of a Ctrl-C ends stator with 130, one that \
-            catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), and stator restores the terminal's modes after each run. \
-            While the command is not running, Enter runs it again; SIGUSR1 restarts it at any time (not on \
-            Windows). `stator doctor [PATH]` explains the filesystems under PATH; a command named doctor runs with \
-            `stator -- doctor`.",
+            catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), \
+            and stator restores the terminal's modes after each run. While the command is not running, Enter runs \
+            it again; SIGUSR1 restarts it at any time (not on Windows). `stator doctor [PATH]` explains the \
+            filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
@@ -68,7 +71,8 @@ struct Args {
     #[argh(switch)]
     no_vcs_ignore: bool,
 
-    /// do not ignore VCS directories and editor droppings by default
+    /// do not ignore VCS directories, editor droppings, bytecode, node_modules, target, test caches,
+    /// databases and logs by default
     #[argh(switch)]
     no_default_ignore: bool,
 

@@ -5,18 +5,65 @@
 //! the root, and a trailing `/` matches directories only. `*` never crosses `/`; `**` does. On Windows and macOS
 //! globs and extensions ignore case, as the filesystems there do ([`CASE_INSENSITIVE`](super::CASE_INSENSITIVE)).
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::Path;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
-/// Directories ignored by default: version-control metadata, and Python's bytecode cache (which a Python child
-/// rewrites as it runs: watching it would restart the child forever when no .gitignore covers it).
-const DEFAULT_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS", "__pycache__"];
+/// Directories ignored by default: version-control metadata; Python's bytecode cache (which a Python child
+/// rewrites as it runs: watching it would restart the child forever when no .gitignore covers it); npm's
+/// `node_modules` (as nodemon does: installed code, thousands of files, never edited in place); and the caches
+/// test runners and linters write into the project as they run (pytest's, mypy's, ruff's), whose creation would
+/// otherwise rerun a test command once more.
+const DEFAULT_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    ".bzr",
+    "_darcs",
+    ".jj",
+    ".pijul",
+    "CVS",
+    "__pycache__",
+    "node_modules",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+];
+
+/// Build output directories ignored by default, each where one of the build files beside it says whose output it
+/// is: cargo's `target` beside a `Cargo.toml` (as cargo-watch does), Maven's beside a `pom.xml`. Elsewhere a
+/// directory named `target` may well be source, and is watched.
+const DEFAULT_BUILD_DIRS: &[(&str, &[&str])] = &[("target", &["Cargo.toml", "pom.xml"])];
 
 /// Files ignored by default: editor swap, backup and lock files, vim's write probe `4913`, Finder metadata,
-/// Python bytecode.
-const DEFAULT_FILES: &[&str] = &["*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store", "*.pyc", "*.pyo"];
+/// Python bytecode, databases with their journals (SQLite's `-journal`, `-wal` and `-shm`), and logs. A server
+/// writes its database and its log as it serves (Django's `db.sqlite3` on every session saved; a log handler
+/// writing each request to `access.log` beside `manage.py`, as Django's logging documentation shows): watching
+/// them restarts it on every request, late in its run where no restart-loop guard can tell the command from the
+/// user. Both are output in the projects that have them: GitHub's Python and Node `.gitignore` templates list
+/// `*.log` (and the Python one `db.sqlite3`), so this is what the `.gitignore` a new project lacks would say. A
+/// log that is an input can still be named with `-w`: an explicit path is watched whatever the filters say.
+const DEFAULT_FILES: &[&str] = &[
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",
+    ".DS_Store",
+    "*.pyc",
+    "*.pyo",
+    "*.sqlite3",
+    "*.sqlite",
+    "*.db",
+    "*-journal",
+    "*-wal",
+    "*-shm",
+    "*.log",
+];
 
 /// A bad glob or extension given by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +107,8 @@ pub struct Filter {
     include: Option<GlobSet>,
     /// When non-empty, only files whose name ends with one of these (each with its leading dot) are admitted.
     extensions: Vec<Box<[u8]>>,
+    /// The default ignores apply (and with them [`DEFAULT_BUILD_DIRS`]).
+    default_ignores: bool,
 }
 
 impl Filter {
@@ -110,7 +159,16 @@ impl Filter {
             files_out: finish(files_out, &cfg.exclude)?,
             include,
             extensions: extensions(&cfg.extensions)?,
+            default_ignores: cfg.default_ignores,
         })
+    }
+
+    /// Whether directory `name` is a build's output, ignored by default (never descended) where the listing it
+    /// is in holds the build file that makes it so (`has_sibling` says whether a name is in that listing): cargo's
+    /// `target` beside a `Cargo.toml`, Maven's beside a `pom.xml`. Always `false` without the default ignores.
+    pub fn is_build_output(&self, name: &OsStr, has_sibling: impl Fn(&str) -> bool) -> bool {
+        self.default_ignores
+            && DEFAULT_BUILD_DIRS.iter().any(|(dir, beside)| name == *dir && beside.iter().any(|f| has_sibling(f)))
     }
 
     /// Whether a name found while listing a directory under a watched root is watched.
@@ -245,6 +303,20 @@ mod tests {
             ("app/__pycache__", true),
             ("app/views.pyc", false),
             ("old.pyo", false),
+            ("node_modules", true),
+            ("web/node_modules", true),
+            (".pytest_cache", true),
+            ("pkg/.mypy_cache", true),
+            (".ruff_cache", true),
+            ("db.sqlite3", false),
+            ("data/app.sqlite", false),
+            ("app.db", false),
+            ("db.sqlite3-journal", false),
+            ("app.db-journal", false),
+            ("db.sqlite3-wal", false),
+            ("db.sqlite3-shm", false),
+            ("app.log", false),
+            ("logs/access.log", false),
         ];
         let on = filter(|_| {});
         let off = filter(|c| c.default_ignores = false);
@@ -263,8 +335,34 @@ mod tests {
                 ("#", false, true),
                 ("a.swp.rs", false, true),
                 ("49130", false, true),
+                ("db.sqlite3.py", false, true),
+                ("models.py", false, true),
+                ("journal", false, true),
+                ("app.log.py", false, true),
+                ("logs", true, true),
+                ("node_modules", false, true),
+                // A directory named `target` is output only beside a build file: see below.
+                ("target", true, true),
             ],
         );
+    }
+
+    #[test]
+    fn target_is_ignored_by_default_only_beside_the_build_file_that_writes_it() {
+        let on = filter(|_| {});
+        let off = filter(|c| c.default_ignores = false);
+        let beside = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        for (name, siblings, output) in [
+            ("target", &["Cargo.toml", "src"][..], true),
+            ("target", &["pom.xml"], true),
+            ("target", &["setup.py", "src"], false),
+            ("target", &[], false),
+            ("build", &["Cargo.toml"], false),
+            ("Cargo.toml", &["Cargo.toml"], false),
+        ] {
+            assert_eq!(on.is_build_output(OsStr::new(name), beside(siblings)), output, "{name} beside {siblings:?}");
+            assert!(!off.is_build_output(OsStr::new(name), beside(siblings)), "{name}: no default ignores");
+        }
     }
 
     #[test]
@@ -404,8 +502,8 @@ mod tests {
     #[test]
     fn case_follows_the_platform() {
         let ci = crate::discover::CASE_INSENSITIVE;
-        let f = filter(|c| c.exclude = strings(&["target/", "*.LOG"]));
-        check(&f, &[("Target", true, !ci), ("target", true, false), ("a.log", false, !ci), ("a.LOG", false, false)]);
+        let f = filter(|c| c.exclude = strings(&["target/", "*.OUT"]));
+        check(&f, &[("Target", true, !ci), ("target", true, false), ("a.out", false, !ci), ("a.OUT", false, false)]);
         let f = filter(|c| c.include = strings(&["src/**/*.rs"]));
         check(&f, &[("SRC/main.RS", false, ci), ("src/main.rs", false, true)]);
         check(&filter(|_| {}), &[(".GIT", true, !ci), ("x.PYC", false, !ci), (".DS_STORE", false, !ci)]);

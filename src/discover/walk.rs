@@ -181,7 +181,8 @@ impl Walk {
                 Some(FileKind::Symlink) | None => vfs.stat(&abs).is_ok_and(|s| s.kind == FileKind::Dir),
             };
             let rel = abs.strip_prefix(&root).unwrap_or(Path::new(&entry.name));
-            let admitted = self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
+            let output = is_dir && self.filter.is_build_output(&entry.name, |n| entries.iter().any(|e| e.name == n));
+            let admitted = !output && self.filter.admits(rel, is_dir) && !scope.is_ignored(&abs, is_dir);
             // An ignore file is looked at whatever the filters say: its rules decide what else is watched. Unless
             // the filters admit it too, it is tracked quietly (its edits re-judge names, and are not reported).
             let rules = !admitted && self.vcs_ignores && !is_dir && is_rules_name(&entry.name);

@@ -53,8 +53,9 @@ impl Cadence {
 
     /// When the next look is due, and what kind of look it is, at `now` with `settle` holding the burst in
     /// progress: the earlier of the next full sweep and the next hot tick (a full sweep when both are due), brought
-    /// forward to the settle deadline (as a full sweep when only one can settle the burst or there is no hot tier,
-    /// else as a hot tick), and, without a hot tier, to a quick look when a removal waits for its confirmation.
+    /// forward to the settle deadline (as a full sweep while no full sweep has confirmed the burst, or when there is
+    /// no hot tier, else as a hot tick), and, without a hot tier, to a quick look when a removal waits for its
+    /// confirmation.
     pub fn next(&self, now: Instant, settle: &Settle) -> (Instant, Sweep) {
         let mut full = self.schedule.next();
         let mut hot = self.hot.map(|_| self.next_hot);
@@ -191,17 +192,24 @@ mod tests {
     }
 
     #[test]
-    fn an_edit_found_by_a_hot_tick_settles_on_an_early_hot_tick() {
+    fn an_edit_found_by_a_hot_tick_is_confirmed_by_an_early_full_sweep() {
         let t0 = Instant::now();
         let mut c = Cadence::new(&cfg(500, 100), t0);
         c.done(Sweep::Full, t0, ms(1), false);
         c.done(Sweep::Hot, t0 + ms(100), ms(1), false);
         let mut settle = Settle::new(ms(50), ms(5000));
         settle.push(modified("/a"), Sweep::Hot, t0 + ms(101));
-        assert_eq!(c.next(t0 + ms(101), &settle), (t0 + ms(151), Sweep::Hot));
+        // The hot tier cannot say nothing changed elsewhere: the settle deadline is a full sweep's.
+        assert_eq!(c.next(t0 + ms(101), &settle), (t0 + ms(151), Sweep::Full));
+        // The scheduled full sweep came first and found nothing more: the deadline is a hot tick's again.
+        c.done(Sweep::Full, t0 + ms(120), ms(1), false);
+        settle.push(vec![], Sweep::Full, t0 + ms(121));
+        assert_eq!(c.next(t0 + ms(121), &settle), (t0 + ms(151), Sweep::Hot));
         // Without a hot tier the settle deadline is a full sweep's.
         let mut c = Cadence::new(&cfg(500, 0), t0);
         c.done(Sweep::Full, t0, ms(1), false);
+        let mut settle = Settle::new(ms(50), ms(5000));
+        settle.push(modified("/a"), Sweep::Hot, t0 + ms(101));
         assert_eq!(c.next(t0 + ms(101), &settle), (t0 + ms(151), Sweep::Full));
     }
 

@@ -37,7 +37,8 @@
 //! tier* ([`Poller::tick_hot`], `hot.rs`) looks only at the paths that changed lately and their directories, and
 //! at removals waiting to be confirmed, every [`Config::hot_interval`](crate::config::Config::hot_interval) in
 //! between; [`Cadence`] (`cadence.rs`) says which look is due. Either look feeds [`Settle`] (`settle.rs`), which
-//! turns a burst of changes into one restart.
+//! turns a burst of changes into one restart, and only once a full sweep found nothing new since the burst's last
+//! change: the hot tier sees an edit first, never that nothing changed beyond the hot paths.
 //!
 //! **The pure rules** live elsewhere and are the heart of it: [`crate::fingerprint`] (what a file looks like,
 //! timestamp granularity learned per filesystem) and [`crate::compare`] (old state, new stat, scan time -> new

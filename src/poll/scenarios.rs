@@ -420,6 +420,41 @@ fn a_gitignored_directory_is_never_listed_and_never_fires() {
     );
 }
 
+/// Without any ignore file: `node_modules`, cargo's `target` (beside its `Cargo.toml`) and a database with its
+/// journal are ignored by default, never listed, and never fire; a `target` that is source (no build file beside
+/// it) is watched.
+#[test]
+fn build_output_installed_packages_and_databases_are_ignored_by_default() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/w/Cargo.toml", b"[package]");
+        fs.write("/w/target/debug/app", b"bin");
+        fs.write("/w/web/node_modules/left-pad/index.js", b"x");
+        fs.write("/w/web/app.js", b"x");
+        fs.write("/w/lib/target/mod.py", b"x");
+        fs.write("/w/db.sqlite3", b"db");
+    });
+    assert_eq!(p.files(), paths(&["/w/Cargo.toml", "/w/lib/target/mod.py", "/w/web/app.js"]));
+    let before = p.vfs().counters();
+    p.vfs().write("/w/target/debug/app", b"bin2");
+    p.vfs().write("/w/web/node_modules/left-pad/index.js", b"xx");
+    p.vfs().write("/w/db.sqlite3", b"db2");
+    p.vfs().write("/w/db.sqlite3-journal", b"j");
+    let set = ticks(&mut p, 3);
+    assert!(set.is_empty(), "{set:?}");
+    assert_eq!(p.vfs().counters().read_dirs - before.read_dirs, 3, "only /w is re-listed (a journal came and went)");
+    p.vfs().write("/w/lib/target/mod.py", b"edited");
+    expect(&ticks(&mut p, 2), &[("/w/lib/target/mod.py", ChangeKind::Modified)], "fine", "a source dir named target");
+
+    let all = crate::config::FilterConfig { default_ignores: false, ..Default::default() };
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/Cargo.toml", b"[package]");
+    fs.write("/w/target/debug/app", b"bin");
+    fs.write("/w/node_modules/p.js", b"x");
+    fs.write("/w/db.sqlite3", b"db");
+    let p = start_with(fs, Config { filter: all, ..config(&["/w"]) });
+    assert_eq!(p.files(), paths(&["/w/Cargo.toml", "/w/db.sqlite3", "/w/node_modules/p.js", "/w/target/debug/app"]));
+}
+
 #[test]
 fn editing_gitignore_applies_at_once() {
     let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
@@ -636,22 +671,23 @@ fn git_info_exclude_and_ignore_files_above_a_root_rule_it() {
         let ahead = profile.skew_ns > 0;
         let fs = SimFs::new(profile);
         fs.write("/repo/.git/HEAD", b"ref: refs/heads/main\n");
-        fs.write("/repo/.gitignore", b"*.log\n");
-        fs.write("/repo/src/a.log", b"a");
+        // `*.out`: a name no default ignore covers (`*.log` is one).
+        fs.write("/repo/.gitignore", b"*.out\n");
+        fs.write("/repo/src/a.out", b"a");
         fs.write("/repo/src/b.rs", b"b");
         fs.write("/repo/src/c.tmp", b"c");
         let mut p = start_with(fs, config(&["/repo/src"]));
         assert_eq!(p.files(), paths(&["/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
 
         p.vfs().write("/repo/.gitignore", b"# nothing ignored\n");
-        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.log", Created)] } else { &[] };
+        let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/a.out", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "the repository's .gitignore, above the root");
-        assert_eq!(p.files(), paths(&["/repo/src/a.log", "/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
+        assert_eq!(p.files(), paths(&["/repo/src/a.out", "/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");
 
         p.vfs().write("/repo/.git/info/exclude", b"*.tmp\n");
         expect(&ticks(&mut p, 3), &[], name, "git's exclude file, created");
-        assert_eq!(p.files(), paths(&["/repo/src/a.log", "/repo/src/b.rs"]), "{name}");
-        p.vfs().write("/repo/.git/info/exclude", b"*.log\n");
+        assert_eq!(p.files(), paths(&["/repo/src/a.out", "/repo/src/b.rs"]), "{name}");
+        p.vfs().write("/repo/.git/info/exclude", b"*.out\n");
         let want: &[(&str, ChangeKind)] = if ahead { &[("/repo/src/c.tmp", Created)] } else { &[] };
         expect(&ticks(&mut p, 3), want, name, "git's exclude file, edited");
         assert_eq!(p.files(), paths(&["/repo/src/b.rs", "/repo/src/c.tmp"]), "{name}");

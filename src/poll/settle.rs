@@ -2,9 +2,14 @@
 //! becomes one change set once nothing more changed for a quiet period, or once the burst has lasted the
 //! maximum wait. Pure: the time comes in as an argument.
 //!
-//! Quiet is judged by the ticks that look. A hot tick only looks at recently changed paths, so it can say that an
-//! edit to a file being worked on is over, but not that a change found by a full sweep (anywhere in the tree, a
-//! checkout perhaps) is: such a burst settles only after a full sweep found nothing new.
+//! Quiet is judged by the ticks that look, and a hot tick only looks at recently changed paths: it can say that
+//! nothing more changed among them, never that nothing changed elsewhere. A burst may reach beyond the hot paths
+//! (a checkout touching three files edited lately and fifty others; a formatter rewriting more files than the hot
+//! tier holds), and the part only a full sweep sees would come as a second restart. So every burst settles only
+//! after a full sweep found nothing new since its last change: the full sweep has its say before the restart,
+//! one restart per burst whatever its size. [`crate::poll::Cadence`] brings that sweep forward to the settle
+//! deadline (it then also counts as the schedule's next sweep), so an edit restarts as soon as before, one full
+//! sweep later.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +23,6 @@ pub struct Settle {
     pending: ChangeSet,
     first: Option<Instant>,
     last: Option<Instant>,
-    /// Some change of this burst was found by a full sweep.
-    broad: bool,
     /// A full sweep found nothing after the last change.
     confirmed: bool,
 }
@@ -36,7 +39,7 @@ pub enum Sweep {
 impl Settle {
     /// Settles after `quiet` without changes, or `max_wait` after the first change of a burst.
     pub fn new(quiet: Duration, max_wait: Duration) -> Settle {
-        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None, broad: false, confirmed: false }
+        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None, confirmed: false }
     }
 
     /// Adds the changes one tick of kind `sweep` found at `now`.
@@ -49,14 +52,18 @@ impl Settle {
         }
         self.first.get_or_insert(now);
         self.last = Some(now);
-        self.broad |= sweep == Sweep::Full;
         self.confirmed = false;
         self.pending.extend(changes);
     }
 
     /// The burst can only settle after a full sweep finds nothing new: run one at [`Settle::deadline`].
     pub fn needs_full_sweep(&self) -> bool {
-        self.is_busy() && self.broad && !self.confirmed
+        self.is_busy() && !self.confirmed
+    }
+
+    /// When the burst in progress began (the tick that found its first change), if one is.
+    pub fn began(&self) -> Option<Instant> {
+        self.first
     }
 
     /// A burst is in progress: look again by [`Settle::deadline`].
@@ -79,7 +86,6 @@ impl Settle {
         }
         self.first = None;
         self.last = None;
-        self.broad = false;
         self.confirmed = false;
         let set = std::mem::take(&mut self.pending);
         (!set.is_empty()).then_some(set)
@@ -105,11 +111,15 @@ mod tests {
         let mut s = Settle::new(ms(200), ms(5000));
         assert_eq!(s.take(t0), None);
         s.push(vec![created("/a")], Sweep::Hot, t0);
+        assert_eq!(s.began(), Some(t0));
         s.push(vec![created("/b")], Sweep::Hot, t0 + ms(150));
+        s.push(vec![], Sweep::Full, t0 + ms(160));
         assert_eq!(s.take(t0 + ms(300)), None, "quiet period restarts with each change");
+        assert_eq!(s.began(), Some(t0), "the burst began with its first change");
         let set = s.take(t0 + ms(350)).unwrap();
         assert_eq!(set.len(), 2);
         assert!(!s.is_busy());
+        assert_eq!(s.began(), None);
         assert_eq!(s.take(t0 + ms(1000)), None);
     }
 
@@ -139,6 +149,7 @@ mod tests {
             Sweep::Hot,
             t0 + ms(10),
         );
+        s.push(vec![], Sweep::Full, t0 + ms(20));
         assert_eq!(s.take(t0 + ms(500)), None);
         assert!(!s.is_busy());
     }
@@ -158,14 +169,28 @@ mod tests {
         assert!(!s.needs_full_sweep());
     }
 
+    /// A hot tick cannot tell that nothing changed beyond the hot paths (a checkout touching a file edited lately
+    /// and many others, a burst larger than the hot tier): the full sweep has its say before the restart.
     #[test]
-    fn an_edit_found_by_the_hot_tier_settles_on_hot_ticks() {
+    fn an_edit_found_by_the_hot_tier_also_settles_only_after_a_quiet_full_sweep() {
         let t0 = Instant::now();
         let mut s = Settle::new(ms(100), ms(5000));
         s.push(vec![created("/a")], Sweep::Hot, t0);
         s.push(vec![], Sweep::Hot, t0 + ms(100));
+        assert!(s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(100)), None);
+        // The full sweep finds the rest of the burst: it joins the same change set.
+        s.push(vec![created("/b"), created("/c")], Sweep::Full, t0 + ms(110));
+        s.push(vec![], Sweep::Hot, t0 + ms(210));
+        assert_eq!(s.take(t0 + ms(210)), None);
+        s.push(vec![], Sweep::Full, t0 + ms(220));
+        assert_eq!(s.take(t0 + ms(220)).map(|set| set.len()), Some(3));
+        // A full sweep that found nothing after the last change, then quiet on the hot tier: settled at the deadline.
+        s.push(vec![created("/d")], Sweep::Hot, t0 + ms(1000));
+        s.push(vec![], Sweep::Full, t0 + ms(1050));
         assert!(!s.needs_full_sweep());
-        assert_eq!(s.take(t0 + ms(100)).map(|set| set.len()), Some(1));
+        assert_eq!(s.take(t0 + ms(1099)), None);
+        assert_eq!(s.take(t0 + ms(1100)).map(|set| set.len()), Some(1));
     }
 
     #[test]

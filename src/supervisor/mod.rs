@@ -14,6 +14,8 @@
 //! [`Supervisor::suspend`], stator with it. On Unix, a sentinel process (the stator binary, see
 //! [`Supervisor::set_sentinel`]) kills each run's group if stator dies, even by `SIGKILL`, and reports the Ctrl-Cs.
 //!
+//! [`LoopGuard`] (pure too) finds the command restarting itself by changing a watched file as it starts.
+//!
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
@@ -22,6 +24,7 @@
 //! an old list open (without delete sharing, as `cmd`'s `<` does) only keeps that file alive, never blocks the next
 //! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run).
 
+pub mod loops;
 #[cfg(any(windows, test))]
 mod pathext;
 pub mod policy;
@@ -44,6 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub use loops::{LoopGuard, RestartLoop};
 pub use policy::{Action, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, RestartBackoff, Termination};
 pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]

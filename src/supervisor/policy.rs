@@ -20,9 +20,10 @@
 //!   below for the delay); otherwise [`OnExit`] decides: wait for the next change, restart after a growing delay, or
 //!   exit stator with the child's code (`128 + n` for death by signal `n`).
 //! - Crash loops cannot spin: automatic restarts (on-exit restart, reload code) of a child that ran less than
-//!   [`RestartBackoff::healthy_after`] are delayed by [`RestartBackoff::first`], doubling each time up to
-//!   [`RestartBackoff::max`]. The first reload-code restart of a streak is immediate, as a reload is a request, not
-//!   a crash.
+//!   [`RestartBackoff::healthy_after`] are delayed by [`RestartBackoff::first`], doubling each time up to [`RestartBackoff::max`]. A
+//!   reload is a request, not a crash: the first reload-code restart of a streak is immediate, and so is every
+//!   one of a child that ran at least [`RestartBackoff::reload_after`] (a reloader that saw an edit, as Django's does
+//!   with exit code 3, runs a while first; a child exiting with the code as it starts would spin).
 
 use std::fmt;
 use std::str::FromStr;
@@ -175,6 +176,9 @@ pub struct RestartBackoff {
     pub max: Duration,
     /// A child that ran at least this long was healthy: its exit starts a new streak.
     pub healthy_after: Duration,
+    /// A child that exits with the reload code after running at least this long asked for a reload, and gets it
+    /// at once, however many came before: only shorter runs count towards the delay.
+    pub reload_after: Duration,
 }
 
 impl Default for RestartBackoff {
@@ -183,6 +187,7 @@ impl Default for RestartBackoff {
             first: Duration::from_millis(500),
             max: Duration::from_secs(30),
             healthy_after: Duration::from_secs(10),
+            reload_after: Duration::from_secs(1),
         }
     }
 }
@@ -405,11 +410,15 @@ impl Policy {
         let Phase::Running { since } = self.phase else {
             return Action::Wait;
         };
-        if now.saturating_duration_since(since) >= self.backoff.healthy_after {
+        let ran = now.saturating_duration_since(since);
+        if ran >= self.backoff.healthy_after {
             self.streak = 0;
         }
         if self.reload_code.is_some_and(|code| t == Termination::Code(code)) {
             self.pending = false;
+            if ran >= self.backoff.reload_after {
+                self.streak = 0;
+            }
             let delay = match self.streak {
                 0 => Duration::ZERO,
                 n => self.backoff.delay(n - 1),
@@ -812,6 +821,28 @@ mod tests {
             ],
         ),
         reload(
+            "reload code: a child reloading after running a second or more is restarted at once every time",
+            E::Wait,
+            &[
+                UP[0],
+                UP[1],
+                (1500, ChildExited(Code(3)), Start),
+                (1500, Started, Wait),
+                (3000, ChildExited(Code(3)), Start),
+                (3000, Started, Wait),
+                (4000, ChildExited(Code(3)), Start),
+                (4000, Started, Wait),
+                // One reloading at once after its start is a loop: delayed, and doubling.
+                (4100, ChildExited(Code(3)), After(4600)),
+                (4600, Tick, Start),
+                (4600, Started, Wait),
+                (4700, ChildExited(Code(3)), After(5700)),
+                (5700, Tick, Start),
+                (5700, Started, Wait),
+                (7000, ChildExited(Code(3)), Start),
+            ],
+        ),
+        reload(
             "reload code beats on-exit exit; other codes still exit",
             E::Exit,
             &[
@@ -1017,15 +1048,24 @@ mod tests {
         let secs: Vec<f64> = (0..10).map(|n| b.delay(n).as_secs_f64()).collect();
         assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]);
         assert_eq!(b.delay(u32::MAX), b.max);
-        let tiny = RestartBackoff { first: Duration::from_nanos(1), max: Duration::MAX, healthy_after: Duration::ZERO };
+        let tiny = RestartBackoff {
+            first: Duration::from_nanos(1),
+            max: Duration::MAX,
+            healthy_after: Duration::ZERO,
+            reload_after: Duration::ZERO,
+        };
         assert_eq!(tiny.delay(40), Duration::from_nanos(1 << 31));
     }
 
     #[test]
     fn custom_backoff() {
         let t0 = Instant::now();
-        let b =
-            RestartBackoff { first: Duration::from_secs(1), max: Duration::from_secs(3), healthy_after: Duration::MAX };
+        let b = RestartBackoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(3),
+            healthy_after: Duration::MAX,
+            reload_after: Duration::MAX,
+        };
         let mut p = Policy::new(OnBusy::Restart, OnExit::Restart, None).with_backoff(b);
         let mut at = t0;
         let mut delays = Vec::new();

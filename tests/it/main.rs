@@ -15,6 +15,11 @@ mod support;
 mod cli_e2e;
 /// The engine on real temporary directories: the simulated scenarios checked on the real disk.
 mod engine_real_fs;
+/// The first hour, as a new user tries it: the README's Python recipes on real Django, Flask and pytest
+/// projects, a command changing a watched file as it starts, trees without a `.gitignore`, a burst bigger than
+/// the hot tier.
+#[cfg(unix)]
+mod first_hour;
 /// Hostile conditions: short-lived files, a huge tree, unreadable directories, loops, PATH_MAX, escaping daemons.
 #[cfg(target_os = "linux")]
 mod hostile;
