@@ -272,6 +272,16 @@ impl Pty {
 
 impl Drop for Pty {
     fn drop(&mut self) {
+        // Stator first, and gently: one killed with SIGKILL leaves its private directories in the temp dir.
+        let stator = fs::canonicalize(env!("CARGO_BIN_EXE_stator")).ok();
+        let stators: Vec<i32> = session_members(self.sid())
+            .into_iter()
+            .filter(|pid| stator.is_some() && fs::read_link(format!("/proc/{pid}/exe")).ok() == stator)
+            .collect();
+        for &pid in &stators {
+            kill(pid, Signal::TERM);
+        }
+        support::wait_until(Duration::from_secs(5), POLL, || stators.iter().all(|&pid| !alive(pid)));
         for _ in 0..100 {
             let left = session_members(self.sid());
             if left.is_empty() {
