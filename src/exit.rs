@@ -58,6 +58,12 @@ impl Exit {
     }
 }
 
+/// The one form of every usage error ([`Exit::Usage`]): a single line, `stator: <what is wrong>`, on stderr, in
+/// text mode and with `--json` alike (a command line that does not parse cannot be trusted to have asked for JSON).
+pub(crate) fn usage_line(msg: &str) -> String {
+    format!("stator: {msg}")
+}
+
 impl From<&SpawnError> for Exit {
     /// The first run could not start: 127 when the command was not found, 126 when it could not be executed, 2
     /// for an empty command, 1 when the changed-files list could not be written.

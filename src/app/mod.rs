@@ -143,7 +143,8 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner) -> Result<P
     let mut poller = match Poller::new(inv.config.clone(), RealFs) {
         Ok(p) => p.with_global_excludes(global),
         Err(e) => {
-            rep.error(&e.to_string());
+            // A usage error, in the one form of every usage error (not a status line, not JSON).
+            eprintln!("{}", crate::exit::usage_line(&e.to_string()));
             return Err(Exit::Usage);
         }
     };

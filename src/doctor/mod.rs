@@ -143,7 +143,7 @@ pub(crate) fn run(opts: &DoctorOptions) -> Exit {
     let examined = match gather::examine(&opts.config) {
         Ok(examined) => examined,
         Err(e) => {
-            eprintln!("stator: {e}");
+            eprintln!("{}", crate::exit::usage_line(&e.to_string()));
             return Exit::Usage;
         }
     };

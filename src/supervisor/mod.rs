@@ -47,8 +47,11 @@ pub struct Options {
     pub command: Vec<OsString>,
     /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly.
     pub shell: bool,
-    /// Sent to the child's process group to stop it (and, with [`OnBusy::Signal`], on every change).
+    /// Sent to the child's process group to stop it: to restart it, at the end, and to what it leaves behind.
     pub stop_signal: Signal,
+    /// With [`OnBusy::Signal`]: sent to the child's process group on every change, instead of a restart (`SIGHUP`
+    /// by default: what servers reload their configuration on). Stopping still uses [`Options::stop_signal`].
+    pub reload_signal: Signal,
     /// How long the child gets to exit after the stop signal before it is killed.
     pub stop_timeout: Duration,
     /// What a change does while the child runs.
@@ -68,6 +71,7 @@ impl Default for Options {
             command: Vec::new(),
             shell: false,
             stop_signal: Signal::Term,
+            reload_signal: Signal::Hup,
             stop_timeout: Duration::from_secs(10),
             on_busy: OnBusy::Restart,
             on_exit: OnExit::Wait,
@@ -421,7 +425,8 @@ impl Supervisor {
                             }
                             Err(e) => report.unlisted = Some(e),
                         }
-                        report.signalled = self.child.as_ref().is_some_and(|c| c.signal(self.opts.stop_signal).is_ok());
+                        report.signalled =
+                            self.child.as_ref().is_some_and(|c| c.signal(self.opts.reload_signal).is_ok());
                         if !report.signalled
                             && let Some(e) = report.unlisted.take()
                         {
@@ -537,7 +542,7 @@ impl Supervisor {
             return Some(Effect::Exited(status));
         }
         if r.signalled {
-            let signal = self.opts.stop_signal;
+            let signal = self.opts.reload_signal;
             return Some(match r.unlisted {
                 None => Effect::Signalled(signal),
                 Some(error) => Effect::SignalledWithoutList { signal, error },

@@ -216,7 +216,7 @@ fn signal_mode_says_each_time_the_list_of_changes_cannot_be_written_and_keeps_th
     let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log 2>/dev/null' HUP\n\
                   echo up >> log\n\
                   while :; do sleep 1000 & wait; done";
-    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let opts = Options { on_busy: OnBusy::Signal, reload_signal: Signal::Hup, ..sh(dir.path(), script) };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
     wait_until("the child set its trap", || lines(&log) == ["up"]);
@@ -252,7 +252,7 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log' HUP\n\
                   echo up >> log\n\
                   while :; do sleep 1000 & wait; done";
-    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let opts = Options { on_busy: OnBusy::Signal, reload_signal: Signal::Hup, ..sh(dir.path(), script) };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
     wait_until("the child set its trap", || lines(&log) == ["up"]);
@@ -269,8 +269,27 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     wait_until("the second hup", || lines(&log).len() == 5);
     assert_eq!(lines(&log), ["up", "hup", "a.py", "hup", "b.py"]);
     assert_eq!((sup.runs(), sup.pid()), (1, Some(pid)));
-    // Stopping uses the same signal; the trap keeps the shell alive, so it is killed after the timeout.
-    sup.opts.stop_timeout = Duration::from_millis(200);
+    // Stopping uses the stop signal (TERM), not the reload signal the child traps: it stops at once, where HUP
+    // would have left it running until the timeout and SIGKILL.
+    sup.opts.stop_timeout = PATIENCE;
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Term.number()), "{status:?}");
+}
+
+#[test]
+fn a_stop_signal_the_child_traps_ends_in_sigkill_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo hup >> log' HUP\necho up >> log\nwhile :; do sleep 1000 & wait; done";
+    let opts = Options {
+        on_busy: OnBusy::Signal,
+        stop_signal: Signal::Hup,
+        stop_timeout: Duration::from_millis(200),
+        ..sh(dir.path(), script)
+    };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
     let status = sup.shutdown().unwrap();
     assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
 }

@@ -1,0 +1,98 @@
+//! The first hour of a new user (issue 15), end to end through the binary: command-line habits from other tools,
+//! the stop signal apart from the reload signal, a full `$TMPDIR`, honest output, `stator doctor` on paths that are
+//! not a project.
+//!
+//! Unix only, like `cli_e2e` (processes, signals, `/proc`): see `main.rs`.
+
+use std::fs;
+
+use rustix::process::Signal;
+
+use crate::support::sandbox::{Sandbox, append, fast, s};
+
+#[test]
+fn flag_equals_value_and_version_work_and_peers_flags_get_a_hint() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    fs::write(src.join("a.o"), "x").unwrap();
+    fs::write(src.join("a.c"), "x").unwrap();
+    let watch = format!("--watch={}", s(&src));
+    let (status, stdout, stderr) = sb.run(&["--list", "--interval=1s", "--ignore=*.o", &watch], &[]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), [s(&src.join("a.c"))], "{stderr}");
+
+    for flag in ["--version", "-V"] {
+        let (status, stdout, stderr) = sb.run(&[flag], &[]);
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        assert_eq!(stdout.trim(), format!("stator {}", env!("CARGO_PKG_VERSION")));
+    }
+
+    for (flag, hint) in [("-r", "by default"), ("-p", "--postpone"), ("--delay=1s", "--settle"), ("--ext", "-e")] {
+        let (status, stdout, stderr) = sb.run(&[flag, "x"], &sb.sh("exit 0"));
+        assert_eq!(status.code(), Some(2), "{flag}: {stderr}");
+        assert_eq!(stdout, "");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{flag}: one line: {stderr}");
+        assert!(lines[0].starts_with("stator: ") && lines[0].contains(hint), "{flag}: {stderr}");
+    }
+}
+
+#[test]
+fn every_usage_error_is_one_stator_line_with_exit_2() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let cases: [&[&str]; 5] =
+        [&["--bogus"], &["--interval", "2"], &["-i", "[a-"], &["--stop-signal", "STOP"], &["doctor", "--bogus"]];
+    for args in cases {
+        let mut all = args.to_vec();
+        if args[0] != "doctor" {
+            all.extend(["-w", s(&src)]);
+        }
+        let command = if args[0] == "doctor" { Vec::new() } else { sb.sh("exit 0") };
+        let (status, _, stderr) = sb.run(&all, &command);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line: {stderr}");
+        assert!(lines[0].starts_with("stator: "), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn on_busy_signal_reloads_with_its_signal_and_stops_with_sigterm() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    // The child reloads on HUP and stops on TERM, as servers do. The default stop timeout (10s) is left alone: if
+    // stator stopped it with HUP, it would be killed only after it, and never log its TERM.
+    let script = r#"trap 'echo hup >> "$LOG"' HUP; trap 'echo term >> "$LOG"; exit 0' TERM; echo start >> "$LOG"
+        while :; do "$SLEEP" 1000 & wait $!; done"#;
+    let mut st = sb.spawn(&fast(&["--on-busy", "signal", "--signal", "HUP", "-w", s(&src)]), &sb.sh(script));
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+
+    append(&file, "v2 is longer\n");
+    st.wait("the child to log the HUP", || sb.log_count("hup") == 1);
+    st.signal(Signal::TERM);
+    let status = st.wait_exit();
+    assert_eq!(status.code(), Some(143), "{}", st.stderr());
+    assert_eq!(sb.log_lines(), ["start", "hup", "term"], "stopped with SIGTERM, not HUP\n{}", st.stderr());
+    assert!(st.lines_with("SIGKILL").is_empty(), "{}", st.stderr());
+}
+
+#[test]
+fn stop_signal_chooses_what_stops_the_command() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    // A foreground sleep: a background one would ignore SIGINT, as a non-interactive shell makes it.
+    let script = r#"trap 'echo int >> "$LOG"; exit 0' INT; trap '' TERM; echo start >> "$LOG"
+        while :; do "$SLEEP" 1; done"#;
+    let mut st = sb.spawn(&fast(&["--stop-signal", "INT", "-w", s(&src)]), &sb.sh(script));
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    append(&file, "v2 is longer\n");
+    st.wait("run 2 to log its start", || sb.log_count("start") == 2);
+    assert_eq!(sb.log_lines(), ["start", "int", "start"], "{}", st.stderr());
+}
