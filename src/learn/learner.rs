@@ -223,7 +223,8 @@ impl Learner {
 /// A dep file's bytes, refusing one larger than [`MAX_DEP_FILE`].
 fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    std::fs::File::open(path)?.take(MAX_DEP_FILE + 1).read_to_end(&mut out)?;
+    // Never a FIFO or a device: opening or reading one could block the main loop.
+    crate::sys::open_regular(path)?.take(MAX_DEP_FILE + 1).read_to_end(&mut out)?;
     if out.len() as u64 > MAX_DEP_FILE {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than 64 MiB"));
     }

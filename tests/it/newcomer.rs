@@ -96,3 +96,50 @@ fn stop_signal_chooses_what_stops_the_command() {
     st.wait("run 2 to log its start", || sb.log_count("start") == 2);
     assert_eq!(sb.log_lines(), ["start", "int", "start"], "{}", st.stderr());
 }
+
+#[test]
+fn doctor_on_a_missing_path_exits_non_zero_after_its_report() {
+    let sb = Sandbox::new();
+    let missing = sb.join("nonexistent");
+    let (status, stdout, stderr) = sb.run(&["doctor", s(&missing)], &[]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("{} does not exist", s(&missing))), "{stdout}");
+    // With --json too, and the JSON says it.
+    let (status, stdout, _) = sb.run(&["doctor", "--json", s(&missing)], &[]);
+    assert_eq!(status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((v["complete"].as_bool(), v["missing"][0].as_str()), (Some(false), Some(s(&missing))));
+}
+
+#[test]
+fn doctor_on_proc_skips_it_at_once_and_says_why() {
+    let sb = Sandbox::new();
+    // Bounded by `run`: before the fix it walked /proc (and through /proc/<pid>/root the whole machine) for minutes.
+    let (status, stdout, stderr) = sb.run(&["doctor", "/proc"], &[]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("skipped /proc: proc is a kernel pseudo-filesystem"), "{stdout}");
+    assert!(stdout.contains("/proc/kmsg"), "it says why: {stdout}");
+}
+
+#[test]
+fn fifos_are_never_opened_by_doctor_or_a_run() {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    let sb = Sandbox::new();
+    let src = sb.src();
+    fs::write(src.join("a.txt"), "x").unwrap();
+    // A FIFO where an ignore file is read, and another as a root: opening either would block until a writer came.
+    mknodat(CWD, src.join(".gitignore"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+    let root_fifo = sb.join("fifo");
+    mknodat(CWD, &root_fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+
+    let (status, stdout, stderr) = sb.run(&["doctor", s(&src)], &[]);
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("1 file in 1 directory"), "{stdout}");
+    let (status, stdout, _) = sb.run(&["doctor", s(&root_fifo)], &[]);
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("a FIFO: stator never opens FIFOs"), "{stdout}");
+
+    let (status, stdout, stderr) = sb.run(&["--list", "-w", s(&src)], &[]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), [s(&src.join("a.txt"))], "{stderr}");
+}
