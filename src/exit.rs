@@ -19,9 +19,7 @@ pub(crate) enum Exit {
     /// 0: done as asked: `--help` (or `doctor --help`), `--version`, `--list`, `stator doctor`'s report on every
     /// path it was given.
     Success,
-    /// 1: stator itself failed: the report file or a shim could not be made, the signal handlers could not be
-    /// installed, the list of changed files could not be written before the first run, or the signal channel
-    /// broke. Also `stator doctor` when a path it was given does not exist, or was not examined (a special file,
+    /// 1: stator itself failed: the signal handlers could not be installed, or the signal channel broke. Also `stator doctor` when a path it was given does not exist, or was not examined (a special file,
     /// a kernel pseudo-filesystem like `/proc`): after its report, which says why.
     Failure,
     /// 2: a bad command line (an unknown flag, a bad duration, `-q` with `-v`, no command) or a bad pattern
@@ -68,7 +66,7 @@ pub(crate) fn usage_line(msg: &str) -> String {
 
 impl From<&SpawnError> for Exit {
     /// The first run could not start: 127 when the command was not found, 126 when it could not be executed, 2
-    /// for an empty command, 1 when the changed-files list could not be written.
+    /// for an empty command. (A changed-files list that cannot be written does not stop a start; it would be 1.)
     fn from(e: &SpawnError) -> Exit {
         match e {
             SpawnError::NoCommand => Exit::Usage,

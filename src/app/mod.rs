@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
-use crate::learn::{Learner, Note};
+use crate::learn::{LearnError, LearnOptions, Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
 use crate::report::Reporter;
 use crate::supervisor::{Effect, SpawnError, Supervisor};
@@ -43,14 +43,12 @@ fn run(inv: Invocation) -> Exit {
     let started = Instant::now();
     // Room for a handle per watched directory; the child gets the usual limit back.
     crate::sys::raise_fd_limit();
-    // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
-    let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
-        Ok(learner) => learner,
-        Err(e) => {
-            rep.error(&e.to_string());
-            return Exit::Failure;
-        }
-    };
+    // Declared before the supervisor, so dropped after it: the child is gone before its report file is. What
+    // cannot be made (a full $TMPDIR) is not worth refusing to run: the command runs without it.
+    let (mut learner, errors) = Learner::best_effort(&inv.learn, &inv.config.roots);
+    for e in &errors {
+        rep.warn(&format!("{e}; the command runs {}", without(e, &inv.learn)));
+    }
     let mut poller = match baseline(&inv, &rep, &mut learner) {
         Ok(poller) => poller,
         Err(code) => return code,
@@ -90,7 +88,9 @@ fn run(inv: Invocation) -> Exit {
         if inv.clear {
             clear_screen();
         }
-        if let Err(e) = sup.start(&[]) {
+        let started = sup.start(&[]);
+        unlisted(&rep, &mut sup);
+        if let Err(e) = started {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
             return Exit::from(&e);
@@ -112,7 +112,9 @@ fn run(inv: Invocation) -> Exit {
                 return Exit::Failure;
             }
         }
-        if let Some(code) = report_effect(&rep, sup.poll(Instant::now())) {
+        let effect = sup.poll(Instant::now());
+        unlisted(&rep, &mut sup);
+        if let Some(code) = report_effect(&rep, effect) {
             return code;
         }
         tell(&rep, learner.poll(&mut poller));
@@ -127,7 +129,9 @@ fn run(inv: Invocation) -> Exit {
             if inv.clear {
                 clear_screen();
             }
-            if let Some(code) = report_effect(&rep, sup.changed(&paths, Instant::now())) {
+            let effect = sup.changed(&paths, Instant::now());
+            unlisted(&rep, &mut sup);
+            if let Some(code) = report_effect(&rep, effect) {
                 return code;
             }
         }
@@ -245,6 +249,29 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> 
         }
     }
     None
+}
+
+/// What the command runs without when `e` happened.
+fn without(e: &LearnError, opts: &LearnOptions) -> &'static str {
+    match e {
+        LearnError::ReportFile(_) if opts.python || opts.node => {
+            "without STATOR_WATCH_FILE, and so without what --python or --node would report"
+        }
+        LearnError::ReportFile(_) => "without STATOR_WATCH_FILE",
+        LearnError::Shim { runtime: "node", .. } => "without --node's hook",
+        LearnError::Shim { .. } | LearnError::Unlistable(_) => "without --python's shim",
+    }
+}
+
+/// Says, once, that a child started without `STATOR_CHANGED_FILE`.
+fn unlisted(rep: &Reporter, sup: &mut Supervisor) {
+    if let Some(e) = sup.take_unlisted() {
+        rep.warn(&format!(
+            "cannot write the list of changed files in {} ({e}); the command runs without STATOR_CHANGED_FILE \
+             while it cannot be written (said once)",
+            std::env::temp_dir().display()
+        ));
+    }
 }
 
 /// Shows what the learner has to say.

@@ -7,7 +7,9 @@
 //! The child learns why it runs from two environment variables: `STATOR_RUN`, the run number (1, 2, ...), and
 //! `STATOR_CHANGED_FILE`, the path of a file listing the paths that changed since the last start (or signal), one
 //! per line, as raw bytes. Paths are never put on the command line or in the environment. The file lives in a
-//! private temporary directory removed when the supervisor is dropped.
+//! private temporary directory removed when the supervisor is dropped. When it cannot be written (a full or
+//! read-only `$TMPDIR`), the child runs without `STATOR_CHANGED_FILE`: the list is not worth a server that is down
+//! ([`Supervisor::take_unlisted`] says so, once).
 
 pub mod policy;
 pub mod signal;
@@ -103,7 +105,9 @@ pub enum SpawnError {
         /// What the system said.
         source: io::Error,
     },
-    /// The file telling the child what changed could not be written (the `stator` command exits with 1).
+    /// The file telling the child what changed could not be written, and the child could not be signalled either
+    /// ([`OnBusy::Signal`]; a start goes ahead without the file). The `stator` command exits with 1 if it is the
+    /// first run.
     ChangedFile(io::Error),
 }
 
@@ -233,6 +237,10 @@ pub struct Supervisor {
     seen: HashSet<PathBuf>,
     /// Holds `STATOR_CHANGED_FILE`; made at the first start.
     dir: Option<tempfile::TempDir>,
+    /// Why the first child that had to start without `STATOR_CHANGED_FILE` did, until the caller takes it.
+    unlisted: Option<io::Error>,
+    /// Whether a child ever started without it (so it is said once).
+    ever_unlisted: bool,
     reap_all: bool,
     kill: KillHandle,
 }
@@ -270,6 +278,8 @@ impl Supervisor {
             changed: Vec::new(),
             seen: HashSet::new(),
             dir: None,
+            unlisted: None,
+            ever_unlisted: false,
             reap_all: is_pid1(),
             kill: KillHandle::default(),
         }
@@ -310,6 +320,13 @@ impl Supervisor {
     /// The path given to the child as `STATOR_CHANGED_FILE` (after the first start).
     pub fn changed_file(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.path().join("changed"))
+    }
+
+    /// The first time a child started without `STATOR_CHANGED_FILE` because the list could not be written (a
+    /// full `$TMPDIR`), why; `None` until then, and after it was taken once. Later children that start without it
+    /// are not reported again (each one that can have the list gets it).
+    pub fn take_unlisted(&mut self) -> Option<io::Error> {
+        self.unlisted.take()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -465,7 +482,17 @@ impl Supervisor {
         if self.opts.command.is_empty() {
             return Err(SpawnError::NoCommand);
         }
-        let file = self.write_changed_file().map_err(SpawnError::ChangedFile)?;
+        // A list that cannot be written is not worth a dead server: the child runs without it.
+        let file = match self.write_changed_file() {
+            Ok(file) => Some(file),
+            Err(e) => {
+                if !self.ever_unlisted {
+                    self.ever_unlisted = true;
+                    self.unlisted = Some(e);
+                }
+                None
+            }
+        };
         let Some(program) = self.opts.command.first() else {
             return Err(SpawnError::NoCommand);
         };
@@ -490,7 +517,12 @@ impl Supervisor {
             (cmd, program.clone())
         };
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
-        cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
+        cmd.env("STATOR_RUN", run.to_string());
+        match &file {
+            Some(file) => cmd.env("STATOR_CHANGED_FILE", file),
+            // Not an older list, nor one inherited from a stator that runs this one.
+            None => cmd.env_remove("STATOR_CHANGED_FILE"),
+        };
         let child = sys::Proc::spawn(&mut cmd).map_err(|e| SpawnError::from_io(&program, e))?;
         self.kill.0.pid.store(child.id(), Ordering::SeqCst);
         if self.kill.0.abort.load(Ordering::SeqCst) {

@@ -618,3 +618,28 @@ fn what_an_exited_child_left_in_its_group_is_stopped() {
     let pid = read_pids(&dir.path().join("gc.pid"))[0];
     assert!(gone(pid), "{pid} outlived its run");
 }
+
+#[test]
+fn a_list_that_cannot_be_written_does_not_stop_a_restart_and_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "echo \"$STATOR_RUN ${STATOR_CHANGED_FILE:-none}\" >> log; exec sleep 1000";
+    let mut sup = Supervisor::new(sh(dir.path(), script));
+    sup.start(&[]).unwrap();
+    wait_until("run 1", || lines(&log).len() == 1);
+    assert!(sup.take_unlisted().is_none());
+    // The private directory holding the list goes away: every write of the list fails.
+    let private = sup.changed_file().unwrap().parent().unwrap().to_path_buf();
+    fs::remove_dir_all(&private).unwrap();
+    for run in 2..=3u64 {
+        match sup.changed(&[PathBuf::from("a.py")], Instant::now()).unwrap() {
+            Some(Effect::Restarted { run: r, .. }) => assert_eq!(r, run),
+            other => panic!("{other:?}"),
+        }
+        wait_until("the restarted child", || lines(&log).len() == run as usize);
+        let said = sup.take_unlisted();
+        assert_eq!(said.is_some(), run == 2, "said the first time only: {said:?}");
+    }
+    assert_eq!(lines(&log)[1..], ["2 none", "3 none"]);
+    sup.kill_now();
+}

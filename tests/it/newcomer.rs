@@ -8,7 +8,8 @@ use std::fs;
 
 use rustix::process::Signal;
 
-use crate::support::sandbox::{Sandbox, append, fast, s};
+use crate::support::sandbox::{Sandbox, Stator, append, fast, s};
+use crate::support::skip;
 
 #[test]
 fn flag_equals_value_and_version_work_and_peers_flags_get_a_hint() {
@@ -142,4 +143,83 @@ fn fifos_are_never_opened_by_doctor_or_a_run() {
     let (status, stdout, stderr) = sb.run(&["--list", "-w", s(&src)], &[]);
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.lines().collect::<Vec<_>>(), [s(&src.join("a.txt"))], "{stderr}");
+}
+
+/// The script `unshare` runs: mount a tiny tmpfs on `$1` (64 KiB, 64 inodes), fill it up (blocks and inodes)
+/// when `$2` is `full`, point `TMPDIR` at it, and exec the rest (stator and its arguments).
+const TINY_TMPDIR: &str = r#"mount -t tmpfs -o size=64k,nr_inodes=64 tmpfs "$1" || exit 97
+if [ "$2" = full ]; then
+    {
+        head -c 1048576 /dev/zero > "$1/fill"
+        # `true`, not `:`: a failed redirection of a special built-in ends the shell.
+        i=0; while [ $i -lt 1000 ] && true > "$1/f$i"; do i=$((i+1)); done
+        mkdir "$1/probe" && exit 98
+    } 2>/dev/null
+fi
+export TMPDIR="$1"; shift 2; exec "$@""#;
+
+/// `stator ARGS -- COMMAND` with `$TMPDIR` on a tiny tmpfs of its own, full from the start if `full`: a real full
+/// filesystem, in a mount namespace of `unshare -Urm` (so no root is needed where user namespaces are allowed).
+/// `None` (after [`skip`]) where that cannot be made.
+fn on_tiny_tmpdir(sb: &Sandbox, full: bool, args: &[&str], command: &[String]) -> Option<Stator> {
+    let tmp = sb.join("tmp");
+    fs::create_dir(&tmp).expect("create the mount point");
+    let probe = std::process::Command::new("unshare")
+        .args(["-Urm", "sh", "-c", "mount -t tmpfs -o size=64k,nr_inodes=64 tmpfs \"$1\"", "sh", s(&tmp)])
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        skip(&format!("cannot mount a tmpfs in a user and mount namespace (unshare -Urm): {probe:?}"));
+        return None;
+    }
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-Urm", "sh", "-c", TINY_TMPDIR, "sh", s(&tmp), if full { "full" } else { "room" }]);
+    cmd.arg(env!("CARGO_BIN_EXE_stator")).args(args).arg("--").args(command);
+    sb.prepare(&mut cmd);
+    Some(sb.spawn_cmd(cmd))
+}
+
+/// A child that logs its run and which extras it got, then stays up; run 1 fills `$TMPDIR` to the last block.
+const LOG_EXTRAS: &str = r#"echo "start $STATOR_RUN ${STATOR_CHANGED_FILE:+list} ${STATOR_WATCH_FILE:+watch}" >> "$LOG"
+[ "$STATOR_RUN" = 1 ] && head -c 1048576 /dev/zero > "$TMPDIR/fill-by-run-1" 2>/dev/null
+exec "$SLEEP" 1000"#;
+
+#[test]
+fn a_tmpdir_that_fills_up_does_not_take_the_server_down() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    let Some(mut st) = on_tiny_tmpdir(&sb, false, &fast(&["-w", s(&src)]), &sb.sh(LOG_EXTRAS)) else { return };
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_lines().len() == 1);
+    assert_eq!(sb.log_lines(), ["start 1 list watch"], "{}", st.stderr());
+
+    // $TMPDIR is full now: the list of the changed file cannot be written. Run 2 starts anyway, without it.
+    append(&file, "v2 is longer\n");
+    st.wait("run 2 to log its start", || sb.log_lines().len() == 2);
+    append(&file, "v3 is longer still\n");
+    st.wait("run 3 to log its start", || sb.log_lines().len() == 3);
+    assert_eq!(sb.log_lines(), ["start 1 list watch", "start 2  watch", "start 3  watch"], "{}", st.stderr());
+    let warnings = st.lines_with("cannot write the list of changed files");
+    assert_eq!(warnings.len(), 1, "said once\n{}", st.stderr());
+    assert!(warnings[0].contains("runs without STATOR_CHANGED_FILE"), "{}", warnings[0]);
+    assert!(st.lines_with("[stator] error").is_empty(), "{}", st.stderr());
+    assert!(st.running(), "{}", st.stderr());
+}
+
+#[test]
+fn a_full_tmpdir_does_not_stop_stator_from_starting() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let Some(mut st) = on_tiny_tmpdir(&sb, true, &fast(&["--python", "-w", s(&src)]), &sb.sh(LOG_EXTRAS)) else {
+        return;
+    };
+    st.wait("run 1 to log its start", || sb.log_lines().len() == 1);
+    assert_eq!(sb.log_lines(), ["start 1  "], "no list, no watch file, but running\n{}", st.stderr());
+    assert!(st.running(), "{}", st.stderr());
+    let stderr = st.stderr();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 2, "one for the watch file, one for the list\n{stderr}");
+    assert!(warnings[0].contains("runs without STATOR_WATCH_FILE, and so without what --python"), "{stderr}");
+    assert!(warnings[1].contains("runs without STATOR_CHANGED_FILE"), "{stderr}");
 }
