@@ -4,8 +4,9 @@
 mod signals;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{LearnError, LearnOptions, Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning};
-use crate::report::Reporter;
+use crate::report::{Ended, Next, Reporter, ScanTally};
 use crate::supervisor::{Effect, SpawnError, Supervisor};
 use crate::vfs::real::RealFs;
 
@@ -60,9 +61,9 @@ fn run(inv: Invocation) -> Exit {
     let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
     let (files, dirs) = poller.counts();
     rep.watching(&roots, files, dirs, took, inv.config.interval);
-    rep.filesystems(&poller.filesystems());
+    rep.filesystems(&poller.filesystems(), inv.config.granularity.is_some());
     rep.detail(&format!(
-        "{} of {dirs} directories are statted through open handles (local filesystems)",
+        "directories whose files are statted through an open handle (local filesystems): {} of {dirs}",
         poller.handles()
     ));
     if let Some(threads) = poller.wide_threads() {
@@ -76,7 +77,11 @@ fn run(inv: Invocation) -> Exit {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
-    let signals = match signals::install(sup.kill_handle()) {
+    // A stop blocks this thread for up to --stop-timeout: what it waits for is said as it happens.
+    let (verbosity, json) = (inv.verbosity, inv.json);
+    sup.on_stop_notice(move |n| Reporter::new(verbosity, json).stop_notice(&n));
+    let second = move |sig| Reporter::new(verbosity, json).killing_now(sig);
+    let signals = match signals::install(sup.kill_handle(), second) {
         Ok(rx) => rx,
         Err(e) => {
             rep.error(&format!("cannot handle signals: {e}"));
@@ -84,6 +89,7 @@ fn run(inv: Invocation) -> Exit {
         }
     };
     let mut looper = Loop::new(&inv, &rep, started, took);
+    let mut runs = Runs { command: &inv.supervisor.command, current: None };
     if !inv.postpone {
         if inv.clear {
             clear_screen();
@@ -95,16 +101,25 @@ fn run(inv: Invocation) -> Exit {
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
-        rep.child(&format!("started {} (run 1)", command_line(&inv)));
+        runs.begin(sup.runs(), sup.pid());
+        rep.started(sup.runs(), sup.pid(), runs.command, None);
     }
     loop {
         let now = Instant::now();
         let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
         match signals.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(sig) => {
-                rep.child("stopping the command");
-                sup.shutdown();
-                return Exit::Stopped(sig);
+                let exit = Exit::Stopped(sig);
+                // Only a command that runs is stopped; stator may be waiting for a change, or for a crash delay.
+                if let Some(cur) = runs.current.as_ref().filter(|_| sup.pid().is_some()) {
+                    let opts = &inv.supervisor;
+                    rep.stopping(sig, cur.run, cur.pid, opts.stop_signal, opts.stop_timeout);
+                    let status = sup.shutdown();
+                    rep.ended(&runs.end(status), Next::Exit(exit.code()));
+                } else {
+                    sup.shutdown();
+                }
+                return exit;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
@@ -114,7 +129,7 @@ fn run(inv: Invocation) -> Exit {
         }
         let effect = sup.poll(Instant::now());
         unlisted(&rep, &mut sup);
-        if let Some(code) = report_effect(&rep, effect) {
+        if let Some(code) = report_effect(&rep, effect, &mut runs, sup.pid()) {
             return code;
         }
         tell(&rep, learner.poll(&mut poller));
@@ -124,14 +139,15 @@ fn run(inv: Invocation) -> Exit {
             looper.tick(&mut poller, kind, &mut learner);
         }
         if let Some(set) = looper.settle.take(Instant::now()) {
-            rep.changes(&set);
-            let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+            // Cleared first, so the reason for the run stays on the screen.
             if inv.clear {
                 clear_screen();
             }
+            rep.changes(&set);
+            let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
             let effect = sup.changed(&paths, Instant::now());
             unlisted(&rep, &mut sup);
-            if let Some(code) = report_effect(&rep, effect) {
+            if let Some(code) = report_effect(&rep, effect, &mut runs, sup.pid()) {
                 return code;
             }
         }
@@ -165,6 +181,10 @@ struct Loop<'a> {
     cadence: Cadence,
     settle: Settle,
     rep: &'a Reporter,
+    /// The full scans, summed up for `-v` every few seconds.
+    tally: ScanTally,
+    /// When the last full scan ended.
+    last_full: Instant,
 }
 
 impl<'a> Loop<'a> {
@@ -181,7 +201,8 @@ impl<'a> Loop<'a> {
         if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
             rep.stretched(&b);
         }
-        Loop { cadence, settle: Settle::new(inv.config.settle, inv.config.max_wait), rep }
+        let settle = Settle::new(inv.config.settle, inv.config.max_wait);
+        Loop { cadence, settle, rep, tally: ScanTally::default(), last_full: started + took }
     }
 
     /// When the next look is due, and what kind of look it is.
@@ -199,7 +220,12 @@ impl<'a> Loop<'a> {
         // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
         let cost = cpu_start.zip(crate::sys::cpu_time()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
-            self.rep.scanned(tick.stats, tick.listings, took);
+            let end = Instant::now();
+            let since = end.saturating_duration_since(self.last_full);
+            self.last_full = end;
+            if let Some(summary) = self.tally.add(tick.stats, tick.listings, took, since) {
+                self.rep.scans(&summary);
+            }
         }
         if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
             self.rep.stretched(&b);
@@ -212,9 +238,52 @@ impl<'a> Loop<'a> {
     }
 }
 
-/// Reports what the supervisor did; says how stator exits when it is time to leave. A command that fails to
-/// start after the first run (it vanished during a rebuild, say) is reported and the next change tries again.
-fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+/// The run going on, as the status lines name it.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    run: u64,
+    pid: Option<u32>,
+    since: Instant,
+}
+
+/// What the status lines need to know of the command's runs: the command, and the run going on.
+struct Runs<'a> {
+    command: &'a [OsString],
+    current: Option<Current>,
+}
+
+impl Runs<'_> {
+    /// Run `run` (pid `pid`) started now.
+    fn begin(&mut self, run: u64, pid: Option<u32>) {
+        self.current = Some(Current { run, pid, since: Instant::now() });
+    }
+
+    /// The run going on ended now, with `status`.
+    fn end(&mut self, status: Option<ExitStatus>) -> Ended {
+        let cur = self.current.take();
+        Ended {
+            run: cur.map_or(0, |c| c.run),
+            pid: cur.and_then(|c| c.pid),
+            status,
+            duration: cur.map_or(Duration::ZERO, |c| c.since.elapsed()),
+        }
+    }
+
+    /// The run going on, for an event about it: its number and pid.
+    fn now(&self) -> (u64, Option<u32>) {
+        self.current.map_or((0, None), |c| (c.run, c.pid))
+    }
+}
+
+/// Reports what the supervisor did (`pid`: the child running after it); says how stator exits when it is time
+/// to leave. A command that fails to start after the first run (it vanished during a rebuild, say) is reported and
+/// the next change tries again.
+fn report_effect(
+    rep: &Reporter,
+    result: Result<Option<Effect>, SpawnError>,
+    runs: &mut Runs<'_>,
+    pid: Option<u32>,
+) -> Option<Exit> {
     let effect = match result {
         Ok(Some(effect)) => effect,
         Ok(None) => return None,
@@ -224,27 +293,37 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>) -> 
         }
     };
     match effect {
-        Effect::Started { run } => rep.child(&format!("started (run {run})")),
-        Effect::Restarted { run, previous } => match previous {
-            Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
-            None => rep.child(&format!("restarted (run {run})")),
-        },
-        Effect::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Effect::Started { run } => {
+            runs.begin(run, pid);
+            rep.started(run, pid, runs.command, None);
+        }
+        Effect::Restarted { run, previous } => {
+            let ended = runs.end(previous);
+            runs.begin(run, pid);
+            rep.started(run, pid, runs.command, Some(&ended));
+        }
+        Effect::Signalled(sig) => {
+            let (run, pid) = runs.now();
+            rep.signalled(run, pid, sig);
+        }
         Effect::SignalledWithoutList { signal, error } => {
-            rep.child(&format!("sent {} to the command", signal.name()));
+            let (run, pid) = runs.now();
+            rep.signalled(run, pid, signal);
             rep.warn(&format!(
                 "cannot write the list of changed files ({error}); the command was signalled without it, and the \
                  next list holds these paths too"
             ));
         }
-        Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Effect::Exited(status) => rep.child(&format!("command ended: {status}; waiting for changes")),
-        Effect::BackingOff { status, until } => rep.child(&format!(
-            "command ended: {status}; restarting in {:.1}s",
-            until.saturating_duration_since(Instant::now()).as_secs_f64()
-        )),
+        Effect::Queued => {
+            let (run, pid) = runs.now();
+            rep.queued(run, pid);
+        }
+        Effect::Exited(status) => rep.ended(&runs.end(Some(status)), Next::Wait),
+        Effect::BackingOff { status, until } => {
+            rep.ended(&runs.end(Some(status)), Next::Backoff(until.saturating_duration_since(Instant::now())));
+        }
         Effect::Exit { status, code } => {
-            rep.child(&format!("command ended: {status}; exiting"));
+            rep.ended(&runs.end(Some(status)), Next::Exit(code));
             return Some(Exit::Command(code));
         }
     }
@@ -285,14 +364,13 @@ fn tell(rep: &Reporter, notes: Vec<Note>) {
     }
 }
 
-/// Clears the terminal and its scrollback, as `clear` does.
+/// Clears the terminal and its scrollback, as `clear` does; on anything but a terminal (a pipe, a file), nothing:
+/// escape codes there are garbage.
 fn clear_screen() {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
-}
-
-fn command_line(inv: &Invocation) -> String {
-    inv.supervisor.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    if out.is_terminal() {
+        let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
+    }
 }
 
 /// `--list`: the watched files, one per line, exactly as their bytes are (not necessarily UTF-8).
@@ -326,16 +404,17 @@ mod tests {
     #[test]
     fn a_signal_sent_without_its_list_is_a_warning_each_time() {
         let (rep, out) = reporter(Verbosity::Quiet, false);
+        let mut runs = Runs { command: &[], current: None };
         for _ in 0..2 {
             let error = io::Error::from(io::ErrorKind::NotFound);
             let effect = Effect::SignalledWithoutList { signal: Signal::Hup, error };
-            assert_eq!(report_effect(&rep, Ok(Some(effect))), None, "not a reason to exit");
+            assert_eq!(report_effect(&rep, Ok(Some(effect)), &mut runs, None), None, "not a reason to exit");
         }
         let warning = "[stator] warning: cannot write the list of changed files (entity not found); the command was \
                        signalled without it, and the next list holds these paths too";
         assert_eq!(out.lines(), [warning, warning]);
         let (rep, out) = reporter(Verbosity::Normal, false);
-        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))));
+        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))), &mut runs, None);
         assert_eq!(out.lines(), ["[stator] sent SIGHUP to the command"]);
     }
 }

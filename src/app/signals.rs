@@ -9,9 +9,10 @@ use std::sync::mpsc::{Receiver, channel};
 
 use crate::supervisor::KillHandle;
 
-/// Starts listening; each signal's number arrives on the returned channel. `kill` is used on the second signal.
+/// Starts listening; each signal's number arrives on the returned channel. `kill` is used on the second signal,
+/// and `second` told of it (with the signal's number) when there was a command to kill.
 #[cfg(unix)]
-pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
+pub(super) fn install(kill: KillHandle, second: impl Fn(i32) + Send + 'static) -> std::io::Result<Receiver<i32>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
@@ -20,7 +21,11 @@ pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
     std::thread::Builder::new().name("stator-signals".into()).spawn(move || {
         for (count, sig) in signals.forever().enumerate() {
             if count >= 1 {
+                let running = kill.running();
                 kill.kill_now();
+                if running {
+                    second(sig);
+                }
             }
             if tx.send(sig).is_err() {
                 break;
@@ -30,15 +35,20 @@ pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
     Ok(rx)
 }
 
-/// Starts listening; each Ctrl-C arrives on the returned channel as SIGINT's number, 2.
+/// Starts listening; each Ctrl-C arrives on the returned channel as SIGINT's number, 2. The second one kills
+/// the command with `kill`, and tells `second`.
 #[cfg(not(unix))]
-pub(super) fn install(kill: KillHandle) -> std::io::Result<Receiver<i32>> {
+pub(super) fn install(kill: KillHandle, second: impl Fn(i32) + Send + 'static) -> std::io::Result<Receiver<i32>> {
     let (tx, rx) = channel();
     let mut count = 0u32;
     ctrlc::set_handler(move || {
         count += 1;
         if count >= 2 {
+            let running = kill.running();
             kill.kill_now();
+            if running {
+                second(2);
+            }
         }
         let _ = tx.send(2);
     })

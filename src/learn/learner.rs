@@ -236,10 +236,11 @@ impl Learner {
         };
         let listed: Vec<PathBuf> = depfile::dependencies(&text).iter().map(|p| normalize(&self.base.join(p))).collect();
         let fresh = self.deps.update(file, listed);
+        let listed = self.deps.count(file);
         notes.push(Note::Detail(format!(
-            "dep file {} lists {} files ({} new)",
+            "dep file {} lists {listed} {} ({} new)",
             file.display(),
-            self.deps.count(file),
+            if listed == 1 { "file" } else { "files" },
             fresh.len()
         )));
         poller.add_paths(fresh);

@@ -42,6 +42,81 @@ use windows as sys;
 #[cfg(windows)]
 pub use windows::{is_pid1, reap_orphans};
 
+/// How long a stop may take before [`StopNotice::Waiting`] says so: most children stop at once, and a stop that
+/// takes longer is worth a word (the stop timeout is 10 s by default).
+pub const SLOW_STOP: Duration = Duration::from_secs(1);
+
+/// How a stop goes, as the platform code sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Still waiting after [`SLOW_STOP`]: for the child, or (`leftovers`) for what it left in its group.
+    #[cfg_attr(windows, allow(dead_code))]
+    Slow { leftovers: bool },
+    /// The stop timeout ran out: `SIGKILL` follows.
+    #[cfg_attr(windows, allow(dead_code))]
+    Killing { leftovers: bool },
+}
+
+/// A stop that takes its time, as it happens, for the caller to say why nothing seems to happen (see
+/// [`Supervisor::on_stop_notice`]). Not said of a stop cut short by [`KillHandle::kill_now`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopNotice {
+    /// The stop signal went [`SLOW_STOP`] ago and something still runs: the child, or (`leftovers`) processes of
+    /// its group after the child itself exited. They get up to `timeout` in all, then `SIGKILL`.
+    Waiting {
+        /// The run being stopped (`STATOR_RUN`).
+        run: u64,
+        /// Its pid (its process group's id on Unix).
+        pid: u32,
+        /// The stop signal sent.
+        signal: Signal,
+        /// The stop timeout.
+        timeout: Duration,
+        /// Only what the child left behind is still running.
+        leftovers: bool,
+    },
+    /// The stop timeout ran out: the group gets `SIGKILL` now.
+    Killing {
+        /// The run being stopped.
+        run: u64,
+        /// Its pid.
+        pid: u32,
+        /// The stop timeout that ran out.
+        timeout: Duration,
+        /// Only what the child left behind is killed.
+        leftovers: bool,
+    },
+}
+
+/// What hears the [`StopNotice`]s.
+type NoticeFn = Box<dyn FnMut(StopNotice) + Send>;
+
+/// The [`StopNotice`] for `stage` of a stop of run `run` (pid `pid`) with `signal`, `timeout`.
+fn notice(stage: Stage, run: u64, pid: u32, signal: Signal, timeout: Duration) -> StopNotice {
+    match stage {
+        Stage::Slow { leftovers } => StopNotice::Waiting { run, pid, signal, timeout, leftovers },
+        Stage::Killing { leftovers } => StopNotice::Killing { run, pid, timeout, leftovers },
+    }
+}
+
+/// Holds the caller's [`NoticeFn`], if any; shows as whether there is one.
+#[derive(Default)]
+struct Notify(Option<NoticeFn>);
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Notify(set)" } else { "Notify(none)" })
+    }
+}
+
+impl Notify {
+    fn tell(&mut self, n: StopNotice) {
+        if let Some(f) = self.0.as_mut() {
+            f(n);
+        }
+    }
+}
+
 /// How to run and restart the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -208,6 +283,11 @@ struct KillShared {
 }
 
 impl KillHandle {
+    /// Whether a child runs now (one [`KillHandle::kill_now`] would kill).
+    pub fn running(&self) -> bool {
+        self.0.pid.load(Ordering::SeqCst) != 0
+    }
+
     /// `SIGKILL`s the child's process group now (Windows: kills its tree), and makes every later stop immediate.
     pub fn kill_now(&self) {
         self.0.abort.store(true, Ordering::SeqCst);
@@ -241,6 +321,7 @@ pub struct Supervisor {
     unlisted: Option<io::Error>,
     /// Whether a child ever started without it (so it is said once).
     ever_unlisted: bool,
+    notify: Notify,
     reap_all: bool,
     kill: KillHandle,
 }
@@ -280,6 +361,7 @@ impl Supervisor {
             dir: None,
             unlisted: None,
             ever_unlisted: false,
+            notify: Notify::default(),
             reap_all: is_pid1(),
             kill: KillHandle::default(),
         }
@@ -295,6 +377,12 @@ impl Supervisor {
     /// Replaces the crash-loop guard (the default: 0.5 s doubling up to 30 s, reset after 10 s of running).
     pub fn set_backoff(&mut self, backoff: RestartBackoff) {
         self.policy = self.policy.clone().with_backoff(backoff);
+    }
+
+    /// Calls `f` with each [`StopNotice`] as a stop goes: a stop blocks for up to the stop timeout, and this is how
+    /// the caller can say, while it waits, what it waits for.
+    pub fn on_stop_notice(&mut self, f: impl FnMut(StopNotice) + Send + 'static) {
+        self.notify = Notify(Some(Box::new(f)));
     }
 
     /// A handle to kill the child's group from another thread.
@@ -402,7 +490,11 @@ impl Supervisor {
                 return Ok(false);
             }
         };
-        child.clear_leftovers(self.opts.stop_signal, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort);
+        let (run, pid, notify) = (self.runs, child.id(), &mut self.notify);
+        let (sig, timeout) = (self.opts.stop_signal, self.opts.stop_timeout);
+        child.clear_leftovers(sig, timeout, self.reap_all, &self.kill.0.abort, &mut |stage| {
+            notify.tell(notice(stage, run, pid, sig, timeout));
+        });
         self.child = None;
         self.kill.0.pid.store(0, Ordering::SeqCst);
         report.ended = Some(Some(status));
@@ -470,7 +562,10 @@ impl Supervisor {
     /// Stops the child if there is one. `None`: there was no child; `Some(None)`: it could not be reaped.
     fn stop_child(&mut self, sig: Signal, timeout: Duration) -> Option<Option<ExitStatus>> {
         let mut child = self.child.take()?;
-        let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort);
+        let (run, pid, notify) = (self.runs, child.id(), &mut self.notify);
+        let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort, &mut |stage| {
+            notify.tell(notice(stage, run, pid, sig, timeout));
+        });
         self.kill.0.pid.store(0, Ordering::SeqCst);
         if status.is_none() {
             self.abandoned.push(child);

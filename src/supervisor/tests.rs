@@ -643,3 +643,57 @@ fn a_list_that_cannot_be_written_does_not_stop_a_restart_and_is_said_once() {
     assert_eq!(lines(&log)[1..], ["2 none", "3 none"]);
     sup.kill_now();
 }
+
+/// A supervisor whose stop notices land in the returned list.
+fn noticed(opts: Options) -> (Supervisor, std::sync::Arc<std::sync::Mutex<Vec<StopNotice>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sup = Supervisor::new(opts);
+    let into = seen.clone();
+    sup.on_stop_notice(move |n| into.lock().unwrap().push(n));
+    (sup, seen)
+}
+
+#[test]
+fn a_slow_stop_says_it_waits_then_that_it_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut opts = sh(dir.path(), "trap '' TERM; echo up >> log; sleep 1000");
+    opts.stop_timeout = SLOW_STOP + Duration::from_millis(300);
+    let timeout = opts.stop_timeout;
+    let (mut sup, seen) = noticed(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log).len() == 1);
+    let pid = sup.pid().unwrap();
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            StopNotice::Waiting { run: 1, pid, signal: Signal::Term, timeout, leftovers: false },
+            StopNotice::Killing { run: 1, pid, timeout, leftovers: false },
+        ]
+    );
+}
+
+#[test]
+fn a_quick_stop_says_nothing_and_leftovers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sup, seen) = noticed(sh(dir.path(), "exec sleep 1000"));
+    sup.start(&[]).unwrap();
+    sup.changed(&[], Instant::now()).unwrap();
+    sup.shutdown().unwrap();
+    assert_eq!(*seen.lock().unwrap(), [], "a child that stops at once is not worth a word");
+
+    // The child exits by itself; what it left ignores the stop signal.
+    let script = "(trap '' TERM; exec sleep 1000) & echo $! > gc.pid; exit 0";
+    let mut opts = sh(dir.path(), script);
+    opts.stop_timeout = Duration::from_millis(300);
+    let (mut sup, seen) = noticed(opts);
+    sup.start(&[]).unwrap();
+    let pid = sup.pid().unwrap();
+    let _ = next_effect(&mut sup, "the exit");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [StopNotice::Killing { run: 1, pid, timeout: Duration::from_millis(300), leftovers: true }]
+    );
+}

@@ -10,6 +10,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, Signal as RawSignal, WaitOptions};
 
 use super::signal::Signal;
+use super::{SLOW_STOP, Stage};
 
 /// How long a process group gets to disappear after `SIGKILL` before stator gives up on it (a process stuck in
 /// uninterruptible sleep, e.g. on a dead NFS server, cannot die until its I/O returns).
@@ -88,12 +89,14 @@ impl Proc {
     /// cuts every wait short.
     ///
     /// Returns the child's status; `None` only if it survived `SIGKILL` for [`KILL_GRACE`] (stuck in the kernel).
+    /// `notice` hears how it goes: once if it is still waiting after [`SLOW_STOP`], once if the timeout runs out.
     pub(crate) fn stop(
         &mut self,
         sig: Signal,
         timeout: Duration,
         reap_all: bool,
         abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
     ) -> Option<ExitStatus> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
@@ -101,13 +104,21 @@ impl Proc {
             let _ = signal_group(self.pgid, sig.to_rustix());
             let _ = signal_group(self.pgid, RawSignal::CONT);
         }
-        let status = self.wait_for_child(deadline, reap_all, abort);
-        self.clear_group(deadline, reap_all, abort);
+        let mut progress = Progress { start, slow_said: false, killing_said: false, notice };
+        let status = self.wait_for_child(deadline, reap_all, abort, &mut progress);
+        self.clear_group(deadline, reap_all, abort, &mut progress);
         status
     }
 
     /// After the child exited by itself: stops what it left behind in its group, as [`Proc::stop`] does.
-    pub(crate) fn clear_leftovers(&mut self, sig: Signal, timeout: Duration, reap_all: bool, abort: &AtomicBool) {
+    pub(crate) fn clear_leftovers(
+        &mut self,
+        sig: Signal,
+        timeout: Duration,
+        reap_all: bool,
+        abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
+    ) {
         if !group_alive(self.pgid) {
             return;
         }
@@ -115,10 +126,21 @@ impl Proc {
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
         let _ = signal_group(self.pgid, sig.to_rustix());
         let _ = signal_group(self.pgid, RawSignal::CONT);
-        self.clear_group(deadline, reap_all, abort);
+        self.clear_group(
+            deadline,
+            reap_all,
+            abort,
+            &mut Progress { start, slow_said: false, killing_said: false, notice },
+        );
     }
 
-    fn wait_for_child(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool) -> Option<ExitStatus> {
+    fn wait_for_child(
+        &mut self,
+        deadline: Instant,
+        reap_all: bool,
+        abort: &AtomicBool,
+        progress: &mut Progress<'_>,
+    ) -> Option<ExitStatus> {
         let mut pause = Pauses::new();
         loop {
             match self.try_reap(reap_all) {
@@ -126,9 +148,13 @@ impl Proc {
                 Ok(None) => {}
                 Err(_) => break,
             }
+            progress.waiting(false);
             if abort.load(Ordering::Relaxed) || !pause.sleep_until(deadline) {
                 break;
             }
+        }
+        if !abort.load(Ordering::Relaxed) {
+            progress.killing(false);
         }
         let _ = signal_group(self.pgid, RawSignal::KILL);
         let give_up = Instant::now() + KILL_GRACE;
@@ -144,7 +170,7 @@ impl Proc {
     }
 
     /// Waits until no live process is left in the group, `SIGKILL`ing it at `deadline`.
-    fn clear_group(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool) {
+    fn clear_group(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool, progress: &mut Progress<'_>) {
         let mut pause = Pauses::new();
         let mut killed_at = None;
         loop {
@@ -155,9 +181,15 @@ impl Proc {
             if !group_alive(self.pgid) {
                 return;
             }
+            if killed_at.is_none() {
+                progress.waiting(true);
+            }
             let give_up = match killed_at {
                 Some(at) => at,
                 None if abort.load(Ordering::Relaxed) || Instant::now() >= deadline => {
+                    if !abort.load(Ordering::Relaxed) {
+                        progress.killing(true);
+                    }
                     let _ = signal_group(self.pgid, RawSignal::KILL);
                     let at = Instant::now() + KILL_GRACE;
                     killed_at = Some(at);
@@ -271,6 +303,33 @@ pub fn reap_orphans() -> Vec<(u32, ExitStatus)> {
 /// Whether this process is PID 1, as a container's entrypoint is: then it must reap orphans.
 pub fn is_pid1() -> bool {
     rustix::process::getpid().is_init()
+}
+
+/// How a stop goes, for the caller to say: once when it takes longer than [`SLOW_STOP`], once when it comes to
+/// `SIGKILL`.
+struct Progress<'a> {
+    start: Instant,
+    slow_said: bool,
+    killing_said: bool,
+    notice: &'a mut dyn FnMut(Stage),
+}
+
+impl Progress<'_> {
+    /// Still waiting (for the child, or for what it `leftovers` in its group): said once, after [`SLOW_STOP`].
+    fn waiting(&mut self, leftovers: bool) {
+        if !self.slow_said && self.start.elapsed() >= SLOW_STOP {
+            self.slow_said = true;
+            (self.notice)(Stage::Slow { leftovers });
+        }
+    }
+
+    /// The timeout ran out: `SIGKILL` follows. Said once.
+    fn killing(&mut self, leftovers: bool) {
+        if !self.killing_said {
+            self.killing_said = true;
+            (self.notice)(Stage::Killing { leftovers });
+        }
+    }
 }
 
 /// Growing pauses between looks at a process: short first, since most children exit at once.

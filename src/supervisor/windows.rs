@@ -6,6 +6,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use super::Stage;
 use super::signal::Signal;
 
 /// One spawned child.
@@ -46,6 +47,7 @@ impl Proc {
         _timeout: Duration,
         reap_all: bool,
         _abort: &AtomicBool,
+        _notice: &mut dyn FnMut(Stage),
     ) -> Option<ExitStatus> {
         if let Ok(Some(status)) = self.try_reap(reap_all) {
             return Some(status);
@@ -57,7 +59,15 @@ impl Proc {
     }
 
     /// What the child left behind cannot be found once it exited.
-    pub(crate) fn clear_leftovers(&mut self, _sig: Signal, _timeout: Duration, _reap_all: bool, _abort: &AtomicBool) {}
+    pub(crate) fn clear_leftovers(
+        &mut self,
+        _sig: Signal,
+        _timeout: Duration,
+        _reap_all: bool,
+        _abort: &AtomicBool,
+        _notice: &mut dyn FnMut(Stage),
+    ) {
+    }
 }
 
 /// Kills the process tree rooted at `pid`.

@@ -8,7 +8,7 @@ use std::fs;
 
 use rustix::process::Signal;
 
-use crate::support::sandbox::{Sandbox, Stator, append, fast, s};
+use crate::support::sandbox::{LOG_AND_STAY, Sandbox, Stator, append, fast, s, which};
 use crate::support::skip;
 
 #[test]
@@ -222,4 +222,154 @@ fn a_full_tmpdir_does_not_stop_stator_from_starting() {
     assert_eq!(warnings.len(), 2, "one for the watch file, one for the list\n{stderr}");
     assert!(warnings[0].contains("runs without STATOR_WATCH_FILE, and so without what --python"), "{stderr}");
     assert!(warnings[1].contains("runs without STATOR_CHANGED_FILE"), "{stderr}");
+}
+
+#[test]
+fn a_child_ignoring_sigterm_is_not_ten_seconds_of_silence() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    let script = r#"trap '' TERM; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["--stop-timeout", "2s", "-w", s(&src)]), &sb.sh(script));
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    append(&file, "v2 is longer\n");
+    // While the stop waits, it says so.
+    st.wait_stderr("has not stopped 1s after SIGTERM; waiting up to 2s (--stop-timeout) before SIGKILL");
+    st.wait("run 2 to log its start", || sb.log_count("start") == 2);
+    st.wait_stderr("[stator] restarted (run 2)");
+    let stderr = st.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let waiting = lines.iter().position(|l| l.contains("waiting up to 2s")).unwrap();
+    let killed = lines.iter().position(|l| l.contains("did not stop within 2s (--stop-timeout): killed with SIGKILL"));
+    let restarted = lines.iter().position(|l| l.starts_with("[stator] restarted (run 2)")).unwrap();
+    assert!(killed.is_some_and(|k| waiting < k && k < restarted), "in that order\n{stderr}");
+    // The restart names the command, and how run 1 ended.
+    assert!(lines[restarted].contains(": sh -c 'trap '\\'''\\'' TERM;"), "{stderr}");
+    assert!(lines[restarted].contains("run 1 ended: signal: 9 (SIGKILL) after "), "{stderr}");
+}
+
+#[test]
+fn a_second_ctrl_c_says_it_kills_and_a_stop_without_a_command_says_nothing() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let script = r#"trap '' TERM INT; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["-w", s(&src)]), &sb.sh(script));
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    st.signal(Signal::INT);
+    st.wait_stderr("SIGINT: stopping the command (run 1) with SIGTERM, up to 10s (--stop-timeout); Ctrl-C again kills");
+    st.signal(Signal::INT);
+    let status = st.wait_exit();
+    assert_eq!(status.code(), Some(130), "{}", st.stderr());
+    assert_eq!(st.lines_with("SIGINT again: killing the command's processes at once (SIGKILL)").len(), 1);
+    assert_eq!(st.lines_with("command ended (run 1): signal: 9 (SIGKILL)").len(), 1, "{}", st.stderr());
+
+    // No command runs (it ended, stator waits for a change): nothing is said to be stopped.
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let mut st = sb.spawn(&fast(&["-w", s(&src)]), &sb.sh(r#"echo start >> "$LOG""#));
+    st.wait_stderr("[stator] command ended (run 1): exit status: 0 after ");
+    st.signal(Signal::TERM);
+    assert_eq!(st.wait_exit().code(), Some(143));
+    assert!(st.lines_with("stopping").is_empty(), "{}", st.stderr());
+}
+
+#[test]
+fn clear_keeps_the_reason_line_and_writes_no_escape_codes_into_a_pipe() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    // stdout and stderr are files here: no escape codes at all.
+    let mut st = sb.spawn(&fast(&["-c", "-w", s(&src)]), &sb.sh(LOG_AND_STAY));
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    append(&file, "v2 is longer\n");
+    st.wait("run 2 to log its start", || sb.log_count("start") == 2);
+    st.signal(Signal::TERM);
+    st.wait_exit();
+    assert!(!st.stdout().contains('\x1b') && !st.stderr().contains('\x1b'), "{:?}", st.stdout());
+    drop(st);
+
+    // On a terminal (a pty from util-linux `script`), the screen is cleared before the reason line, not after.
+    let Some(script) = which("script") else {
+        return skip("util-linux `script` is not installed: -c on a terminal is untested");
+    };
+    let line = format!(
+        "{} -c --postpone --on-exit exit --interval 100ms --settle 100ms -w {} -- sh -c 'exit 0'",
+        env!("CARGO_BIN_EXE_stator"),
+        s(&src)
+    );
+    let mut cmd = std::process::Command::new(&script);
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    sb.prepare(&mut cmd);
+    let mut st = sb.spawn_cmd(cmd);
+    st.wait("stator on the pty to take its baseline", || st_stdout_has(&sb, "watching"));
+    append(&file, "v3 is longer still\n");
+    let status = st.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", st.stdout());
+    let out = st.stdout();
+    let clear = out.rfind("\x1b[H\x1b[2J\x1b[3J").expect("the screen was cleared");
+    assert!(out[clear..].contains("changed:"), "the reason line survives the clear: {out:?}");
+}
+
+/// Whether what a stator under `script` wrote so far (the sandbox's stdout file) contains `needle`.
+fn st_stdout_has(sb: &Sandbox, needle: &str) -> bool {
+    fs::read_to_string(sb.join("stator.stdout")).is_ok_and(|t| t.contains(needle))
+}
+
+#[test]
+fn verbose_sums_scans_up_and_does_not_claim_a_granularity_it_has_not_learned() {
+    let sb = Sandbox::new();
+    fs::write(sb.src().join("one.txt"), "x").unwrap();
+    let src = sb.src();
+    let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(LOG_AND_STAY));
+    st.wait_watching();
+    st.wait_scans(25);
+    st.signal(Signal::TERM);
+    st.wait_exit();
+    let summaries = st.lines_with("[stator] scans: ");
+    assert!(st.scans() >= 25, "{}", st.stderr());
+    assert!(summaries.len() <= st.scans() / 10, "one line per 10 scans, not one per scan\n{}", st.stderr());
+    assert!(summaries.iter().all(|l| l.starts_with("[stator] scans: 10 in ")), "{summaries:#?}");
+    assert!(st.lines_with("[stator] scan:").is_empty(), "{}", st.stderr());
+    // One file is one timestamp: not enough to learn from, and said so.
+    let fs_line = st.lines_with("[stator] filesystem ");
+    assert!(fs_line.iter().all(|l| l.contains("timestamps not learned yet")), "{fs_line:#?}");
+    assert!(st.lines_with("watching 1 file in 1 directory").len() == 1, "{}", st.stderr());
+}
+
+#[test]
+fn json_child_events_carry_run_pid_code_signal_and_duration() {
+    let sb = Sandbox::new();
+    let file = sb.src().join("main.txt");
+    fs::write(&file, "v1\n").unwrap();
+    let src = sb.src();
+    let mut st = sb.spawn(&fast(&["--json", "-w", s(&src)]), &sb.sh(LOG_AND_STAY));
+    st.wait_stderr(r#""event":"start""#);
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    append(&file, "v2 is longer\n");
+    st.wait("run 2 to log its start", || sb.log_count("start") == 2);
+    st.signal(Signal::TERM);
+    assert_eq!(st.wait_exit().code(), Some(143));
+    let stderr = st.stderr();
+    let events: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let of = |name: &str| events.iter().filter(|e| e["event"] == name).cloned().collect::<Vec<_>>();
+    let starts = of("start");
+    assert_eq!(starts.len(), 2, "{stderr}");
+    for (i, start) in starts.iter().enumerate() {
+        assert_eq!(start["run"], i + 1);
+        assert!(start["pid"].as_u64().is_some_and(|p| p > 1), "{start}");
+        assert_eq!(start["command"][0], "sh", "{start}");
+    }
+    let exits = of("exit");
+    assert_eq!(exits.len(), 2, "run 1 for the restart, run 2 at the end\n{stderr}");
+    for (i, exit) in exits.iter().enumerate() {
+        assert_eq!((exit["run"].as_u64(), exit["pid"].clone()), (Some(i as u64 + 1), starts[i]["pid"].clone()));
+        assert_eq!((exit["code"].clone(), exit["signal"].as_i64()), (serde_json::Value::Null, Some(15)), "{exit}");
+        assert!(exit["duration_ms"].as_f64().is_some_and(|d| d > 0.0), "{exit}");
+    }
+    assert_eq!((exits[0]["next"].as_str(), exits[1]["next"].as_str()), (Some("restart"), Some("exit")));
+    assert_eq!(of("shutdown").len(), 1, "{stderr}");
+    assert!(of("child").is_empty(), "the untyped child event is gone\n{stderr}");
 }
