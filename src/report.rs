@@ -799,11 +799,13 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     fn ended(run: u64, raw: i32, ms_ran: u64) -> Ended {
         use std::os::unix::process::ExitStatusExt;
         Ended { run, pid: Some(100 + run as u32), status: Some(ExitStatus::from_raw(raw)), duration: ms(ms_ran) }
     }
 
+    #[cfg(unix)]
     fn events(buf: &Buf) -> Vec<serde_json::Value> {
         buf.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect()
     }

@@ -682,7 +682,10 @@ fn a_quick_stop_says_nothing_and_leftovers_are_named() {
     sup.start(&[]).unwrap();
     sup.changed(&[], Instant::now()).unwrap();
     sup.shutdown().unwrap();
-    assert_eq!(*seen.lock().unwrap(), [], "a child that stops at once is not worth a word");
+    // A child that stops at once is not worth a word. (On a busy machine even `sleep` may take a second to go:
+    // then it is said that stator waits, never that it kills.)
+    let said = seen.lock().unwrap().clone();
+    assert!(said.iter().all(|n| matches!(n, StopNotice::Waiting { .. })), "{said:?}");
 
     // The child exits by itself; what it left ignores the stop signal.
     let script = "(trap '' TERM; exec sleep 1000) & echo $! > gc.pid; exit 0";

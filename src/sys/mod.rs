@@ -6,7 +6,7 @@
 //! - **the process's CPU time** ([`cpu_time`]), to judge what a scan costs;
 //! - **paths from raw bytes** ([`path_from_bytes`]), for what a child or a dependency file writes;
 //! - **private files**: a directory only the owner may enter, files only the owner may read;
-//! - **regular files only** ([`open_regular`]): what stator reads is never a FIFO, a socket or a device.
+//! - **regular files only** (`open_regular`): what stator reads is never a FIFO, a socket or a device.
 //!
 //! Nothing here knows about the rest of stator: every other module may use it, and it uses none.
 

@@ -224,7 +224,7 @@ mod tests {
     }
 
     /// Runs `f` on another thread; `None` if it has not returned within a bound (it blocks).
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -233,7 +233,7 @@ mod tests {
         rx.recv_timeout(std::time::Duration::from_secs(10)).ok()
     }
 
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     #[test]
     fn special_files_are_never_opened_for_hashing_or_reading() {
         use rustix::fs::{CWD, FileType, Mode, mknodat};

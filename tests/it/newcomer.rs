@@ -78,7 +78,9 @@ fn on_busy_signal_reloads_with_its_signal_and_stops_with_sigterm() {
     let status = st.wait_exit();
     assert_eq!(status.code(), Some(143), "{}", st.stderr());
     assert_eq!(sb.log_lines(), ["start", "hup", "term"], "stopped with SIGTERM, not HUP\n{}", st.stderr());
-    assert!(st.lines_with("SIGKILL").is_empty(), "{}", st.stderr());
+    // (A busy machine may make the stop take over a second, and stator say it waits: but it never kills.)
+    assert!(st.lines_with("killed with SIGKILL").is_empty(), "{}", st.stderr());
+    assert_eq!(st.lines_with("command ended (run 1): exit status: 0").len(), 1, "{}", st.stderr());
 }
 
 #[test]
