@@ -29,7 +29,7 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
     example = "Re-run a Python test suite, exit with its status:\n  $ {command_name} -e py --on-exit exit -- pytest -x",
     example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
     example = "List what would be watched:\n  $ {command_name} -w src --list",
-    note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
+    note = "Flags that take a value take it as --flag value or --flag=value. Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
             ignored, and so is Python bytecode (__pycache__, *.pyc). The child gets STATOR_RUN (the run number) and STATOR_CHANGED_FILE (a file listing the \
@@ -104,7 +104,8 @@ struct Args {
     #[argh(switch, short = 'q')]
     quiet: bool,
 
-    /// print more: every changed path with the fingerprint field that changed, scan times
+    /// print more: every changed path with the fingerprint field that changed, what scans cost (a summary every 10
+    /// scans), what was learned of each filesystem
     #[argh(switch, short = 'v')]
     verbose: bool,
 
@@ -144,7 +145,7 @@ struct Args {
     #[argh(switch)]
     postpone: bool,
 
-    /// clear the screen before each run
+    /// clear the screen before each run, then say why it runs (only when stdout is a terminal)
     #[argh(switch, short = 'c')]
     clear: bool,
 
