@@ -3,8 +3,8 @@
 //!
 //! | code | when |
 //! |---|---|
-//! | 0 | `--help`, `--list`, `stator doctor`'s report |
-//! | 1 | stator itself failed (see [`Exit::Failure`]) |
+//! | 0 | `--help`, `--version`, `--list`, `stator doctor`'s report on every path it was given |
+//! | 1 | stator itself failed (see [`Exit::Failure`]); `stator doctor` could not examine a path it was given |
 //! | 2 | a bad command line or pattern |
 //! | 126 | the command exists but cannot be executed |
 //! | 127 | the command was not found |
@@ -20,11 +20,11 @@ const SIGINT: i32 = 2;
 /// One way `stator` ends; [`Exit::code`] is the process exit code it gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
-    /// 0: done as asked: `--help` (or `doctor --help`), `--list`, `stator doctor`'s report.
+    /// 0: done as asked: `--help` (or `doctor --help`), `--version`, `--list`, `stator doctor`'s report on every
+    /// path it was given.
     Success,
-    /// 1: stator itself failed: the report file or a shim could not be made, the signal handlers could not be
-    /// installed, the list of changed files could not be written before the first run, or the signal channel
-    /// broke.
+    /// 1: stator itself failed: the signal handlers could not be installed, or the signal channel broke. Also `stator doctor` when a path it was given does not exist, or was not examined (a special file,
+    /// a kernel pseudo-filesystem like `/proc`): after its report, which says why.
     Failure,
     /// 2: a bad command line (an unknown flag, a bad duration, `-q` with `-v`, no command) or a bad pattern
     /// (`-f`, `-i`, an ignore file's line that is not a glob); also an empty command reaching the supervisor.
@@ -66,9 +66,15 @@ impl Exit {
     }
 }
 
+/// The one form of every usage error ([`Exit::Usage`]): a single line, `stator: <what is wrong>`, on stderr, in
+/// text mode and with `--json` alike (a command line that does not parse cannot be trusted to have asked for JSON).
+pub(crate) fn usage_line(msg: &str) -> String {
+    format!("stator: {msg}")
+}
+
 impl From<&SpawnError> for Exit {
     /// The first run could not start: 127 when the command was not found, 126 when it could not be executed, 2
-    /// for an empty command, 1 when the changed-files list could not be written.
+    /// for an empty command. (A changed-files list that cannot be written does not stop a start; it would be 1.)
     fn from(e: &SpawnError) -> Exit {
         match e {
             SpawnError::NoCommand => Exit::Usage,

@@ -2,18 +2,201 @@
 //! that interprets escape sequences) and never with `NO_COLOR`, or one JSON object per line with `--json`.
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::change::ChangeSet;
+use crate::fingerprint::MIN_SAMPLES;
 use crate::poll::{FsSummary, Stretch, Warning};
+use crate::supervisor::{Signal, StopNotice};
 
 /// How many changed paths a status line names before saying "and N more".
 const SHOWN: usize = 3;
+
+/// `-v` sums the scans up every this many scans (5 s at the default interval), instead of a line per scan.
+pub(crate) const SUMMARY_EVERY: u64 = 10;
+
+/// The longest command shown in a status line; a longer one ends with `...`.
+const COMMAND_SHOWN: usize = 72;
+
+/// `n` and the noun for it: `1 file`, `2 files`.
+pub(crate) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A command as a status line shows it: its words joined by spaces, quoted as a shell would need where they hold
+/// spaces or quotes, control characters escaped (a status line is one line), at most [`COMMAND_SHOWN`] characters.
+pub(crate) fn shown_command(words: &[OsString]) -> String {
+    let mut out = String::new();
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let word = word.to_string_lossy();
+        let plain = !word.is_empty() && word.chars().all(|c| c.is_alphanumeric() || "-_./=:,+@%^".contains(c));
+        if plain {
+            out.push_str(&word);
+        } else {
+            out.push('\'');
+            out.push_str(&word.replace('\'', r"'\''"));
+            out.push('\'');
+        }
+    }
+    let mut line: String = out.chars().flat_map(|c| c.escape_debug_if_control()).collect();
+    if line.chars().count() > COMMAND_SHOWN {
+        line = line.chars().take(COMMAND_SHOWN - 3).collect::<String>() + "...";
+    }
+    line
+}
+
+/// Control characters as escapes (`\n`), everything else as is.
+trait EscapeControl {
+    fn escape_debug_if_control(self) -> Vec<char>;
+}
+
+impl EscapeControl for char {
+    fn escape_debug_if_control(self) -> Vec<char> {
+        if self.is_control() { self.escape_default().collect() } else { vec![self] }
+    }
+}
+
+/// A duration as a status line says it: `850 ms`, `2.3s`.
+fn took(d: Duration) -> String {
+    if d < Duration::from_secs(1) { format!("{} ms", d.as_millis()) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+/// A run of the command that ended, for the reporter.
+#[derive(Debug, Clone)]
+pub(crate) struct Ended {
+    /// Its run number (`STATOR_RUN`).
+    pub run: u64,
+    /// Its pid, if it was known.
+    pub pid: Option<u32>,
+    /// How it ended; `None` if it could not be reaped (stuck in the kernel after `SIGKILL`).
+    pub status: Option<ExitStatus>,
+    /// How long it ran, as stator saw it (to within a tenth of a second).
+    pub duration: Duration,
+}
+
+impl Ended {
+    /// `exit status: 3 after 2.1s`, `signal: 15 (SIGTERM) after 850 ms`.
+    fn describe(&self) -> String {
+        match self.status {
+            Some(status) => format!("{status} after {}", took(self.duration)),
+            None => format!("it could not be reaped (stuck in the kernel) after {}", took(self.duration)),
+        }
+    }
+
+    /// The JSON `exit` event's fields, with `next` (what happens now) and `extra` fields.
+    fn json(&self, next: &str, message: &str) -> serde_json::Value {
+        let (code, signal) = match self.status {
+            Some(status) => (status.code(), exit_signal(&status)),
+            None => (None, None),
+        };
+        json!({"event": "exit", "run": self.run, "pid": self.pid, "code": code, "signal": signal,
+               "signal_name": signal.and_then(Signal::from_number).map(Signal::name),
+               "reaped": self.status.is_some(), "duration_ms": self.duration.as_secs_f64() * 1e3,
+               "next": next, "message": message})
+    }
+}
+
+/// The signal that ended a process, if one did.
+fn exit_signal(status: &ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::ExitStatusExt::signal(status)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
+}
+
+/// What happens after a run ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Nothing until the next change (`--on-exit wait`).
+    Wait,
+    /// Nothing until the next change or Enter (`--on-exit wait`, the terminal with stator).
+    WaitOrEnter,
+    /// A new run in this long (`--on-exit restart`, growing delays).
+    Backoff(Duration),
+    /// stator exits with this code (`--on-exit exit`).
+    Exit(i32),
+}
+
+/// The `-v` scans, summed up: [`ScanTally::add`] each scan, and every [`SUMMARY_EVERY`] scans a summary comes out.
+#[derive(Debug, Default)]
+pub(crate) struct ScanTally {
+    total: u64,
+    count: u64,
+    stats: usize,
+    listings: usize,
+    sum: Duration,
+    max: Duration,
+    span: Duration,
+}
+
+/// What [`SUMMARY_EVERY`] scans cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ScanSummary {
+    /// Scans summed up here.
+    pub count: u64,
+    /// Scans since the start.
+    pub total: u64,
+    /// Stats per scan, on average.
+    pub stats: usize,
+    /// Directories re-listed, in all these scans.
+    pub listings: usize,
+    /// A scan's time, on average.
+    pub mean: Duration,
+    /// The slowest scan's time.
+    pub max: Duration,
+    /// The time these scans spanned (from the end of the last summary's scan to the end of this one's).
+    pub span: Duration,
+}
+
+impl ScanTally {
+    /// One scan: `stats` stats and `listings` listings in `took`, `since` the previous scan ended. The summary of
+    /// the last [`SUMMARY_EVERY`] scans when this one completes them.
+    pub(crate) fn add(
+        &mut self,
+        stats: usize,
+        listings: usize,
+        took: Duration,
+        since: Duration,
+    ) -> Option<ScanSummary> {
+        self.total += 1;
+        self.count += 1;
+        self.stats += stats;
+        self.listings += listings;
+        self.sum += took;
+        self.max = self.max.max(took);
+        self.span += since;
+        if self.count < SUMMARY_EVERY {
+            return None;
+        }
+        let summary = ScanSummary {
+            count: self.count,
+            total: self.total,
+            stats: self.stats / self.count as usize,
+            listings: self.listings,
+            mean: self.sum / self.count as u32,
+            max: self.max,
+            span: self.span,
+        };
+        *self = ScanTally { total: self.total, ..ScanTally::default() };
+        Some(summary)
+    }
+}
 
 /// How much stator says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +294,9 @@ impl Reporter {
             Verbosity::Normal,
             "2",
             &format!(
-                "watching {files} files in {dirs} directories under {} (scan {:.0} ms, every {})",
+                "watching {} in {} under {} (scan {:.0} ms, every {})",
+                count(files as u64, "file", "files"),
+                count(dirs as u64, "directory", "directories"),
                 roots.join(", "),
                 took.as_secs_f64() * 1e3,
                 humantime::format_duration(interval)
@@ -119,26 +304,41 @@ impl Reporter {
         );
     }
 
-    /// What was learned about each filesystem (verbose).
-    pub(crate) fn filesystems(&self, fss: &[FsSummary]) {
+    /// What was learned about each filesystem (verbose); `given` when `--granularity` decided it.
+    pub(crate) fn filesystems(&self, fss: &[FsSummary], given: bool) {
         for fs in fss {
+            let learned = !given && fs.samples >= MIN_SAMPLES;
             if self.json {
-                self.event(Verbosity::Verbose, json!({"event": "filesystem", "type": fs.info.name, "remote": fs.info.remote,
-                    "granularity_ns": fs.granularity.as_nanos() as u64, "samples": fs.samples, "racy_window_ms": fs.window.as_millis() as u64}));
-            } else {
-                self.line(
+                self.event(
                     Verbosity::Verbose,
-                    "2",
-                    &format!(
-                        "filesystem {}{}: timestamps every {} ({} samples), racy window {} ms",
-                        fs.info.name,
-                        if fs.info.remote { " (network/FUSE)" } else { "" },
-                        humantime::format_duration(fs.granularity),
-                        fs.samples,
-                        fs.window.as_millis()
-                    ),
+                    json!({"event": "filesystem", "type": fs.info.name, "remote": fs.info.remote,
+                    "granularity_ns": fs.granularity.as_nanos() as u64, "learned": learned, "given": given,
+                    "samples": fs.samples, "racy_window_ms": fs.window.as_millis() as u64}),
                 );
+                continue;
             }
+            let granularity = humantime::format_duration(fs.granularity);
+            let timestamps = if given {
+                format!("timestamps every {granularity} (--granularity)")
+            } else if learned {
+                format!("timestamps every {granularity} (learned from {} timestamps)", fs.samples)
+            } else {
+                format!(
+                    "timestamps not learned yet ({} of the {MIN_SAMPLES} distinct timestamps it takes; treated as \
+                     every {granularity} until then)",
+                    fs.samples
+                )
+            };
+            self.line(
+                Verbosity::Verbose,
+                "2",
+                &format!(
+                    "filesystem {}{}: {timestamps}, racy window {} ms",
+                    fs.info.name,
+                    if fs.info.remote { " (network/FUSE)" } else { "" },
+                    fs.window.as_millis()
+                ),
+            );
         }
     }
 
@@ -199,7 +399,11 @@ impl Reporter {
         self.line(
             Verbosity::Verbose,
             "2",
-            &format!("the command reported {} new files ({total} in all): {}", new.len(), names.join(", ")),
+            &format!(
+                "the command reported {} ({total} in all): {}",
+                count(new.len() as u64, "new file", "new files"),
+                names.join(", ")
+            ),
         );
     }
 
@@ -218,18 +422,29 @@ impl Reporter {
         self.line(Verbosity::Normal, "33", &text);
     }
 
-    /// One scan's cost (verbose).
-    pub(crate) fn scanned(&self, stats: usize, listings: usize, took: Duration) {
+    /// What the last [`SUMMARY_EVERY`] scans cost (verbose).
+    pub(crate) fn scans(&self, s: &ScanSummary) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         if self.json {
             return self.event(
                 Verbosity::Verbose,
-                json!({"event": "scan", "stats": stats, "listings": listings, "ms": took.as_secs_f64() * 1e3}),
+                json!({"event": "scans", "count": s.count, "total": s.total, "stats": s.stats, "listings": s.listings,
+                       "mean_ms": ms(s.mean), "max_ms": ms(s.max), "span_ms": ms(s.span)}),
             );
         }
         self.line(
             Verbosity::Verbose,
             "2",
-            &format!("scan: {stats} stats, {listings} listings, {:.1} ms", took.as_secs_f64() * 1e3),
+            &format!(
+                "scans: {} in {:.1}s ({} in all): {} each, {} in all; {:.1} ms on average, {:.1} ms at most",
+                s.count,
+                s.span.as_secs_f64(),
+                s.total,
+                count(s.stats as u64, "stat", "stats"),
+                count(s.listings as u64, "listing", "listings"),
+                ms(s.mean),
+                ms(s.max)
+            ),
         );
     }
 
@@ -241,10 +456,142 @@ impl Reporter {
         self.line(Verbosity::Verbose, "2", text);
     }
 
-    /// Something about the child: started, exited, restarting.
-    pub(crate) fn child(&self, text: &str) {
+    /// A run started: the first, one after a change while none ran, or (with `previous`, how the last one ended) a
+    /// restart. `command` is [`shown_command`]'s.
+    pub(crate) fn started(&self, run: u64, pid: Option<u32>, command: &[OsString], previous: Option<&Ended>) {
+        let shown = shown_command(command);
+        let text = match previous {
+            None => format!("started (run {run}): {shown}"),
+            Some(p) => format!("restarted (run {run}): {shown}; run {} ended: {}", p.run, p.describe()),
+        };
         if self.json {
-            return self.event(Verbosity::Normal, json!({"event": "child", "message": text}));
+            if let Some(p) = previous {
+                let message = format!("run {} ended: {}", p.run, p.describe());
+                self.event(Verbosity::Normal, p.json("restart", &message));
+            }
+            let command: Vec<_> = command.iter().map(|w| w.to_string_lossy()).collect();
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "start", "run": run, "pid": pid, "command": command, "restart": previous.is_some(),
+                       "message": text}),
+            );
+        }
+        self.line(Verbosity::Normal, "32", &text);
+    }
+
+    /// A run ended by itself, and what happens now.
+    pub(crate) fn ended(&self, e: &Ended, next: Next) {
+        let (then, name) = match next {
+            Next::Wait => ("waiting for changes".to_owned(), "wait"),
+            Next::WaitOrEnter => ("waiting for changes, or press Enter".to_owned(), "wait"),
+            Next::Backoff(d) => (format!("restarting in {:.1}s", d.as_secs_f64()), "backoff"),
+            Next::Exit(_) => ("exiting".to_owned(), "exit"),
+        };
+        let text = format!("command ended (run {}): {}; {then}", e.run, e.describe());
+        if self.json {
+            let mut v = e.json(name, &text);
+            match next {
+                Next::Backoff(d) => v["restart_in_ms"] = json!(d.as_millis() as u64),
+                Next::Exit(code) => v["exit_code"] = json!(code),
+                Next::Wait | Next::WaitOrEnter => {}
+            }
+            return self.event(Verbosity::Normal, v);
+        }
+        self.line(Verbosity::Normal, "32", &text);
+    }
+
+    /// `--on-busy signal` sent `signal` to run `run`.
+    pub(crate) fn signalled(&self, run: u64, pid: Option<u32>, signal: Signal) {
+        let text = format!("sent {} to the command", signal.name());
+        if self.json {
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "signal", "run": run, "pid": pid, "signal": signal.name(), "message": text}),
+            );
+        }
+        self.line(Verbosity::Normal, "32", &text);
+    }
+
+    /// `--on-busy queue`: the change waits for run `run` to end.
+    pub(crate) fn queued(&self, run: u64, pid: Option<u32>) {
+        let text = "change queued; the command reruns when it finishes";
+        if self.json {
+            return self.event(Verbosity::Normal, json!({"event": "queued", "run": run, "pid": pid, "message": text}));
+        }
+        self.line(Verbosity::Normal, "32", text);
+    }
+
+    /// A stop takes its time: what it waits for, or that it kills.
+    pub(crate) fn stop_notice(&self, n: &StopNotice) {
+        let human = |d: Duration| humantime::format_duration(d).to_string();
+        let (text, value) = match *n {
+            StopNotice::Waiting { run, pid, signal, timeout, leftovers } => {
+                let what = if leftovers {
+                    format!("run {run} ended, but processes it started have")
+                } else {
+                    format!("run {run} (pid {pid}) has")
+                };
+                let text = format!(
+                    "{what} not stopped {} after {}; waiting up to {} (--stop-timeout) before SIGKILL",
+                    human(crate::supervisor::SLOW_STOP),
+                    signal.name(),
+                    human(timeout)
+                );
+                let value = json!({"event": "stopping", "run": run, "pid": pid, "signal": signal.name(),
+                                   "timeout_ms": timeout.as_millis() as u64, "leftovers": leftovers});
+                (text, value)
+            }
+            StopNotice::Killing { run, pid, timeout, leftovers } => {
+                let what = if leftovers { format!("what run {run} left running") } else { format!("run {run}") };
+                let text =
+                    format!("{what} did not stop within {} (--stop-timeout): killed with SIGKILL", human(timeout));
+                let value = json!({"event": "killed", "run": run, "pid": pid, "timeout_ms": timeout.as_millis() as u64,
+                                   "leftovers": leftovers});
+                (text, value)
+            }
+        };
+        if self.json {
+            let mut value = value;
+            value["message"] = json!(text);
+            return self.event(Verbosity::Normal, value);
+        }
+        self.line(Verbosity::Normal, "33", &text);
+    }
+
+    /// stator was asked to stop by `received` (SIGINT...): it stops run `run` with `signal`, for up to `timeout`.
+    pub(crate) fn stopping(&self, received: i32, run: u64, pid: Option<u32>, signal: Signal, timeout: Duration) {
+        let name = Signal::from_number(received).map_or_else(|| format!("signal {received}"), |s| s.name().to_owned());
+        let again = if name == "SIGINT" { "Ctrl-C again".to_owned() } else { format!("{name} again") };
+        let text = format!(
+            "{name}: stopping the command (run {run}) with {}, up to {} (--stop-timeout); {again} kills it at once",
+            signal.name(),
+            humantime::format_duration(timeout)
+        );
+        if self.json {
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "shutdown", "received": name, "run": run, "pid": pid, "signal": signal.name(),
+                       "timeout_ms": timeout.as_millis() as u64, "message": text}),
+            );
+        }
+        self.line(Verbosity::Normal, "33", &text);
+    }
+
+    /// A second signal asking stator to stop (`received`): the command's group is killed at once.
+    pub(crate) fn killing_now(&self, received: i32) {
+        let name = Signal::from_number(received).map_or_else(|| format!("signal {received}"), |s| s.name().to_owned());
+        let text = format!("{name} again: killing the command's processes at once (SIGKILL)");
+        if self.json {
+            return self.event(Verbosity::Quiet, json!({"event": "kill", "received": name, "message": text}));
+        }
+        self.line(Verbosity::Quiet, "31", &text);
+    }
+
+    /// A status line about the command or stator itself that has no fields of its own (a platform note, a restart
+    /// asked for by hand, Ctrl-C and Ctrl-Z): in JSON, `{"event": event, "message": text}`.
+    pub(crate) fn status(&self, event: &'static str, text: &str) {
+        if self.json {
+            return self.event(Verbosity::Normal, json!({"event": event, "message": text}));
         }
         self.line(Verbosity::Normal, "32", text);
     }
@@ -311,13 +658,16 @@ mod tests {
     /// One of every kind of event, in a fixed order.
     fn say_everything(rep: &Reporter) {
         rep.watching(&[Path::new("/w")], 2, 1, ms(5), ms(500));
-        rep.filesystems(&[FsSummary {
-            dev: 1,
-            info: FsInfo { name: "ext4".into(), remote: false },
-            granularity: Duration::from_nanos(1),
-            samples: 10,
-            window: ms(20),
-        }]);
+        rep.filesystems(
+            &[FsSummary {
+                dev: 1,
+                info: FsInfo { name: "ext4".into(), remote: false },
+                granularity: Duration::from_nanos(1),
+                samples: 10,
+                window: ms(20),
+            }],
+            false,
+        );
         let mut set = ChangeSet::new();
         set.add(Change { path: "/w/a".into(), kind: ChangeKind::Modified, reason: Reason::Fields(Fields::MTIME) });
         rep.changes(&set);
@@ -326,25 +676,37 @@ mod tests {
         rep.warn("a bad line");
         rep.reported(&["/lib/x.py".into()], 4);
         rep.stretched(&Stretch { scan: ms(200), interval: ms(500), stretched: ms(800) });
-        rep.scanned(2, 1, ms(3));
+        rep.scans(&SCANS);
         rep.detail("a detail");
-        rep.child("started (run 1)");
+        rep.started(1, Some(42), &["make".into()], None);
         rep.error("it broke");
     }
 
-    const WATCHING: &str = "[stator] watching 2 files in 1 directories under /w (scan 5 ms, every 500ms)";
-    const FILESYSTEM: &str = "[stator] filesystem ext4: timestamps every 1ns (10 samples), racy window 20 ms";
+    const SCANS: ScanSummary = ScanSummary {
+        count: 10,
+        total: 20,
+        stats: 2,
+        listings: 1,
+        mean: Duration::from_micros(3000),
+        max: Duration::from_micros(4500),
+        span: Duration::from_secs(5),
+    };
+
+    const WATCHING: &str = "[stator] watching 2 files in 1 directory under /w (scan 5 ms, every 500ms)";
+    const FILESYSTEM: &str =
+        "[stator] filesystem ext4: timestamps every 1ns (learned from 10 timestamps), racy window 20 ms";
     const CHANGED_PATH: &str = "[stator] modified /w/a (mtime changed)";
     const CHANGED: &str = "[stator] changed: /w/a (modified)";
     const MISSING: &str = "[stator] warning: /w/gone does not exist; watching for it to appear";
     const BACK: &str = "[stator] /w/mnt is back (nfs); comparing its files with their last known state";
     const WARN: &str = "[stator] warning: a bad line";
-    const REPORTED: &str = "[stator] the command reported 1 new files (4 in all): /lib/x.py";
+    const REPORTED: &str = "[stator] the command reported 1 new file (4 in all): /lib/x.py";
     const STRETCHED: &str = "[stator] a scan costs 200 ms of CPU, too much for a 500ms interval; scanning every 800 ms \
                              instead (recently changed files are still re-checked often)";
-    const SCANNED: &str = "[stator] scan: 2 stats, 1 listings, 3.0 ms";
+    const SCANNED: &str =
+        "[stator] scans: 10 in 5.0s (20 in all): 2 stats each, 1 listing in all; 3.0 ms on average, 4.5 ms at most";
     const DETAIL: &str = "[stator] a detail";
-    const CHILD: &str = "[stator] started (run 1)";
+    const CHILD: &str = "[stator] started (run 1): make";
     const ERROR: &str = "[stator] error: it broke";
 
     #[test]
@@ -382,7 +744,7 @@ mod tests {
     fn json_says_what_each_verbosity_asks_for() {
         let cases: [(Verbosity, &[&str]); 3] = [
             (Verbosity::Quiet, &["warning", "warning", "error"]),
-            (Verbosity::Normal, &["watching", "changes", "warning", "notice", "warning", "back_off", "child", "error"]),
+            (Verbosity::Normal, &["watching", "changes", "warning", "notice", "warning", "back_off", "start", "error"]),
             (
                 Verbosity::Verbose,
                 &[
@@ -394,9 +756,9 @@ mod tests {
                     "warning",
                     "reported",
                     "back_off",
-                    "scan",
+                    "scans",
                     "detail",
-                    "child",
+                    "start",
                     "error",
                 ],
             ),
@@ -444,8 +806,199 @@ mod tests {
     fn colour_marks_the_prefix_only() {
         let buf = Buf::default();
         let rep = Reporter::to_writer(Verbosity::Normal, false, true, Box::new(buf.clone()));
-        rep.child("started (run 1)");
+        rep.started(1, None, &["make".into()], None);
         rep.error("it broke");
-        assert_eq!(buf.lines(), ["\x1b[32m[stator]\x1b[0m started (run 1)", "\x1b[31m[stator]\x1b[0m error: it broke"]);
+        assert_eq!(
+            buf.lines(),
+            ["\x1b[32m[stator]\x1b[0m started (run 1): make", "\x1b[31m[stator]\x1b[0m error: it broke"]
+        );
+    }
+
+    #[cfg(unix)]
+    fn ended(run: u64, raw: i32, ms_ran: u64) -> Ended {
+        use std::os::unix::process::ExitStatusExt;
+        Ended { run, pid: Some(100 + run as u32), status: Some(ExitStatus::from_raw(raw)), duration: ms(ms_ran) }
+    }
+
+    #[cfg(unix)]
+    fn events(buf: &Buf) -> Vec<serde_json::Value> {
+        buf.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn child_events_are_typed_in_json() {
+        let (rep, buf) = reporter(Verbosity::Normal, true);
+        let cmd: Vec<OsString> = vec!["sh".into(), "-c".into(), "exit 3".into()];
+        rep.started(1, Some(101), &cmd, None);
+        // Run 1 was stopped by SIGTERM (raw status 15) after 2.5 s; run 2 started.
+        rep.started(2, Some(102), &cmd, Some(&ended(1, 15, 2500)));
+        rep.signalled(2, Some(102), Signal::Hup);
+        rep.queued(2, Some(102));
+        rep.stop_notice(&StopNotice::Waiting {
+            run: 2,
+            pid: 102,
+            signal: Signal::Term,
+            timeout: Duration::from_secs(10),
+            leftovers: false,
+        });
+        rep.stop_notice(&StopNotice::Killing { run: 2, pid: 102, timeout: Duration::from_secs(10), leftovers: false });
+        rep.ended(&ended(2, 9, 11_000), Next::Wait);
+        rep.ended(&ended(3, 3 << 8, 40), Next::Backoff(Duration::from_millis(500)));
+        rep.ended(&ended(4, 7 << 8, 40), Next::Exit(7));
+        rep.stopping(2, 5, Some(105), Signal::Term, Duration::from_secs(10));
+        rep.killing_now(2);
+        let mut events = events(&buf);
+        for e in &mut events {
+            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "every event has a message: {e}");
+            e.as_object_mut().unwrap().remove("message");
+        }
+        let want = [
+            json!({"event": "start", "run": 1, "pid": 101, "command": ["sh", "-c", "exit 3"], "restart": false}),
+            json!({"event": "exit", "run": 1, "pid": 101, "code": null, "signal": 15, "signal_name": "SIGTERM",
+                   "reaped": true, "duration_ms": 2500.0, "next": "restart"}),
+            json!({"event": "start", "run": 2, "pid": 102, "command": ["sh", "-c", "exit 3"], "restart": true}),
+            json!({"event": "signal", "run": 2, "pid": 102, "signal": "SIGHUP"}),
+            json!({"event": "queued", "run": 2, "pid": 102}),
+            json!({"event": "stopping", "run": 2, "pid": 102, "signal": "SIGTERM", "timeout_ms": 10000,
+                   "leftovers": false}),
+            json!({"event": "killed", "run": 2, "pid": 102, "timeout_ms": 10000, "leftovers": false}),
+            json!({"event": "exit", "run": 2, "pid": 102, "code": null, "signal": 9, "signal_name": "SIGKILL",
+                   "reaped": true, "duration_ms": 11000.0, "next": "wait"}),
+            json!({"event": "exit", "run": 3, "pid": 103, "code": 3, "signal": null, "signal_name": null,
+                   "reaped": true, "duration_ms": 40.0, "next": "backoff", "restart_in_ms": 500}),
+            json!({"event": "exit", "run": 4, "pid": 104, "code": 7, "signal": null, "signal_name": null,
+                   "reaped": true, "duration_ms": 40.0, "next": "exit", "exit_code": 7}),
+            json!({"event": "shutdown", "received": "SIGINT", "run": 5, "pid": 105, "signal": "SIGTERM",
+                   "timeout_ms": 10000}),
+            json!({"event": "kill", "received": "SIGINT"}),
+        ];
+        assert_eq!(events, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn child_lines_name_the_run_the_command_and_what_a_stop_waits_for() {
+        let (rep, buf) = reporter(Verbosity::Normal, false);
+        let cmd: Vec<OsString> = vec!["python".into(), "manage.py".into(), "runserver".into()];
+        rep.started(2, Some(102), &cmd, Some(&ended(1, 15, 2500)));
+        rep.stop_notice(&StopNotice::Waiting {
+            run: 2,
+            pid: 102,
+            signal: Signal::Term,
+            timeout: Duration::from_secs(10),
+            leftovers: false,
+        });
+        rep.stop_notice(&StopNotice::Killing { run: 2, pid: 102, timeout: Duration::from_secs(10), leftovers: false });
+        rep.stop_notice(&StopNotice::Waiting {
+            run: 3,
+            pid: 103,
+            signal: Signal::Int,
+            timeout: Duration::from_secs(10),
+            leftovers: true,
+        });
+        rep.stop_notice(&StopNotice::Killing { run: 3, pid: 103, timeout: Duration::from_secs(10), leftovers: true });
+        rep.ended(&ended(4, 1 << 8, 900), Next::Wait);
+        rep.stopping(2, 5, Some(105), Signal::Term, Duration::from_secs(10));
+        rep.stopping(15, 5, Some(105), Signal::Term, Duration::from_secs(10));
+        rep.killing_now(2);
+        assert_eq!(
+            buf.lines(),
+            [
+                "[stator] restarted (run 2): python manage.py runserver; run 1 ended: signal: 15 (SIGTERM) after 2.5s",
+                "[stator] run 2 (pid 102) has not stopped 1s after SIGTERM; waiting up to 10s (--stop-timeout) before \
+                 SIGKILL",
+                "[stator] run 2 did not stop within 10s (--stop-timeout): killed with SIGKILL",
+                "[stator] run 3 ended, but processes it started have not stopped 1s after SIGINT; waiting up to 10s \
+                 (--stop-timeout) before SIGKILL",
+                "[stator] what run 3 left running did not stop within 10s (--stop-timeout): killed with SIGKILL",
+                "[stator] command ended (run 4): exit status: 1 after 900 ms; waiting for changes",
+                "[stator] SIGINT: stopping the command (run 5) with SIGTERM, up to 10s (--stop-timeout); Ctrl-C again \
+                 kills it at once",
+                "[stator] SIGTERM: stopping the command (run 5) with SIGTERM, up to 10s (--stop-timeout); SIGTERM \
+                 again kills it at once",
+                "[stator] SIGINT again: killing the command's processes at once (SIGKILL)",
+            ]
+        );
+    }
+
+    #[test]
+    fn one_is_singular() {
+        let (rep, buf) = reporter(Verbosity::Verbose, false);
+        rep.watching(&[Path::new("/w")], 1, 1, ms(5), ms(500));
+        rep.watching(&[Path::new("/w")], 0, 2, ms(5), ms(500));
+        rep.reported(&["/a".into(), "/b".into()], 2);
+        rep.scans(&ScanSummary { stats: 1, listings: 0, ..SCANS });
+        assert_eq!(
+            buf.lines(),
+            [
+                "[stator] watching 1 file in 1 directory under /w (scan 5 ms, every 500ms)",
+                "[stator] watching 0 files in 2 directories under /w (scan 5 ms, every 500ms)",
+                "[stator] the command reported 2 new files (2 in all): /a, /b",
+                "[stator] scans: 10 in 5.0s (20 in all): 1 stat each, 0 listings in all; 3.0 ms on average, 4.5 ms \
+                 at most",
+            ]
+        );
+        assert_eq!(
+            (count(1u64, "a", "as"), count(0u64, "a", "as"), count(2u64, "a", "as")),
+            ("1 a".into(), "0 as".into(), "2 as".into())
+        );
+    }
+
+    #[test]
+    fn timestamps_not_learned_yet_are_not_claimed() {
+        let (rep, buf) = reporter(Verbosity::Verbose, false);
+        let fs = FsSummary {
+            dev: 1,
+            info: FsInfo { name: "ext4".into(), remote: false },
+            granularity: Duration::from_secs(2),
+            samples: 1,
+            window: ms(2100),
+        };
+        rep.filesystems(std::slice::from_ref(&fs), false);
+        rep.filesystems(&[fs], true);
+        assert_eq!(
+            buf.lines(),
+            [
+                "[stator] filesystem ext4: timestamps not learned yet (1 of the 8 distinct timestamps it takes; \
+                 treated as every 2s until then), racy window 2100 ms",
+                "[stator] filesystem ext4: timestamps every 2s (--granularity), racy window 2100 ms",
+            ]
+        );
+    }
+
+    #[test]
+    fn scans_are_summed_up_every_ten() {
+        let mut tally = ScanTally::default();
+        for i in 1..=25u64 {
+            let summary = tally.add(100, usize::from(i == 3), ms(i), ms(500));
+            match i {
+                10 => assert_eq!(
+                    summary,
+                    Some(ScanSummary {
+                        count: 10,
+                        total: 10,
+                        stats: 100,
+                        listings: 1,
+                        mean: Duration::from_micros(5500),
+                        max: ms(10),
+                        span: Duration::from_secs(5),
+                    })
+                ),
+                20 => assert_eq!(summary.map(|s| (s.total, s.listings, s.max)), Some((20, 0, ms(20)))),
+                _ => assert_eq!(summary, None, "scan {i}"),
+            }
+        }
+    }
+
+    #[test]
+    fn commands_are_shown_on_one_short_line() {
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(shown_command(&words(&["cargo", "run", "--release"])), "cargo run --release");
+        assert_eq!(shown_command(&words(&["sh", "-c", "echo 'hi' > x"])), r"sh -c 'echo '\''hi'\'' > x'");
+        assert_eq!(shown_command(&words(&["sh", "-c", "a\nb", ""])), r"sh -c 'a\nb' ''");
+        let long = shown_command(&words(&["python", &"x".repeat(200)]));
+        assert_eq!(long.chars().count(), COMMAND_SHOWN);
+        assert!(long.ends_with("..."), "{long}");
     }
 }

@@ -4,8 +4,9 @@
 mod signals;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -13,9 +14,9 @@ use crate::change::ChangeSet;
 use crate::cli::{Invocation, Parsed, parse};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
-use crate::learn::{Learner, Note};
+use crate::learn::{LearnError, LearnOptions, Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
-use crate::report::Reporter;
+use crate::report::{Ended, Next, Reporter, ScanTally};
 use crate::supervisor::{Effect, LoopGuard, SpawnError, StopKind, Supervisor, Terminal};
 use crate::vfs::real::RealFs;
 use signals::Control;
@@ -45,14 +46,12 @@ fn run(inv: Invocation) -> Exit {
     let started = Instant::now();
     // Room for a handle per watched directory; the child gets the usual limit back.
     crate::sys::raise_fd_limit();
-    // Declared before the supervisor, so dropped after it: the child is gone before its report file is.
-    let mut learner = match Learner::new(&inv.learn, &inv.config.roots) {
-        Ok(learner) => learner,
-        Err(e) => {
-            rep.error(&e.to_string());
-            return Exit::Failure;
-        }
-    };
+    // Declared before the supervisor, so dropped after it: the child is gone before its report file is. What
+    // cannot be made (a full $TMPDIR) is not worth refusing to run: the command runs without it.
+    let (mut learner, errors) = Learner::best_effort(&inv.learn, &inv.config.roots);
+    for e in &errors {
+        rep.warn(&format!("{e}; the command runs {}", without(e, &inv.learn)));
+    }
     // `--trigger` files: watched whatever the filters say; a change to one restarts the command.
     let base = normalize(Path::new("."));
     let triggers: Vec<PathBuf> = inv.triggers.iter().map(|t| normalize(&base.join(t))).collect();
@@ -67,9 +66,9 @@ fn run(inv: Invocation) -> Exit {
     let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
     let (files, dirs) = poller.counts();
     rep.watching(&roots, files, dirs, took, inv.config.interval);
-    rep.filesystems(&poller.filesystems());
+    rep.filesystems(&poller.filesystems(), inv.config.granularity.is_some());
     rep.detail(&format!(
-        "{} of {dirs} directories are statted through open handles (local filesystems)",
+        "directories whose files are statted through an open handle (local filesystems): {} of {dirs}",
         poller.handles()
     ));
     if let Some(threads) = poller.wide_threads() {
@@ -84,13 +83,17 @@ fn run(inv: Invocation) -> Exit {
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
     if let Some(note) = sup.platform_note() {
-        rep.child(&format!("note: {note}"));
+        rep.status("note", &format!("note: {note}"));
     }
     if let Some(program) = sentinel_program() {
         sup.set_sentinel(program);
     }
+    // A stop blocks this thread for up to --stop-timeout: what it waits for is said as it happens.
+    let (verbosity, json) = (inv.verbosity, inv.json);
+    sup.on_stop_notice(move |n| Reporter::new(verbosity, json).stop_notice(&n));
+    let second = move |sig| Reporter::new(verbosity, json).killing_now(sig);
     let (tx, controls) = channel();
-    if let Err(e) = signals::install(sup.kill_handle(), tx.clone()) {
+    if let Err(e) = signals::install(sup.kill_handle(), tx.clone(), second) {
         rep.error(&format!("cannot handle signals: {e}"));
         return Exit::Failure;
     }
@@ -104,38 +107,50 @@ fn run(inv: Invocation) -> Exit {
     }
     let ctx = Context { rep: &rep, terminal: terminal.as_ref(), inv: &inv };
     let mut looper = Loop::new(&inv, &rep, started, took);
+    let mut runs = Runs { command: &inv.supervisor.command, current: None };
     if !inv.postpone {
         if inv.clear {
             clear_screen();
         }
-        if let Err(e) = sup.start(&[]) {
+        let first = sup.start(&[]);
+        unlisted(&rep, &mut sup);
+        if let Err(e) = first {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
         looper.loops.started(Instant::now());
-        rep.child(&format!("started {} (run 1)", command_line(&inv)));
+        runs.begin(sup.runs(), sup.pid());
+        rep.started(sup.runs(), sup.pid(), runs.command, None);
     }
     loop {
         let now = Instant::now();
         let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
         match controls.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(Control::Stop(sig)) => {
-                rep.child("stopping the command");
-                sup.shutdown();
-                return Exit::Stopped(sig);
+                let exit = Exit::Stopped(sig);
+                // Only a command that runs is stopped; stator may be waiting for a change, or for a crash delay.
+                if let Some(cur) = runs.current.as_ref().filter(|_| sup.pid().is_some()) {
+                    let opts = &inv.supervisor;
+                    rep.stopping(sig, cur.run, cur.pid, opts.stop_signal, opts.stop_timeout);
+                    let status = sup.shutdown();
+                    rep.ended(&runs.end(status), Next::Exit(exit.code()));
+                } else {
+                    sup.shutdown();
+                }
+                return exit;
             }
             Ok(Control::Restart(why)) => {
-                rep.child(&format!("{why}: restarting the command"));
-                if let Some(code) = ctx.restart(&mut sup) {
+                rep.status("restart_asked", &format!("{why}: restarting the command"));
+                if let Some(code) = ctx.restart(&mut sup, &mut runs) {
                     return code;
                 }
             }
             // A line typed while a run is on is not stator's (with --no-tty, the command could not read it).
             Ok(Control::Enter) if sup.pid().is_some() => {}
             Ok(Control::Enter) => {
-                rep.child("Enter: running the command again");
-                if let Some(code) = ctx.restart(&mut sup) {
+                rep.status("restart_asked", "Enter: running the command again");
+                if let Some(code) = ctx.restart(&mut sup, &mut runs) {
                     return code;
                 }
             }
@@ -146,8 +161,9 @@ fn run(inv: Invocation) -> Exit {
             }
         }
         let polled = sup.poll(Instant::now());
+        unlisted(&rep, &mut sup);
         looper.note(&polled);
-        if let Some(code) = ctx.effect(&mut sup, polled) {
+        if let Some(code) = ctx.effect(&mut sup, polled, &mut runs) {
             return code;
         }
         tell(&rep, learner.poll(&mut poller));
@@ -158,19 +174,21 @@ fn run(inv: Invocation) -> Exit {
         }
         let began = looper.settle.began();
         if let Some(set) = looper.settle.take(Instant::now()).and_then(|set| looper.screen(set, began)) {
-            rep.changes(&set);
-            let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
+            // Cleared first, so the reason for the run stays on the screen.
             if inv.clear {
                 clear_screen();
             }
+            rep.changes(&set);
+            let paths: Vec<PathBuf> = set.iter().map(|(p, _, _)| p.to_path_buf()).collect();
             // A trigger file restarts the command whatever --on-busy says.
             let result = if paths.iter().any(|p| triggers.contains(p)) {
                 sup.restart(&paths, Instant::now())
             } else {
                 sup.changed(&paths, Instant::now())
             };
+            unlisted(&rep, &mut sup);
             looper.note(&result);
-            if let Some(code) = ctx.effect(&mut sup, result) {
+            if let Some(code) = ctx.effect(&mut sup, result, &mut runs) {
                 return code;
             }
         }
@@ -186,7 +204,8 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &
     let mut poller = match Poller::new(inv.config.clone(), RealFs) {
         Ok(p) => p.with_global_excludes(global),
         Err(e) => {
-            rep.error(&e.to_string());
+            // A usage error, in the one form of every usage error (not a status line, not JSON).
+            eprintln!("{}", crate::exit::usage_line(&e.to_string()));
             return Err(Exit::Usage);
         }
     };
@@ -208,6 +227,10 @@ struct Loop<'a> {
     /// The watched roots, normalised (the `-i` globs of a loop notice are relative to them).
     roots: Vec<PathBuf>,
     rep: &'a Reporter,
+    /// The full scans, summed up for `-v` every few seconds.
+    tally: ScanTally,
+    /// When the last full scan ended.
+    last_full: Instant,
 }
 
 impl<'a> Loop<'a> {
@@ -230,6 +253,8 @@ impl<'a> Loop<'a> {
             loops: LoopGuard::for_interval(inv.config.interval),
             roots: inv.config.roots.iter().map(|r| normalize(r)).collect(),
             rep,
+            tally: ScanTally::default(),
+            last_full: started + took,
         }
     }
 
@@ -270,7 +295,12 @@ impl<'a> Loop<'a> {
         // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
         let cost = cpu_start.zip(crate::sys::cpu_time()).map_or(took, |(a, b)| b.saturating_sub(a));
         if kind == Sweep::Full {
-            self.rep.scanned(tick.stats, tick.listings, took);
+            let end = Instant::now();
+            let since = end.saturating_duration_since(self.last_full);
+            self.last_full = end;
+            if let Some(summary) = self.tally.add(tick.stats, tick.listings, took, since) {
+                self.rep.scans(&summary);
+            }
         }
         if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
             self.rep.stretched(&b);
@@ -294,19 +324,25 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// A restart asked for by hand (Enter, SIGUSR1).
-    fn restart(&self, sup: &mut Supervisor) -> Option<Exit> {
+    fn restart(&self, sup: &mut Supervisor, runs: &mut Runs<'_>) -> Option<Exit> {
         if self.inv.clear {
             clear_screen();
         }
         let result = sup.restart(&[], Instant::now());
-        self.effect(sup, result)
+        unlisted(self.rep, sup);
+        self.effect(sup, result, runs)
     }
 
     /// Reports what the supervisor did, and follows up where stator itself must act (a second Ctrl-C, Ctrl-Z);
     /// says how stator exits when it is time to leave.
-    fn effect(&self, sup: &mut Supervisor, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+    fn effect(
+        &self,
+        sup: &mut Supervisor,
+        result: Result<Option<Effect>, SpawnError>,
+        runs: &mut Runs<'_>,
+    ) -> Option<Exit> {
         let enter = self.terminal.is_some_and(Terminal::enter_works);
-        match report_effect(self.rep, result, enter)? {
+        match report_effect(self.rep, result, enter, runs, sup.pid())? {
             Followup::Exit(exit) => Some(exit),
             Followup::Shutdown => {
                 sup.shutdown();
@@ -314,7 +350,7 @@ impl Context<'_> {
             }
             Followup::Suspend => {
                 sup.suspend();
-                self.rep.child("resumed");
+                self.rep.status("resumed", "resumed");
                 None
             }
             Followup::TerminalStop(kind) => {
@@ -350,10 +386,53 @@ enum Followup {
     TerminalStop(StopKind),
 }
 
-/// Reports what the supervisor did; says what follows, if anything. A command that fails to start after the first
-/// run (it vanished during a rebuild, say) is reported and the next change tries again. `enter`: Enter runs the
-/// command again, which the line after a run's end says.
-fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>, enter: bool) -> Option<Followup> {
+/// The run going on, as the status lines name it.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    run: u64,
+    pid: Option<u32>,
+    since: Instant,
+}
+
+/// What the status lines need to know of the command's runs: the command, and the run going on.
+struct Runs<'a> {
+    command: &'a [OsString],
+    current: Option<Current>,
+}
+
+impl Runs<'_> {
+    /// Run `run` (pid `pid`) started now.
+    fn begin(&mut self, run: u64, pid: Option<u32>) {
+        self.current = Some(Current { run, pid, since: Instant::now() });
+    }
+
+    /// The run going on ended now, with `status`.
+    fn end(&mut self, status: Option<ExitStatus>) -> Ended {
+        let cur = self.current.take();
+        Ended {
+            run: cur.map_or(0, |c| c.run),
+            pid: cur.and_then(|c| c.pid),
+            status,
+            duration: cur.map_or(Duration::ZERO, |c| c.since.elapsed()),
+        }
+    }
+
+    /// The run going on, for an event about it: its number and pid.
+    fn now(&self) -> (u64, Option<u32>) {
+        self.current.map_or((0, None), |c| (c.run, c.pid))
+    }
+}
+
+/// Reports what the supervisor did (`pid`: the child running after it); says what follows, if anything. A
+/// command that fails to start after the first run (it vanished during a rebuild, say) is reported and the next
+/// change tries again. `enter`: Enter runs the command again, which the line after a run's end says.
+fn report_effect(
+    rep: &Reporter,
+    result: Result<Option<Effect>, SpawnError>,
+    enter: bool,
+    runs: &mut Runs<'_>,
+    pid: Option<u32>,
+) -> Option<Followup> {
     let effect = match result {
         Ok(Some(effect)) => effect,
         Ok(None) => return None,
@@ -363,50 +442,87 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>, ent
         }
     };
     match effect {
-        Effect::Started { run } => rep.child(&format!("started (run {run})")),
-        Effect::Restarted { run, previous } => match previous {
-            Some(status) => rep.child(&format!("restarted (run {run}); the previous run ended: {status}")),
-            None => rep.child(&format!("restarted (run {run})")),
-        },
-        Effect::Signalled(sig) => rep.child(&format!("sent {} to the command", sig.name())),
+        Effect::Started { run } => {
+            runs.begin(run, pid);
+            rep.started(run, pid, runs.command, None);
+        }
+        Effect::Restarted { run, previous } => {
+            let ended = runs.end(previous);
+            runs.begin(run, pid);
+            rep.started(run, pid, runs.command, Some(&ended));
+        }
+        Effect::Signalled(sig) => {
+            let (run, pid) = runs.now();
+            rep.signalled(run, pid, sig);
+        }
         Effect::SignalledWithoutList { signal, error } => {
-            rep.child(&format!("sent {} to the command", signal.name()));
+            let (run, pid) = runs.now();
+            rep.signalled(run, pid, signal);
             rep.warn(&format!(
                 "cannot write the list of changed files ({error}); the command was signalled without it, and the \
                  next list holds these paths too"
             ));
         }
-        Effect::Queued => rep.child("change queued; the command reruns when it finishes"),
-        Effect::Exited(status) => {
-            let enter = if enter { ", or press Enter" } else { "" };
-            rep.child(&format!("command ended: {status}; waiting for changes{enter}"));
+        Effect::Queued => {
+            let (run, pid) = runs.now();
+            rep.queued(run, pid);
         }
-        Effect::BackingOff { status, until } => rep.child(&format!(
-            "command ended: {status}; restarting in {:.1}s",
-            until.saturating_duration_since(Instant::now()).as_secs_f64()
-        )),
+        Effect::Exited(status) => {
+            let next = if enter { Next::WaitOrEnter } else { Next::Wait };
+            rep.ended(&runs.end(Some(status)), next);
+        }
+        Effect::BackingOff { status, until } => {
+            rep.ended(&runs.end(Some(status)), Next::Backoff(until.saturating_duration_since(Instant::now())));
+        }
         Effect::Exit { status, code } => {
-            rep.child(&format!("command ended: {status}; exiting"));
+            rep.ended(&runs.end(Some(status)), Next::Exit(code));
             return Some(Followup::Exit(Exit::Command(code)));
         }
         Effect::Interrupted { status } => {
+            runs.end(status);
             match status {
-                Some(status) => rep.child(&format!("command ended after Ctrl-C: {status}; exiting")),
-                None => rep.child("command stopped after Ctrl-C; exiting"),
+                Some(status) => rep.status("interrupted", &format!("command ended after Ctrl-C: {status}; exiting")),
+                None => rep.status("interrupted", "command stopped after Ctrl-C; exiting"),
             }
             return Some(Followup::Exit(Exit::Interrupted));
         }
         Effect::SecondInterrupt => {
-            rep.child("second Ctrl-C: stopping the command and exiting (Ctrl-C again kills it at once)");
+            rep.status(
+                "interrupted",
+                "second Ctrl-C: stopping the command and exiting (Ctrl-C again kills it at once)",
+            );
             return Some(Followup::Shutdown);
         }
         Effect::Suspended => {
-            rep.child("suspended with the command (Ctrl-Z); fg resumes both");
+            rep.status("suspended", "suspended with the command (Ctrl-Z); fg resumes both");
             return Some(Followup::Suspend);
         }
         Effect::TerminalStop(kind) => return Some(Followup::TerminalStop(kind)),
     }
     None
+}
+
+/// What the command runs without when `e` happened.
+fn without(e: &LearnError, opts: &LearnOptions) -> &'static str {
+    match e {
+        LearnError::ReportFile(_) if opts.python || opts.node => {
+            "without STATOR_WATCH_FILE, and so without what --python or --node would report"
+        }
+        LearnError::ReportFile(_) => "without STATOR_WATCH_FILE",
+        LearnError::Shim { runtime: "node", .. } => "without --node's hook",
+        LearnError::Shim { .. } | LearnError::Unlistable(_) => "without --python's shim",
+    }
+}
+
+/// Says, once, that a child started without `STATOR_CHANGED_FILE`.
+fn unlisted(rep: &Reporter, sup: &mut Supervisor) {
+    if let Some(e) = sup.take_unlisted() {
+        rep.warn(&format!(
+            "cannot write the list of changed files in {} ({e}); the command runs without STATOR_CHANGED_FILE \
+             while it cannot be written (said once)",
+            std::env::temp_dir().display()
+        ));
+    }
 }
 
 /// The stator binary, to run as each run's sentinel: `/proc/self/exe` on Linux (still the right file after a
@@ -440,11 +556,9 @@ fn clear_screen() {
         return;
     }
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
-}
-
-fn command_line(inv: &Invocation) -> String {
-    inv.supervisor.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    if out.is_terminal() {
+        let _ = out.write_all(b"\x1b[H\x1b[2J\x1b[3J").and_then(|()| out.flush());
+    }
 }
 
 /// `--list`: the watched files, one per line, exactly as their bytes are (not necessarily UTF-8).
@@ -478,16 +592,17 @@ mod tests {
     #[test]
     fn a_signal_sent_without_its_list_is_a_warning_each_time() {
         let (rep, out) = reporter(Verbosity::Quiet, false);
+        let mut runs = Runs { command: &[], current: None };
         for _ in 0..2 {
             let error = io::Error::from(io::ErrorKind::NotFound);
             let effect = Effect::SignalledWithoutList { signal: Signal::Hup, error };
-            assert_eq!(report_effect(&rep, Ok(Some(effect)), false), None, "not a reason to exit");
+            assert_eq!(report_effect(&rep, Ok(Some(effect)), false, &mut runs, None), None, "not a reason to exit");
         }
         let warning = "[stator] warning: cannot write the list of changed files (entity not found); the command was \
                        signalled without it, and the next list holds these paths too";
         assert_eq!(out.lines(), [warning, warning]);
         let (rep, out) = reporter(Verbosity::Normal, false);
-        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))), false);
+        report_effect(&rep, Ok(Some(Effect::Signalled(Signal::Hup))), false, &mut runs, None);
         assert_eq!(out.lines(), ["[stator] sent SIGHUP to the command"]);
     }
 }

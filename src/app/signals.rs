@@ -23,9 +23,14 @@ pub(crate) enum Control {
     Enter,
 }
 
-/// Starts listening; each signal arrives on `tx`. `kill` is used on the second signal that ends stator.
+/// Starts listening; each signal arrives on `tx`. `kill` is used on the second signal that ends stator, and
+/// `second` told of it (with the signal's number) when there was a command to kill.
 #[cfg(unix)]
-pub(super) fn install(kill: KillHandle, tx: Sender<Control>) -> std::io::Result<()> {
+pub(super) fn install(
+    kill: KillHandle,
+    tx: Sender<Control>,
+    second: impl Fn(i32) + Send + 'static,
+) -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
     use signal_hook::iterator::Signals;
 
@@ -38,7 +43,11 @@ pub(super) fn install(kill: KillHandle, tx: Sender<Control>) -> std::io::Result<
             } else {
                 stops += 1;
                 if stops >= 2 {
+                    let running = kill.running();
                     kill.kill_now();
+                    if running {
+                        second(sig);
+                    }
                 }
                 Control::Stop(sig)
             };
@@ -50,14 +59,23 @@ pub(super) fn install(kill: KillHandle, tx: Sender<Control>) -> std::io::Result<
     Ok(())
 }
 
-/// Starts listening; each Ctrl-C arrives on `tx` as SIGINT's number, 2.
+/// Starts listening; each Ctrl-C arrives on `tx` as SIGINT's number, 2. The second one kills the command with
+/// `kill`, and tells `second`.
 #[cfg(not(unix))]
-pub(super) fn install(kill: KillHandle, tx: Sender<Control>) -> std::io::Result<()> {
+pub(super) fn install(
+    kill: KillHandle,
+    tx: Sender<Control>,
+    second: impl Fn(i32) + Send + 'static,
+) -> std::io::Result<()> {
     let mut count = 0u32;
     ctrlc::set_handler(move || {
         count += 1;
         if count >= 2 {
+            let running = kill.running();
             kill.kill_now();
+            if running {
+                second(2);
+            }
         }
         let _ = tx.send(Control::Stop(2));
     })

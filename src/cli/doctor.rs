@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
-use super::{Parsed, usage};
+use super::{Parsed, argh_exit, habits, usage};
 use crate::config::{Config, FilterConfig};
 use crate::doctor::DoctorOptions;
-use crate::exit::Exit;
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Explain how stator sees the filesystems under PATH (default: .): their type, network or FUSE, timestamp
 /// granularity, clock skew, attribute caches and what to change, the files tracked, the cost of one scan and the
 /// interval to use.
@@ -58,12 +57,14 @@ struct DoctorArgs {
 
 /// Parses the arguments after `doctor` (`name` is the program name, for the help text).
 pub(super) fn parse(name: &str, args: &[&str]) -> Parsed {
-    let a = match DoctorArgs::from_args(&[name, "doctor"], args) {
+    let args = match habits::rewrite(args, &habits::Flags::of::<DoctorArgs>(), false) {
+        Ok(args) => args,
+        Err(msg) => return usage(msg),
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let a = match DoctorArgs::from_args(&[name, "doctor"], &args) {
         Ok(a) => a,
-        Err(exit) => {
-            let code = if exit.status.is_ok() { Exit::Success } else { Exit::Usage };
-            return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
-        }
+        Err(exit) => return argh_exit(exit),
     };
     let mut roots = a.paths;
     roots.extend(a.watch);

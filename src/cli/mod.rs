@@ -3,23 +3,24 @@
 mod doctor;
 mod duration;
 pub mod fuzz;
+mod habits;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 pub(crate) use duration::parse_duration;
 
 use crate::config::{Config, FilterConfig};
 use crate::doctor::DoctorOptions;
-use crate::exit::Exit;
+use crate::exit::{Exit, usage_line};
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
 use crate::supervisor::{OnBusy, OnExit, Options, Signal};
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 /// Run COMMAND, and restart it whenever a watched file changes. stator sees changes only by polling stat(2),
 /// so it behaves the same on local disks, NFS and SMB mounts, Docker bind mounts, WSL's /mnt/c and CI
 /// containers, where file-event watchers go deaf.
@@ -28,7 +29,7 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
     example = "Re-run a Python test suite after every change:\n  $ {command_name} -e py -- pytest -x",
     example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
     example = "List what would be watched:\n  $ {command_name} -w src --list",
-    note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
+    note = "Flags that take a value take it as --flag value or --flag=value. Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
             ignored, and so are Python bytecode (__pycache__, *.pyc), node_modules, cargo's target (beside a \
@@ -112,7 +113,8 @@ struct Args {
     #[argh(switch, short = 'q')]
     quiet: bool,
 
-    /// print more: every changed path with the fingerprint field that changed, scan times
+    /// print more: every changed path with the fingerprint field that changed, what scans cost (a summary every 10
+    /// scans), what was learned of each filesystem
     #[argh(switch, short = 'v')]
     verbose: bool,
 
@@ -120,8 +122,14 @@ struct Args {
     #[argh(switch)]
     json: bool,
 
-    /// signal that stops the command's process group: TERM, INT, HUP, QUIT, KILL, USR1, USR2 (default: TERM); on
-    /// Windows every one but KILL is sent as CTRL_BREAK_EVENT, and KILL terminates the command's job at once
+    /// signal that stops the command's process group, to restart it or at the end: TERM, INT, HUP, QUIT, KILL,
+    /// USR1, USR2 (default: TERM); on Windows every one but KILL is sent as CTRL_BREAK_EVENT, and KILL terminates
+    /// the command's job at once
+    #[argh(option)]
+    stop_signal: Option<Signal>,
+
+    /// with --on-busy signal: the signal sent on each change instead of a restart (default: HUP); without it, the
+    /// same as --stop-signal (as before --stop-signal existed)
     #[argh(option)]
     signal: Option<Signal>,
 
@@ -129,8 +137,8 @@ struct Args {
     #[argh(option, from_str_fn(parse_duration))]
     stop_timeout: Option<Duration>,
 
-    /// what a change does while the command runs: restart, queue (rerun when it ends) or signal (send --signal
-    /// only, for programs that reload on SIGHUP; Windows: CTRL_BREAK_EVENT) (default: restart)
+    /// what a change does while the command runs: restart, queue (rerun when it ends) or signal (send --signal,
+    /// HUP by default, for programs that reload on it; Windows: CTRL_BREAK_EVENT) (default: restart)
     #[argh(option)]
     on_busy: Option<OnBusy>,
 
@@ -147,7 +155,7 @@ struct Args {
     #[argh(switch)]
     postpone: bool,
 
-    /// clear the screen before each run
+    /// clear the screen before each run, then say why it runs (only when stdout is a terminal)
     #[argh(switch, short = 'c')]
     clear: bool,
 
@@ -178,6 +186,10 @@ struct Args {
     /// again when it changes; repeatable
     #[argh(option)]
     dep_file: Vec<PathBuf>,
+
+    /// print stator's version and exit
+    #[argh(switch, short = 'V')]
+    version: bool,
 
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
@@ -227,7 +239,42 @@ pub(crate) enum Parsed {
 }
 
 fn usage(msg: impl Into<String>) -> Parsed {
-    Parsed::Exit { output: format!("stator: {}\nRun stator --help for usage.", msg.into()), code: Exit::Usage }
+    Parsed::Exit { output: usage_line(&msg.into()), code: Exit::Usage }
+}
+
+/// What argh says (help on success, an error otherwise), as a [`Parsed::Exit`]: errors in the one `stator: ...`
+/// form.
+fn argh_exit(exit: argh::EarlyExit) -> Parsed {
+    if exit.status.is_ok() {
+        return Parsed::Exit { output: exit.output.trim_end().to_string(), code: Exit::Success };
+    }
+    usage(argh_message(exit.output.trim()))
+}
+
+/// argh's error message, reworded as one line: `Unrecognized argument: --bogus` becomes `unrecognized argument:
+/// --bogus (stator --help lists the flags)`, `Error parsing option '--interval' with value '2': why` becomes
+/// `--interval: why`.
+fn argh_message(out: &str) -> String {
+    if let Some(arg) = out.strip_prefix("Unrecognized argument: ") {
+        return format!("unrecognized argument: {arg} (stator --help lists the flags)");
+    }
+    if let Some(rest) = out.strip_prefix("Error parsing option '")
+        && let Some((flag, rest)) = rest.split_once("' with value '")
+        && let Some((_, why)) = rest.split_once("': ")
+    {
+        return format!("{flag}: {why}");
+    }
+    if let Some(flag) = out.strip_prefix("No value provided for option '").and_then(|r| r.strip_suffix("'.")) {
+        return format!("{flag} needs a value");
+    }
+    let one_line = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = one_line.chars();
+    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
+/// `stator --version`.
+fn version() -> Parsed {
+    Parsed::Exit { output: format!("stator {}", env!("CARGO_PKG_VERSION")), code: Exit::Success }
 }
 
 /// Parses `args` (the program name first). Everything after the first `--` is the command, passed through
@@ -256,13 +303,18 @@ pub(crate) fn parse(args: &[OsString]) -> Parsed {
             None => return usage(format!("{} is not valid UTF-8; non-UTF-8 arguments go after --", flag.display())),
         }
     }
+    let strs = match habits::rewrite(&strs, &habits::Flags::of::<Args>(), true) {
+        Ok(strs) => strs,
+        Err(msg) => return usage(msg),
+    };
+    let strs: Vec<&str> = strs.iter().map(String::as_str).collect();
     let parsed = match Args::from_args(&[name], &strs) {
         Ok(parsed) => parsed,
-        Err(exit) => {
-            let code = if exit.status.is_ok() { Exit::Success } else { Exit::Usage };
-            return Parsed::Exit { output: exit.output.trim_end().to_string(), code };
-        }
+        Err(exit) => return argh_exit(exit),
     };
+    if parsed.version {
+        return version();
+    }
     let command = command.unwrap_or_else(|| parsed.command.iter().map(OsString::from).collect());
     match invocation(parsed, command) {
         Ok(inv) => Parsed::Run(Box::new(inv)),
@@ -310,12 +362,26 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         _ => Verbosity::Normal,
     };
     let run_defaults = Options::default();
+    let on_busy = a.on_busy.unwrap_or(run_defaults.on_busy);
+    // `--signal` is the reload signal of `--on-busy signal`. Elsewhere it keeps its old meaning, the stop signal,
+    // unless `--stop-signal` says otherwise: then it would do nothing, which is worth saying.
+    let (stop_signal, reload_signal) = match (on_busy, a.stop_signal, a.signal) {
+        (OnBusy::Signal, stop, reload) => (stop, reload),
+        (_, None, old) => (old, None),
+        (_, Some(_), Some(_)) => {
+            return Err("--signal is the signal --on-busy signal sends on a change; without --on-busy signal, \
+                        use --stop-signal alone"
+                .into());
+        }
+        (_, stop, None) => (stop, None),
+    };
     let supervisor = Options {
         command,
         shell: a.shell,
-        stop_signal: a.signal.unwrap_or(run_defaults.stop_signal),
+        stop_signal: stop_signal.unwrap_or(run_defaults.stop_signal),
+        reload_signal: reload_signal.unwrap_or(run_defaults.reload_signal),
         stop_timeout: a.stop_timeout.unwrap_or(run_defaults.stop_timeout),
-        on_busy: a.on_busy.unwrap_or(run_defaults.on_busy),
+        on_busy,
         on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
         reload_code: a.reload_code,
         env: Vec::new(),
@@ -421,11 +487,122 @@ mod tests {
     }
 
     #[test]
+    fn every_usage_error_is_one_line_in_the_stator_form() {
+        for args in [
+            &["--interval", "2", "--", "x"][..],
+            &["--interval=2", "--", "x"],
+            &["--interval", "0s", "--", "x"],
+            &["--interval"],
+            &["--bogus", "--", "x"],
+            &["--bogus=1", "--", "x"],
+            &["-p", "--", "x"],
+            &["--list=yes"],
+            &[],
+            &["-q", "-v", "--", "x"],
+            &["--signal", "INT", "--stop-signal", "TERM", "--", "x"],
+            &["--stop-signal", "STOP", "--", "x"],
+            &["doctor", "--bogus"],
+            &["doctor", "--json=1"],
+            &["doctor", ""],
+        ] {
+            let (code, out) = exit_code(args);
+            assert_eq!(code, Exit::Usage, "{args:?}");
+            assert!(out.starts_with("stator: ") && !out.contains('\n'), "{args:?}: {out:?}");
+        }
+        assert_eq!(exit_code(&["--interval=2", "--", "x"]).1, "stator: --interval: '2' needs a unit, e.g. 2ms or 2s");
+        assert_eq!(
+            exit_code(&["--bogus", "--", "x"]).1,
+            "stator: unrecognized argument: --bogus (stator --help lists the flags)"
+        );
+        assert_eq!(exit_code(&["--interval"]).1, "stator: --interval needs a value");
+    }
+
+    #[test]
+    fn flag_equals_value_is_accepted_for_every_flag_that_takes_a_value() {
+        let inv = ok(&["--interval=1s", "--ignore=*.o", "--watch=src", "-e", "rs", "--settle=50ms", "--", "make"]);
+        assert_eq!(inv.config.interval, Duration::from_secs(1));
+        assert_eq!(inv.config.filter.exclude, ["*.o"]);
+        assert_eq!(inv.config.roots, [PathBuf::from("src")]);
+        assert_eq!(inv.config.settle, Duration::from_millis(50));
+        // A greedy command keeps its own `--flag=value` arguments.
+        let inv = ok(&["--interval=1s", "cargo", "test", "--jobs=2"]);
+        assert_eq!(inv.supervisor.command, [OsString::from("cargo"), "test".into(), "--jobs=2".into()]);
+        // The doctor's flags too.
+        let d = match run(&["doctor", "--ignore=node_modules", "--watch=src"]) {
+            Parsed::Doctor(d) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d.config.filter.exclude, ["node_modules"]);
+        assert_eq!(d.config.roots, [PathBuf::from("src")]);
+        // Every option argh knows of splits; no switch does.
+        for flag in habits::Flags::of::<Args>().options() {
+            let args = [format!("{flag}=x")];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let rewritten = habits::rewrite(&args, &habits::Flags::of::<Args>(), true).unwrap();
+            assert_eq!(rewritten, [flag.as_str(), "x"], "{flag}");
+        }
+    }
+
+    #[test]
+    fn version_exits_0_with_the_version() {
+        for args in [&["--version"][..], &["-V"], &["-w", "src", "-V"]] {
+            let (code, out) = exit_code(args);
+            assert_eq!(code, Exit::Success, "{args:?}");
+            assert_eq!(out, format!("stator {}", env!("CARGO_PKG_VERSION")));
+        }
+        // In the command, it is the command's.
+        assert_eq!(ok(&["python", "-V"]).supervisor.command, [OsString::from("python"), "-V".into()]);
+    }
+
+    #[test]
+    fn peers_flags_get_a_hint_and_never_shadow_a_flag_of_stators() {
+        for (flag, hint) in [("-r", "by default"), ("-p", "--postpone"), ("-d", "--settle"), ("--delay", "--settle")] {
+            let (code, out) = exit_code(&[flag, "--", "x"]);
+            assert_eq!(code, Exit::Usage);
+            assert!(out.contains(hint), "{flag}: {out}");
+        }
+        assert!(exit_code(&["--ext", "py", "--", "x"]).1.contains("-e/--exts"));
+        let flags = habits::Flags::of::<Args>();
+        for peer in ["-r", "-p", "-d", "--delay", "--ext"] {
+            assert!(!flags.has(peer), "{peer} is a flag of stator's now: drop its hint");
+        }
+    }
+
+    #[test]
+    fn the_stop_signal_and_the_reload_signal_are_apart() {
+        let signals = |args: &[&str]| {
+            let inv = ok(args);
+            (inv.supervisor.stop_signal, inv.supervisor.reload_signal)
+        };
+        // --on-busy signal: --signal is what a change sends; stopping stays TERM unless --stop-signal says.
+        assert_eq!(signals(&["--on-busy", "signal", "--", "x"]), (Signal::Term, Signal::Hup));
+        assert_eq!(signals(&["--on-busy", "signal", "--signal", "USR1", "--", "x"]), (Signal::Term, Signal::Usr1));
+        assert_eq!(
+            signals(&["--on-busy", "signal", "--signal", "HUP", "--stop-signal", "INT", "--", "x"]),
+            (Signal::Int, Signal::Hup)
+        );
+        // Otherwise --signal is still the stop signal, as it was before --stop-signal.
+        assert_eq!(signals(&["--signal", "INT", "--", "x"]).0, Signal::Int);
+        assert_eq!(signals(&["--stop-signal", "INT", "--", "x"]).0, Signal::Int);
+        assert_eq!(signals(&["--", "x"]).0, Signal::Term);
+    }
+
+    #[test]
     fn help_exits_0_and_lists_every_flag_with_examples() {
         let (code, out) = exit_code(&["--help"]);
         assert_eq!(code, Exit::Success);
-        for flag in ["--watch", "--exts", "--filter", "--ignore", "--interval", "--list", "--no-vcs-ignore", "Examples"]
-        {
+        for flag in [
+            "--watch",
+            "--exts",
+            "--filter",
+            "--ignore",
+            "--interval",
+            "--list",
+            "--no-vcs-ignore",
+            "--stop-signal",
+            "--version",
+            "Examples",
+        ] {
             assert!(out.contains(flag), "help lacks {flag}:\n{out}");
         }
     }

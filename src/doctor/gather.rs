@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use filetime::FileTime;
 
 use super::mountinfo::{self, Mount};
+use super::skip::{self, Root};
 use super::{Examined, FsReport, Probe, ProbeError};
 use crate::config::Config;
 use crate::discover::{IgnoreScope, PatternError};
@@ -18,8 +19,16 @@ use crate::poll::{Poller, Warning, normalize};
 use crate::time::{diff, dur, nanos};
 use crate::vfs::{Vfs, real::RealFs};
 
-/// Scans the roots of `config` as stator would, and examines each filesystem met.
+/// Scans the roots of `config` as stator would, and examines each filesystem met. Special files and kernel
+/// pseudo-filesystems are not looked at ([`super::skip`]).
 pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
+    let given: Vec<PathBuf> = config.roots.iter().map(|r| normalize(r)).collect();
+    let mounts = mount_table();
+    let described: Vec<(PathBuf, Root)> = given.iter().map(|r| (r.clone(), describe(r))).collect();
+    let plan = skip::plan(&described, &mounts);
+    let mut config = config.clone();
+    config.roots = plan.roots;
+    config.filter.exclude.extend(plan.excludes);
     let (global, _) = if config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     let mut poller = Poller::new(config.clone(), RealFs)?.with_global_excludes(global);
     let started = Instant::now();
@@ -29,8 +38,7 @@ pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
     poller.tick();
     let scan = started.elapsed();
     let (files, dirs) = poller.counts();
-    let roots: Vec<PathBuf> = config.roots.iter().map(|r| normalize(r)).collect();
-    let mounts = mount_table();
+    let roots = config.roots;
     let filesystems = poller
         .filesystems()
         .into_iter()
@@ -44,8 +52,11 @@ pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
             FsReport { summary: fs, mount, probe }
         })
         .collect();
+    let missing = described.iter().filter(|(_, r)| *r == Root::Missing).map(|(p, _)| p.clone()).collect();
     Ok(Examined {
-        roots,
+        roots: given,
+        skipped: plan.skipped,
+        missing,
         files,
         dirs,
         baseline,
@@ -60,6 +71,38 @@ pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
             })
             .collect(),
     })
+}
+
+/// What `root` is: missing, a special file (never opened), or a file or directory and its device.
+fn describe(root: &Path) -> Root {
+    match std::fs::metadata(root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Root::Missing,
+        Err(_) => Root::Present(None),
+        Ok(meta) => special(&meta.file_type())
+            .map_or_else(|| Root::Present(RealFs.stat(root).ok().map(|s| s.dev)), Root::Special),
+    }
+}
+
+/// What kind of special file this is, if it is one.
+#[cfg(unix)]
+fn special(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn special(_t: &std::fs::FileType) -> Option<&'static str> {
+    None
 }
 
 /// The mount table (Linux), or nothing.

@@ -10,6 +10,7 @@ pub(crate) mod advice;
 mod gather;
 pub(crate) mod mountinfo;
 mod render;
+pub(crate) mod skip;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -32,8 +33,12 @@ pub(crate) struct DoctorOptions {
 /// Everything found.
 #[derive(Debug)]
 pub(crate) struct Examined {
-    /// The roots, absolute.
+    /// The roots given, absolute.
     pub roots: Vec<PathBuf>,
+    /// What was not looked at, and why: special files, kernel pseudo-filesystems.
+    pub skipped: Vec<skip::Skipped>,
+    /// The roots that do not exist.
+    pub missing: Vec<PathBuf>,
     /// Tracked regular files.
     pub files: usize,
     /// Listed directories.
@@ -57,6 +62,14 @@ pub(crate) struct FsReport {
     pub mount: Option<mountinfo::Mount>,
     /// The directory probed, and what the probe found.
     pub probe: Option<(PathBuf, Result<Probe, ProbeError>)>,
+}
+
+impl Examined {
+    /// Whether every root given was examined: none is missing, none was skipped. Otherwise the doctor exits
+    /// non-zero, after its report.
+    pub(crate) fn complete(&self) -> bool {
+        self.missing.is_empty() && !self.skipped.iter().any(|s| s.root)
+    }
 }
 
 impl FsReport {
@@ -138,12 +151,13 @@ impl std::error::Error for ProbeError {
     }
 }
 
-/// Runs `stator doctor`: prints the report on stdout; says how to exit ([`Exit::Usage`] for a bad pattern).
+/// Runs `stator doctor`: prints the report on stdout; says how to exit ([`Exit::Usage`] for a bad pattern,
+/// [`Exit::Failure`] when a root does not exist or was not examined).
 pub(crate) fn run(opts: &DoctorOptions) -> Exit {
     let examined = match gather::examine(&opts.config) {
         Ok(examined) => examined,
         Err(e) => {
-            eprintln!("stator: {e}");
+            eprintln!("{}", crate::exit::usage_line(&e.to_string()));
             return Exit::Usage;
         }
     };
@@ -151,5 +165,5 @@ pub(crate) fn run(opts: &DoctorOptions) -> Exit {
     let mut out = io::stdout().lock();
     // A closed pipe (`stator doctor | head`) is not worth a message.
     let _ = writeln!(out, "{text}");
-    Exit::Success
+    if examined.complete() { Exit::Success } else { Exit::Failure }
 }

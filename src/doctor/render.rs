@@ -32,6 +32,13 @@ pub(super) fn text(e: &Examined) -> String {
     for w in &e.warnings {
         let _ = writeln!(out, "  warning: {w}");
     }
+    for s in &e.skipped {
+        let _ = writeln!(out, "  skipped {}: {}", s.path.display(), s.why);
+    }
+    if e.skipped.iter().filter(|s| s.root).count() == e.roots.len() {
+        let _ = writeln!(out, "  nothing else to examine");
+        return out.trim_end().to_owned();
+    }
     let _ = writeln!(
         out,
         "  {} in {}; one scan takes {:.1} ms (the first, listing every directory: {:.1} ms)",
@@ -133,6 +140,9 @@ pub(super) fn json(e: &Examined) -> Value {
         "recommended_interval_ms": recommended.as_millis() as u64,
         "filesystems": e.filesystems.iter().map(fs_json).collect::<Vec<_>>(),
         "warnings": e.warnings,
+        "skipped": e.skipped.iter().map(|s| json!({"path": s.path.to_string_lossy(), "why": s.why, "root": s.root})).collect::<Vec<_>>(),
+        "missing": e.missing.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "complete": e.complete(),
     })
 }
 
@@ -212,6 +222,8 @@ mod tests {
             scan: Duration::from_millis(scan_ms),
             filesystems,
             warnings: vec![],
+            skipped: vec![],
+            missing: vec![],
         }
     }
 

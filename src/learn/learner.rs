@@ -47,11 +47,13 @@ pub enum Note {
 /// with it.
 #[derive(Debug)]
 pub struct Learner {
-    /// Holds the report file and the shims; removed when the learner is dropped (after the child is gone).
-    _dir: tempfile::TempDir,
+    /// Holds the report file and the shims; removed when the learner is dropped (after the child is gone). `None`
+    /// when it could not be made (a full `$TMPDIR`): then there is no report file and no shim.
+    _dir: Option<tempfile::TempDir>,
     /// Its path, normalised.
-    private: PathBuf,
-    report: ReportFile,
+    private: Option<PathBuf>,
+    /// `None` when it could not be made: the command runs without `STATOR_WATCH_FILE`.
+    report: Option<ReportFile>,
     env: Vec<(OsString, OsString)>,
     deps: DepFiles,
     /// The `-w` roots, normalised: a change under one always counts.
@@ -67,28 +69,50 @@ pub struct Learner {
 
 impl Learner {
     /// Makes the private directory, the report file and the shims asked for; `roots` are the poller's roots (a
-    /// change under one always counts).
+    /// change under one always counts). Fails on the first of them that cannot be made; [`Learner::best_effort`]
+    /// makes do without.
     pub fn new(opts: &LearnOptions, roots: &[PathBuf]) -> Result<Learner, LearnError> {
+        let (learner, mut errors) = Learner::best_effort(opts, roots);
+        if errors.is_empty() { Ok(learner) } else { Err(errors.swap_remove(0)) }
+    }
+
+    /// [`Learner::new`], but what cannot be made (a full or read-only `$TMPDIR`) is done without, and said: the
+    /// command runs without `STATOR_WATCH_FILE`, or without a shim. The dep files work whatever happens.
+    pub fn best_effort(opts: &LearnOptions, roots: &[PathBuf]) -> (Learner, Vec<LearnError>) {
         let base = normalize(Path::new("."));
-        let dir = crate::sys::private_dir("stator-learn-").map_err(LearnError::ReportFile)?;
-        let report = ReportFile::create(dir.path(), base.clone()).map_err(LearnError::ReportFile)?;
-        let mut env = vec![(OsString::from(WATCH_FILE_VAR), report.path().as_os_str().to_owned())];
-        if opts.python {
-            let shim_dir =
-                shims::write_python(dir.path()).map_err(|source| LearnError::Shim { runtime: "python", source })?;
-            let existing = std::env::var_os("PYTHONPATH");
-            let path = shims::python_path(&shim_dir, existing.as_deref())
-                .ok_or_else(|| LearnError::Unlistable(shim_dir.clone()))?;
-            env.push(("PYTHONPATH".into(), path));
+        let mut errors = Vec::new();
+        let mut env = Vec::new();
+        let dir = crate::sys::private_dir("stator-learn-").map_err(|e| errors.push(LearnError::ReportFile(e))).ok();
+        let report = dir.as_ref().and_then(|dir| {
+            ReportFile::create(dir.path(), base.clone()).map_err(|e| errors.push(LearnError::ReportFile(e))).ok()
+        });
+        if let Some(report) = &report {
+            env.push((OsString::from(WATCH_FILE_VAR), report.path().as_os_str().to_owned()));
         }
-        if opts.node {
-            let hook = shims::write_node(dir.path()).map_err(|source| LearnError::Shim { runtime: "node", source })?;
-            let existing = std::env::var_os("NODE_OPTIONS");
-            env.push(("NODE_OPTIONS".into(), shims::node_options(&hook, existing.as_deref())));
+        if let Some(dir) = dir.as_ref().filter(|_| opts.python) {
+            match shims::write_python(dir.path()) {
+                Ok(shim_dir) => {
+                    let existing = std::env::var_os("PYTHONPATH");
+                    match shims::python_path(&shim_dir, existing.as_deref()) {
+                        Some(path) => env.push(("PYTHONPATH".into(), path)),
+                        None => errors.push(LearnError::Unlistable(shim_dir)),
+                    }
+                }
+                Err(source) => errors.push(LearnError::Shim { runtime: "python", source }),
+            }
+        }
+        if let Some(dir) = dir.as_ref().filter(|_| opts.node) {
+            match shims::write_node(dir.path()) {
+                Ok(hook) => {
+                    let existing = std::env::var_os("NODE_OPTIONS");
+                    env.push(("NODE_OPTIONS".into(), shims::node_options(&hook, existing.as_deref())));
+                }
+                Err(source) => errors.push(LearnError::Shim { runtime: "node", source }),
+            }
         }
         let deps = DepFiles::new(opts.dep_files.iter().map(|f| normalize(&base.join(f))));
-        Ok(Learner {
-            private: normalize(dir.path()),
+        let learner = Learner {
+            private: dir.as_ref().map(|d| normalize(d.path())),
             _dir: dir,
             report,
             env,
@@ -99,7 +123,8 @@ impl Learner {
             notices: 0,
             read_warned: false,
             full_warned: false,
-        })
+        };
+        (learner, errors)
     }
 
     /// The variables every child gets: `STATOR_WATCH_FILE`, and `PYTHONPATH` / `NODE_OPTIONS` for the shims.
@@ -121,12 +146,13 @@ impl Learner {
     /// Every main-loop iteration: watches the paths the command reported since the last call.
     pub fn poll(&mut self, poller: &mut Poller) -> Vec<Note> {
         let mut notes = Vec::new();
-        let parsed = match self.report.read_new() {
+        let Some(report) = self.report.as_mut() else { return notes };
+        let parsed = match report.read_new() {
             Ok(parsed) => parsed,
             Err(e) => {
                 if !self.read_warned {
                     self.read_warned = true;
-                    notes.push(Note::Warning(format!("cannot read {}: {e}", self.report.path().display())));
+                    notes.push(Note::Warning(format!("cannot read {}: {e}", report.path().display())));
                 }
                 return notes;
             }
@@ -152,7 +178,7 @@ impl Learner {
             }
             let path = normalize(&path);
             // The shims themselves (the Python one is a module like any other): never a reason to restart.
-            if path.starts_with(&self.private) {
+            if self.private.as_ref().is_some_and(|p| path.starts_with(p)) {
                 continue;
             }
             if self.reported.insert(path.clone()) {
@@ -210,10 +236,11 @@ impl Learner {
         };
         let listed: Vec<PathBuf> = depfile::dependencies(&text).iter().map(|p| normalize(&self.base.join(p))).collect();
         let fresh = self.deps.update(file, listed);
+        let listed = self.deps.count(file);
         notes.push(Note::Detail(format!(
-            "dep file {} lists {} files ({} new)",
+            "dep file {} lists {listed} {} ({} new)",
             file.display(),
-            self.deps.count(file),
+            if listed == 1 { "file" } else { "files" },
             fresh.len()
         )));
         poller.add_paths(fresh);
@@ -223,7 +250,8 @@ impl Learner {
 /// A dep file's bytes, refusing one larger than [`MAX_DEP_FILE`].
 fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    std::fs::File::open(path)?.take(MAX_DEP_FILE + 1).read_to_end(&mut out)?;
+    // Never a FIFO or a device: opening or reading one could block the main loop.
+    crate::sys::open_regular(path)?.take(MAX_DEP_FILE + 1).read_to_end(&mut out)?;
     if out.len() as u64 > MAX_DEP_FILE {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "larger than 64 MiB"));
     }

@@ -22,7 +22,9 @@
 //! private temporary directory removed when the supervisor is dropped. Each run gets a file of its own name
 //! (`changed-<run>`), and the previous runs' files are removed, best-effort: on Windows a process that still holds
 //! an old list open (without delete sharing, as `cmd`'s `<` does) only keeps that file alive, never blocks the next
-//! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run).
+//! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run). When it
+//! cannot be written (a full or read-only `$TMPDIR`), the child runs without `STATOR_CHANGED_FILE`: the list is not
+//! worth a server that is down ([`Supervisor::take_unlisted`] says so, once).
 
 pub mod loops;
 #[cfg(any(windows, test))]
@@ -95,6 +97,81 @@ pub enum StopKind {
     Other,
 }
 
+/// How long a stop may take before [`StopNotice::Waiting`] says so: most children stop at once, and a stop that
+/// takes longer is worth a word (the stop timeout is 10 s by default).
+pub const SLOW_STOP: Duration = Duration::from_secs(1);
+
+/// How a stop goes, as the platform code sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Still waiting after [`SLOW_STOP`]: for the child, or (`leftovers`) for what it left in its group.
+    #[cfg_attr(windows, allow(dead_code))]
+    Slow { leftovers: bool },
+    /// The stop timeout ran out: `SIGKILL` follows.
+    #[cfg_attr(windows, allow(dead_code))]
+    Killing { leftovers: bool },
+}
+
+/// A stop that takes its time, as it happens, for the caller to say why nothing seems to happen (see
+/// [`Supervisor::on_stop_notice`]). Not said of a stop cut short by [`KillHandle::kill_now`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopNotice {
+    /// The stop signal went [`SLOW_STOP`] ago and something still runs: the child, or (`leftovers`) processes of
+    /// its group after the child itself exited. They get up to `timeout` in all, then `SIGKILL`.
+    Waiting {
+        /// The run being stopped (`STATOR_RUN`).
+        run: u64,
+        /// Its pid (its process group's id on Unix).
+        pid: u32,
+        /// The stop signal sent.
+        signal: Signal,
+        /// The stop timeout.
+        timeout: Duration,
+        /// Only what the child left behind is still running.
+        leftovers: bool,
+    },
+    /// The stop timeout ran out: the group gets `SIGKILL` now.
+    Killing {
+        /// The run being stopped.
+        run: u64,
+        /// Its pid.
+        pid: u32,
+        /// The stop timeout that ran out.
+        timeout: Duration,
+        /// Only what the child left behind is killed.
+        leftovers: bool,
+    },
+}
+
+/// What hears the [`StopNotice`]s.
+type NoticeFn = Box<dyn FnMut(StopNotice) + Send>;
+
+/// The [`StopNotice`] for `stage` of a stop of run `run` (pid `pid`) with `signal`, `timeout`.
+fn notice(stage: Stage, run: u64, pid: u32, signal: Signal, timeout: Duration) -> StopNotice {
+    match stage {
+        Stage::Slow { leftovers } => StopNotice::Waiting { run, pid, signal, timeout, leftovers },
+        Stage::Killing { leftovers } => StopNotice::Killing { run, pid, timeout, leftovers },
+    }
+}
+
+/// Holds the caller's [`NoticeFn`], if any; shows as whether there is one.
+#[derive(Default)]
+struct Notify(Option<NoticeFn>);
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Notify(set)" } else { "Notify(none)" })
+    }
+}
+
+impl Notify {
+    fn tell(&mut self, n: StopNotice) {
+        if let Some(f) = self.0.as_mut() {
+            f(n);
+        }
+    }
+}
+
 /// How to run and restart the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -102,8 +179,11 @@ pub struct Options {
     pub command: Vec<OsString>,
     /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly.
     pub shell: bool,
-    /// Sent to the child's process group to stop it (and, with [`OnBusy::Signal`], on every change).
+    /// Sent to the child's process group to stop it: to restart it, at the end, and to what it leaves behind.
     pub stop_signal: Signal,
+    /// With [`OnBusy::Signal`]: sent to the child's process group on every change, instead of a restart (`SIGHUP`
+    /// by default: what servers reload their configuration on). Stopping still uses [`Options::stop_signal`].
+    pub reload_signal: Signal,
     /// How long the child gets to exit after the stop signal before it is killed.
     pub stop_timeout: Duration,
     /// What a change does while the child runs.
@@ -123,6 +203,7 @@ impl Default for Options {
             command: Vec::new(),
             shell: false,
             stop_signal: Signal::Term,
+            reload_signal: Signal::Hup,
             stop_timeout: Duration::from_secs(10),
             on_busy: OnBusy::Restart,
             on_exit: OnExit::Wait,
@@ -154,7 +235,9 @@ pub enum SpawnError {
         /// What the system said.
         source: io::Error,
     },
-    /// The file telling the child what changed could not be written (the `stator` command exits with 1).
+    /// The file telling the child what changed could not be written, and the child could not be signalled either
+    /// ([`OnBusy::Signal`]; a start goes ahead without the file). The `stator` command exits with 1 if it is the
+    /// first run.
     ChangedFile(io::Error),
 }
 
@@ -270,6 +353,11 @@ struct KillShared {
 }
 
 impl KillHandle {
+    /// Whether a child runs now (one [`KillHandle::kill_now`] would kill).
+    pub fn running(&self) -> bool {
+        self.0.pid.load(Ordering::SeqCst) != 0
+    }
+
     /// `SIGKILL`s the child's process group now (Windows: kills its tree), and makes every later stop immediate.
     pub fn kill_now(&self) {
         self.0.abort.store(true, Ordering::SeqCst);
@@ -303,6 +391,11 @@ pub struct Supervisor {
     list: Option<PathBuf>,
     /// Earlier runs' lists that could not be removed yet (held open on Windows); tried again at every write.
     stale: Vec<PathBuf>,
+    /// Why the first child that had to start without `STATOR_CHANGED_FILE` did, until the caller takes it.
+    unlisted: Option<io::Error>,
+    /// Whether a child ever started without it (so it is said once).
+    ever_unlisted: bool,
+    notify: Notify,
     reap_all: bool,
     kill: KillHandle,
     /// The terminal handed to each run, if any.
@@ -351,6 +444,9 @@ impl Supervisor {
             dir: None,
             list: None,
             stale: Vec::new(),
+            unlisted: None,
+            ever_unlisted: false,
+            notify: Notify::default(),
             reap_all: is_pid1(),
             kill: KillHandle::default(),
             terminal: None,
@@ -397,6 +493,12 @@ impl Supervisor {
         self.policy = self.policy.clone().with_backoff(backoff);
     }
 
+    /// Calls `f` with each [`StopNotice`] as a stop goes: a stop blocks for up to the stop timeout, and this is how
+    /// the caller can say, while it waits, what it waits for.
+    pub fn on_stop_notice(&mut self, f: impl FnMut(StopNotice) + Send + 'static) {
+        self.notify = Notify(Some(Box::new(f)));
+    }
+
     /// A handle to kill the child's group from another thread.
     pub fn kill_handle(&self) -> KillHandle {
         self.kill.clone()
@@ -421,6 +523,13 @@ impl Supervisor {
     /// A new file each run (`changed-<run>`), in the same private directory.
     pub fn changed_file(&self) -> Option<PathBuf> {
         self.list.clone()
+    }
+
+    /// The first time a child started without `STATOR_CHANGED_FILE` because the list could not be written (a
+    /// full `$TMPDIR`), why; `None` until then, and after it was taken once. Later children that start without it
+    /// are not reported again (each one that can have the list gets it).
+    pub fn take_unlisted(&mut self) -> Option<io::Error> {
+        self.unlisted.take()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -591,7 +700,11 @@ impl Supervisor {
         };
         // The Ctrl-C that ended it may have been reported while it was exiting.
         let n = child.interrupts();
-        child.clear_leftovers(self.opts.stop_signal, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort);
+        let (run, pid, notify) = (self.runs, child.id(), &mut self.notify);
+        let (sig, timeout) = (self.opts.stop_signal, self.opts.stop_timeout);
+        child.clear_leftovers(sig, timeout, self.reap_all, &self.kill.0.abort, &mut |stage| {
+            notify.tell(notice(stage, run, pid, sig, timeout));
+        });
         let cut_short = child.interrupted();
         self.note_interrupts(n, now);
         let interrupted = cut_short || self.ended_by_interrupt(status, now);
@@ -648,7 +761,7 @@ impl Supervisor {
                             }
                             Err(e) => report.unlisted = Some(e),
                         }
-                        let sig = self.opts.stop_signal;
+                        let sig = self.opts.reload_signal;
                         report.signalled = self.child.as_mut().is_some_and(|c| c.signal(sig).is_ok());
                         if !report.signalled
                             && let Some(e) = report.unlisted.take()
@@ -676,7 +789,10 @@ impl Supervisor {
     /// Stops the child if there is one. `None`: there was no child; `Some(None)`: it could not be reaped.
     fn stop_child(&mut self, sig: Signal, timeout: Duration) -> Option<Option<ExitStatus>> {
         let mut child = self.child.take()?;
-        let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort);
+        let (run, pid, notify) = (self.runs, child.id(), &mut self.notify);
+        let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort, &mut |stage| {
+            notify.tell(notice(stage, run, pid, sig, timeout));
+        });
         self.last_stop_interrupted = child.interrupted();
         self.kill.0.pid.store(0, Ordering::SeqCst);
         self.end_run();
@@ -701,7 +817,17 @@ impl Supervisor {
             return Err(SpawnError::NoCommand);
         }
         let run = self.runs + 1;
-        let file = self.write_changed_file(run).map_err(SpawnError::ChangedFile)?;
+        // A list that cannot be written is not worth a dead server: the child runs without it.
+        let file = match self.write_changed_file(run) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                if !self.ever_unlisted {
+                    self.ever_unlisted = true;
+                    self.unlisted = Some(e);
+                }
+                None
+            }
+        };
         let Some(program) = self.opts.command.first() else {
             return Err(SpawnError::NoCommand);
         };
@@ -730,7 +856,12 @@ impl Supervisor {
             (cmd, program.clone())
         };
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
-        cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
+        cmd.env("STATOR_RUN", run.to_string());
+        match &file {
+            Some(file) => cmd.env("STATOR_CHANGED_FILE", file),
+            // Not an older list, nor one inherited from a stator that runs this one.
+            None => cmd.env_remove("STATOR_CHANGED_FILE"),
+        };
         // As PID 1 the kernel ends every process of the namespace with stator: no sentinel needed.
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
         let with = sys::SpawnWith { terminal: self.terminal.as_ref(), sentinel };
@@ -799,7 +930,7 @@ impl Supervisor {
             return Some(Effect::Exited(status));
         }
         if r.signalled {
-            let signal = self.opts.stop_signal;
+            let signal = self.opts.reload_signal;
             return Some(match r.unlisted {
                 None => Effect::Signalled(signal),
                 Some(error) => Effect::SignalledWithoutList { signal, error },

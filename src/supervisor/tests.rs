@@ -219,7 +219,7 @@ fn signal_mode_says_each_time_the_list_of_changes_cannot_be_written_and_keeps_th
     let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log 2>/dev/null; echo >> done' HUP\n\
                   echo up >> log\n\
                   while :; do sleep 1000 & wait; done";
-    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let opts = Options { on_busy: OnBusy::Signal, reload_signal: Signal::Hup, ..sh(dir.path(), script) };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
     wait_until("the child set its trap", || lines(&log) == ["up"]);
@@ -256,7 +256,7 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     let script = "trap 'echo hup >> log; cat \"$STATOR_CHANGED_FILE\" >> log' HUP\n\
                   echo up >> log\n\
                   while :; do sleep 1000 & wait; done";
-    let opts = Options { on_busy: OnBusy::Signal, stop_signal: Signal::Hup, ..sh(dir.path(), script) };
+    let opts = Options { on_busy: OnBusy::Signal, reload_signal: Signal::Hup, ..sh(dir.path(), script) };
     let mut sup = Supervisor::new(opts);
     sup.start(&[]).unwrap();
     wait_until("the child set its trap", || lines(&log) == ["up"]);
@@ -273,8 +273,27 @@ fn signal_mode_signals_the_running_child_and_tells_it_what_changed() {
     wait_until("the second hup", || lines(&log).len() == 5);
     assert_eq!(lines(&log), ["up", "hup", "a.py", "hup", "b.py"]);
     assert_eq!((sup.runs(), sup.pid()), (1, Some(pid)));
-    // Stopping uses the same signal; the trap keeps the shell alive, so it is killed after the timeout.
-    sup.opts.stop_timeout = Duration::from_millis(200);
+    // Stopping uses the stop signal (TERM), not the reload signal the child traps: it stops at once, where HUP
+    // would have left it running until the timeout and SIGKILL.
+    sup.opts.stop_timeout = PATIENCE;
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Term.number()), "{status:?}");
+}
+
+#[test]
+fn a_stop_signal_the_child_traps_ends_in_sigkill_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "trap 'echo hup >> log' HUP\necho up >> log\nwhile :; do sleep 1000 & wait; done";
+    let opts = Options {
+        on_busy: OnBusy::Signal,
+        stop_signal: Signal::Hup,
+        stop_timeout: Duration::from_millis(200),
+        ..sh(dir.path(), script)
+    };
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log) == ["up"]);
     let status = sup.shutdown().unwrap();
     assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
 }
@@ -602,4 +621,86 @@ fn what_an_exited_child_left_in_its_group_is_stopped() {
     }
     let pid = read_pids(&dir.path().join("gc.pid"))[0];
     assert!(gone(pid), "{pid} outlived its run");
+}
+
+#[test]
+fn a_list_that_cannot_be_written_does_not_stop_a_restart_and_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let script = "echo \"$STATOR_RUN ${STATOR_CHANGED_FILE:-none}\" >> log; exec sleep 1000";
+    let mut sup = Supervisor::new(sh(dir.path(), script));
+    sup.start(&[]).unwrap();
+    wait_until("run 1", || lines(&log).len() == 1);
+    assert!(sup.take_unlisted().is_none());
+    // The private directory holding the list goes away: every write of the list fails.
+    let private = sup.changed_file().unwrap().parent().unwrap().to_path_buf();
+    fs::remove_dir_all(&private).unwrap();
+    for run in 2..=3u64 {
+        match sup.changed(&[PathBuf::from("a.py")], Instant::now()).unwrap() {
+            Some(Effect::Restarted { run: r, .. }) => assert_eq!(r, run),
+            other => panic!("{other:?}"),
+        }
+        wait_until("the restarted child", || lines(&log).len() == run as usize);
+        let said = sup.take_unlisted();
+        assert_eq!(said.is_some(), run == 2, "said the first time only: {said:?}");
+    }
+    assert_eq!(lines(&log)[1..], ["2 none", "3 none"]);
+    sup.kill_now();
+}
+
+/// A supervisor whose stop notices land in the returned list.
+fn noticed(opts: Options) -> (Supervisor, std::sync::Arc<std::sync::Mutex<Vec<StopNotice>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sup = Supervisor::new(opts);
+    let into = seen.clone();
+    sup.on_stop_notice(move |n| into.lock().unwrap().push(n));
+    (sup, seen)
+}
+
+#[test]
+fn a_slow_stop_says_it_waits_then_that_it_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut opts = sh(dir.path(), "trap '' TERM; echo up >> log; sleep 1000");
+    opts.stop_timeout = SLOW_STOP + Duration::from_millis(300);
+    let timeout = opts.stop_timeout;
+    let (mut sup, seen) = noticed(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the child set its trap", || lines(&log).len() == 1);
+    let pid = sup.pid().unwrap();
+    let status = sup.shutdown().unwrap();
+    assert_eq!(status.signal(), Some(Signal::Kill.number()), "{status:?}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            StopNotice::Waiting { run: 1, pid, signal: Signal::Term, timeout, leftovers: false },
+            StopNotice::Killing { run: 1, pid, timeout, leftovers: false },
+        ]
+    );
+}
+
+#[test]
+fn a_quick_stop_says_nothing_and_leftovers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sup, seen) = noticed(sh(dir.path(), "exec sleep 1000"));
+    sup.start(&[]).unwrap();
+    sup.changed(&[], Instant::now()).unwrap();
+    sup.shutdown().unwrap();
+    // A child that stops at once is not worth a word. (On a busy machine even `sleep` may take a second to go:
+    // then it is said that stator waits, never that it kills.)
+    let said = seen.lock().unwrap().clone();
+    assert!(said.iter().all(|n| matches!(n, StopNotice::Waiting { .. })), "{said:?}");
+
+    // The child exits by itself; what it left ignores the stop signal.
+    let script = "(trap '' TERM; exec sleep 1000) & echo $! > gc.pid; exit 0";
+    let mut opts = sh(dir.path(), script);
+    opts.stop_timeout = Duration::from_millis(300);
+    let (mut sup, seen) = noticed(opts);
+    sup.start(&[]).unwrap();
+    let pid = sup.pid().unwrap();
+    let _ = next_effect(&mut sup, "the exit");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [StopNotice::Killing { run: 1, pid, timeout: Duration::from_millis(300), leftovers: true }]
+    );
 }

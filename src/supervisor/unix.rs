@@ -17,7 +17,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, Signal as RawSignal, WaitOptions};
 
 use super::signal::Signal;
-use super::{StopKind, Terminal};
+use super::{SLOW_STOP, Stage, StopKind, Terminal};
 use sentinel::Sentinel;
 
 /// How long a process group gets to disappear after `SIGKILL` before stator gives up on it (a process stuck in
@@ -199,12 +199,14 @@ impl Proc {
     /// or a Ctrl-C typed at the group while it holds the terminal, cuts every wait short.
     ///
     /// Returns the child's status; `None` only if it survived `SIGKILL` for [`KILL_GRACE`] (stuck in the kernel).
+    /// `notice` hears how it goes: once if it is still waiting after [`SLOW_STOP`], once if the timeout runs out.
     pub(crate) fn stop(
         &mut self,
         sig: Signal,
         timeout: Duration,
         reap_all: bool,
         abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
     ) -> Option<ExitStatus> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
@@ -212,13 +214,21 @@ impl Proc {
             let _ = self.send(sig.to_rustix());
             let _ = signal_group(self.pgid, RawSignal::CONT);
         }
-        let status = self.wait_for_child(deadline, reap_all, abort);
-        self.clear_group(deadline, reap_all, abort);
+        let mut progress = Progress { start, slow_said: false, killing_said: false, notice };
+        let status = self.wait_for_child(deadline, reap_all, abort, &mut progress);
+        self.clear_group(deadline, reap_all, abort, &mut progress);
         status
     }
 
     /// After the child exited by itself: stops what it left behind in its group, as [`Proc::stop`] does.
-    pub(crate) fn clear_leftovers(&mut self, sig: Signal, timeout: Duration, reap_all: bool, abort: &AtomicBool) {
+    pub(crate) fn clear_leftovers(
+        &mut self,
+        sig: Signal,
+        timeout: Duration,
+        reap_all: bool,
+        abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
+    ) {
         if !self.group_alive() {
             self.end_sentinel();
             return;
@@ -227,10 +237,17 @@ impl Proc {
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
         let _ = self.send(sig.to_rustix());
         let _ = signal_group(self.pgid, RawSignal::CONT);
-        self.clear_group(deadline, reap_all, abort);
+        let mut progress = Progress { start, slow_said: false, killing_said: false, notice };
+        self.clear_group(deadline, reap_all, abort, &mut progress);
     }
 
-    fn wait_for_child(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool) -> Option<ExitStatus> {
+    fn wait_for_child(
+        &mut self,
+        deadline: Instant,
+        reap_all: bool,
+        abort: &AtomicBool,
+        progress: &mut Progress<'_>,
+    ) -> Option<ExitStatus> {
         let mut pause = Pauses::new();
         loop {
             match self.try_reap(reap_all) {
@@ -238,9 +255,13 @@ impl Proc {
                 Ok(None) => {}
                 Err(_) => break,
             }
+            progress.waiting(false);
             if self.cut_short(abort) || !pause.sleep_until(deadline) {
                 break;
             }
+        }
+        if !abort.load(Ordering::Relaxed) {
+            progress.killing(false);
         }
         let _ = signal_group(self.pgid, RawSignal::KILL);
         let give_up = Instant::now() + KILL_GRACE;
@@ -273,7 +294,7 @@ impl Proc {
     }
 
     /// Waits until no live process is left in the group, `SIGKILL`ing it at `deadline`; then ends the sentinel.
-    fn clear_group(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool) {
+    fn clear_group(&mut self, deadline: Instant, reap_all: bool, abort: &AtomicBool, progress: &mut Progress<'_>) {
         let mut pause = Pauses::new();
         let mut killed_at = None;
         loop {
@@ -284,9 +305,15 @@ impl Proc {
             if !self.group_alive() {
                 break;
             }
+            if killed_at.is_none() {
+                progress.waiting(true);
+            }
             let give_up = match killed_at {
                 Some(at) => at,
                 None if self.cut_short(abort) || Instant::now() >= deadline => {
+                    if !abort.load(Ordering::Relaxed) {
+                        progress.killing(true);
+                    }
                     let _ = signal_group(self.pgid, RawSignal::KILL);
                     let at = Instant::now() + KILL_GRACE;
                     killed_at = Some(at);
@@ -409,6 +436,33 @@ pub fn reap_orphans() -> Vec<(u32, ExitStatus)> {
 /// Whether this process is PID 1, as a container's entrypoint is: then it must reap orphans.
 pub fn is_pid1() -> bool {
     rustix::process::getpid().is_init()
+}
+
+/// How a stop goes, for the caller to say: once when it takes longer than [`SLOW_STOP`], once when it comes to
+/// `SIGKILL`.
+struct Progress<'a> {
+    start: Instant,
+    slow_said: bool,
+    killing_said: bool,
+    notice: &'a mut dyn FnMut(Stage),
+}
+
+impl Progress<'_> {
+    /// Still waiting (for the child, or for what it `leftovers` in its group): said once, after [`SLOW_STOP`].
+    fn waiting(&mut self, leftovers: bool) {
+        if !self.slow_said && self.start.elapsed() >= SLOW_STOP {
+            self.slow_said = true;
+            (self.notice)(Stage::Slow { leftovers });
+        }
+    }
+
+    /// The timeout ran out: `SIGKILL` follows. Said once.
+    fn killing(&mut self, leftovers: bool) {
+        if !self.killing_said {
+            self.killing_said = true;
+            (self.notice)(Stage::Killing { leftovers });
+        }
+    }
 }
 
 /// Growing pauses between looks at a process: short first, since most children exit at once.

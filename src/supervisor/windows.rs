@@ -51,7 +51,7 @@ use windows_sys::Win32::System::Threading::{
 use super::Options;
 use super::policy::OnBusy;
 use super::signal::Signal;
-use super::{StopKind, Terminal};
+use super::{Stage, StopKind, Terminal};
 
 /// How long a job gets to empty after `TerminateJobObject` before stator gives up on its child.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -180,6 +180,7 @@ impl Proc {
         timeout: Duration,
         reap_all: bool,
         abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
     ) -> Option<ExitStatus> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout).unwrap_or(start + Duration::from_secs(86_400 * 365));
@@ -187,6 +188,9 @@ impl Proc {
             let asked = sig != Signal::Kill && !abort.load(Ordering::Relaxed) && ctrl_break(self.id()).is_ok();
             if asked {
                 self.wait_for_tree(deadline, reap_all, abort);
+                if !abort.load(Ordering::Relaxed) && self.tree_alive(reap_all) {
+                    notice(Stage::Killing { leftovers: false });
+                }
             }
             let _ = self.terminate();
         }
@@ -203,9 +207,16 @@ impl Proc {
     }
 
     /// After the child exited by itself: stops what it left behind in its job, as [`Proc::stop`] does.
-    pub(crate) fn clear_leftovers(&mut self, sig: Signal, timeout: Duration, reap_all: bool, abort: &AtomicBool) {
+    pub(crate) fn clear_leftovers(
+        &mut self,
+        sig: Signal,
+        timeout: Duration,
+        reap_all: bool,
+        abort: &AtomicBool,
+        notice: &mut dyn FnMut(Stage),
+    ) {
         if self.job.is_some() {
-            let _ = self.stop(sig, timeout, reap_all, abort);
+            let _ = self.stop(sig, timeout, reap_all, abort, notice);
         }
     }
 

@@ -5,7 +5,8 @@
 //!   directory handles ([`open_handles`]);
 //! - **the process's CPU time** ([`cpu_time`]), to judge what a scan costs;
 //! - **paths from raw bytes** ([`path_from_bytes`]), for what a child or a dependency file writes;
-//! - **private files**: a directory only the owner may enter, files only the owner may read.
+//! - **private files**: a directory only the owner may enter, files only the owner may read;
+//! - **regular files only** (`open_regular`): what stator reads is never a FIFO, a socket or a device.
 //!
 //! Nothing here knows about the rest of stator: every other module may use it, and it uses none.
 
@@ -21,7 +22,7 @@ use unix as imp;
 
 use std::fs::OpenOptions;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 #[cfg(unix)]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,6 +96,30 @@ pub(crate) fn private_file() -> OpenOptions {
     let mut opts = OpenOptions::new();
     imp::owner_only_file(&mut opts);
     opts
+}
+
+/// Opens `path` for reading only if it is a regular file. A FIFO, a socket or a device is never opened: opening a
+/// FIFO blocks until a writer comes (and unblocks a writer waiting for a reader, who then gets `SIGPIPE`), reading a
+/// device or a socket takes data another program waits for. The open itself does not block either (`O_NONBLOCK`:
+/// the name may have become a FIFO since the `stat`, and some kernel files, like `/proc/kmsg`, block on read
+/// without it), and what was opened is checked once more.
+pub(crate) fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (never opened)");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = opts.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ impl Vfs for RealFs {
         #[cfg(windows)]
         let mut file = super::windows::open_shared(path)?;
         #[cfg(not(windows))]
-        let mut file = fs::File::open(path)?;
+        let mut file = crate::sys::open_regular(path)?;
         let mut hasher = Xxh3::new();
         let mut buf = [0u8; 64 * 1024];
         loop {
@@ -92,7 +92,7 @@ impl Vfs for RealFs {
     }
 
     fn read_small(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let file = fs::File::open(path)?;
+        let file = crate::sys::open_regular(path)?;
         let mut out = Vec::new();
         file.take(SMALL_FILE_LIMIT + 1).read_to_end(&mut out)?;
         if out.len() as u64 > SMALL_FILE_LIMIT {
@@ -243,6 +243,37 @@ mod tests {
             assert_eq!((ours.kind, ours.size, ours.mtime), (std.kind, std.size, std.mtime), "{}", path.display());
         }
         assert_eq!(RealFs.stat(&dir.path().join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    /// Runs `f` on another thread; `None` if it has not returned within a bound (it blocks).
+    #[cfg(target_os = "linux")]
+    fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10)).ok()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn special_files_are_never_opened_for_hashing_or_reading() {
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(".gitignore");
+        mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        let (a, b) = (fifo.clone(), fifo.clone());
+        let hashed = bounded(move || RealFs.hash(&a).map_err(|e| e.kind())).expect("hashing a FIFO blocked");
+        assert_eq!(hashed, Err(io::ErrorKind::InvalidInput));
+        let read = bounded(move || RealFs.read_small(&b).map_err(|e| e.kind())).expect("reading a FIFO blocked");
+        assert_eq!(read, Err(io::ErrorKind::InvalidInput));
+        // A device is not read either (/dev/zero would give data forever).
+        assert_eq!(RealFs.hash(Path::new("/dev/zero")).map_err(|e| e.kind()), Err(io::ErrorKind::InvalidInput));
+        // Symlinks to regular files are followed as before.
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        std::os::unix::fs::symlink(&file, dir.path().join("l")).unwrap();
+        assert_eq!(RealFs.read_small(&dir.path().join("l")).unwrap(), b"x");
     }
 
     #[test]

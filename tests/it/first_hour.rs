@@ -150,7 +150,7 @@ fn without_a_gitignore_node_modules_target_databases_and_logs_are_not_watched() 
 
 /// How many runs stator started so far (its "started ... (run N)" and "restarted (run N)" lines).
 fn runs(st: &Stator) -> usize {
-    st.lines_with("(run ").len()
+    st.lines_with("started (run ").len()
 }
 
 /// Writes `text` to `path`, creating its directory.
@@ -499,13 +499,13 @@ fn pytest_reruns_after_every_change_and_only_then() {
     backdate_tree(&dir);
     let command = [s(&python), "-m", "pytest", "-x", "-q"].map(str::to_owned);
     let mut st = spawn_in(&sb, &dir, &["-v", "-e", "py"], &command);
-    st.wait_stderr("command ended: exit status: 0; waiting for changes");
+    st.wait_stderr("command ended (run 1): exit status: 0");
     assert!(dir.join(".pytest_cache").is_dir(), "pytest made its cache");
     st.wait_scans(6);
     assert_eq!(runs(&st), 1, "the cache pytest writes is no change\n{}", st.stderr());
 
     write(&dir.join("app.py"), "def answer():\n    return 41\n");
-    st.wait_stderr("command ended: exit status: 1; waiting for changes");
+    st.wait_stderr("command ended (run 2): exit status: 1");
     st.wait_scans(6);
     assert_eq!(runs(&st), 2, "{}", st.stderr());
     assert!(st.stdout().contains("1 failed"), "{}", st.stdout());

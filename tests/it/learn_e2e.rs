@@ -62,7 +62,7 @@ fn a_dep_file_lists_files_to_watch_and_a_rewrite_switches_them() {
     let mut st = sb.spawn(&fast(&["-v", "--dep-file", "build/app.d", "-w", s(&src)]), &sb.sh(script));
     st.wait_watching();
     st.wait("run 1 to log its start", || sb.log_count("start") == 1);
-    assert!(st.stderr().contains(&format!("dep file {} lists 1 files", s(&dep))), "{}", st.stderr());
+    assert!(st.stderr().contains(&format!("dep file {} lists 1 file (", s(&dep))), "{}", st.stderr());
 
     append(&a, "// edited\n");
     st.wait("run 2 after editing a.h", || sb.log_count("start") >= 2);

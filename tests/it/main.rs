@@ -27,6 +27,10 @@ mod hostile;
 /// `stator doctor`.
 #[cfg(unix)]
 mod learn_e2e;
+/// The first hour of a new user (issue 15): command-line habits, stop and reload signals, a full `$TMPDIR`,
+/// honest output, `stator doctor` on what is not a project.
+#[cfg(target_os = "linux")]
+mod newcomer;
 /// Property tests: parallel and sequential scans, `ChangeSet` folding, `compare::observe` against the model.
 mod properties;
 /// The engine bugs the torture test found, fixed since: one small deterministic test each.

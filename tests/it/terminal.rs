@@ -320,7 +320,7 @@ fn input_gets_what_is_typed_and_a_restart_hands_the_terminal_to_the_new_run() {
     pty.wait_for("name? ");
     pty.send(b"bob\n");
     pty.wait_for("hello bob");
-    pty.wait_for("command ended: exit status: 0; waiting for changes, or press Enter");
+    pty.wait_for_all(&["command ended (run 1): exit status: 0", "waiting for changes, or press Enter"]);
 
     // Edited while run 2 waits at its prompt: run 3 gets the terminal in its turn.
     fs::write(&ask, format!("{ASK}# v2\n")).expect("edit");
@@ -341,7 +341,7 @@ fn pdb_at_a_breakpoint_takes_c() {
     pty.wait_for("41");
     pty.send(b"c\n");
     pty.wait_for("after 42");
-    pty.wait_for("command ended: exit status: 0");
+    pty.wait_for("command ended (run 1): exit status: 0");
 }
 
 #[test]
@@ -449,7 +449,7 @@ fn stty_raw_then_a_kill_the_terminal_modes_are_restored() {
     pty.wait("the command's pid", || read_pid(&dir.join("pid")).is_some());
     let pid = read_pid(&dir.join("pid")).expect("pid");
     kill(pid, Signal::KILL);
-    pty.wait_for("command ended: signal: 9");
+    pty.wait_for("command ended (run 1): signal: 9");
     let restored = modes(&slave);
     assert_ne!(restored, raw, "the modes were restored after the kill");
     // The same as a fresh terminal's: what stator found at start.
@@ -503,7 +503,7 @@ fn enter_after_a_crash_runs_the_command_again() {
     fs::create_dir(dir.join("src")).expect("mkdir");
     let script = r#"echo "run $STATOR_RUN"; exit 1"#;
     let mut pty = Pty::spawn(dir.stator(&[&FAST[..], &["-w", "src", "--", "sh", "-c", script]].concat()));
-    pty.wait_for_all(&["run 1", "command ended: exit status: 1; waiting for changes, or press Enter"]);
+    pty.wait_for_all(&["run 1", "command ended (run 1): exit status: 1", "waiting for changes, or press Enter"]);
     pty.send(b"\n");
     pty.wait_for("Enter: running the command again");
     pty.wait_for("run 2");

@@ -184,9 +184,10 @@ impl Stator {
         self.stderr().lines().filter(|l| l.contains(needle)).map(str::to_owned).collect()
     }
 
-    /// How many `-v` scan lines stator printed so far.
+    /// How many scans stator said (with `-v`) it made so far: the count in its latest summary line
+    /// (`[stator] scans: 10 in 1.0s (57 in all): ...`, one every few scans).
     pub(crate) fn scans(&self) -> usize {
-        self.stderr().lines().filter(|l| l.starts_with("[stator] scan:")).count()
+        scans_in(&self.stderr())
     }
 
     /// Waits until `cond` holds; panics naming `what`, with stator's stderr, if it does not within [`TIMEOUT`].
@@ -214,14 +215,14 @@ impl Stator {
         self.wait_stderr("[stator] watching ");
     }
 
-    /// Waits until stator printed `n` more scan lines than now (needs `-v`): a way to let time pass that is
-    /// measured in stator's own scans, not in wall-clock time.
+    /// Waits until stator says (with `-v`) it made at least `n` more scans than it had said so far: a way to let
+    /// time pass that is measured in stator's own scans, not in wall-clock time. (Its summaries come every few
+    /// scans, so this may wait for a few more than `n`.)
     pub(crate) fn wait_scans(&mut self, n: usize) {
         let base = self.scans();
         let path = self.stderr.clone();
-        self.wait(&format!("{n} more scan lines after the {base} so far (is -v given?)"), || {
-            let text = String::from_utf8_lossy(&fs::read(&path).unwrap_or_default()).into_owned();
-            text.lines().filter(|l| l.starts_with("[stator] scan:")).count() >= base + n
+        self.wait(&format!("{n} more scans after the {base} said so far (is -v given?)"), || {
+            scans_in(&String::from_utf8_lossy(&fs::read(&path).unwrap_or_default())) >= base + n
         });
     }
 
@@ -281,6 +282,16 @@ impl Drop for Stator {
             left.is_empty()
         });
     }
+}
+
+/// The number of scans stator's latest `-v` summary in `stderr` counts (`... (57 in all): ...`); 0 before the first.
+fn scans_in(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .rev()
+        .filter(|l| l.starts_with("[stator] scans: "))
+        .find_map(|l| l.split_once(" in all)").and_then(|(head, _)| head.rsplit('(').next()?.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// The lines of a file (none if it cannot be read).
