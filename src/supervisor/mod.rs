@@ -24,6 +24,7 @@
 //! an old list open (without delete sharing, as `cmd`'s `<` does) only keeps that file alive, never blocks the next
 //! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run).
 
+pub mod env_file;
 pub mod loops;
 #[cfg(any(windows, test))]
 mod pathext;
@@ -115,6 +116,10 @@ pub struct Options {
     /// More environment variables for every child, set before `STATOR_RUN` and `STATOR_CHANGED_FILE`
     /// (`STATOR_WATCH_FILE`, and `PYTHONPATH` or `NODE_OPTIONS` for the shims of [`crate::learn`]).
     pub env: Vec<(OsString, OsString)>,
+    /// Environment files (see [`env_file`]) read before each start: their variables are set after the inherited
+    /// environment and before [`Options::env`]. A file that cannot be read or parsed at a start keeps the values of
+    /// its last good read; [`Supervisor::take_env_file_errors`] says why.
+    pub env_files: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -128,6 +133,7 @@ impl Default for Options {
             on_exit: OnExit::Wait,
             reload_code: None,
             env: Vec::new(),
+            env_files: Vec::new(),
         }
     }
 }
@@ -289,6 +295,8 @@ impl KillHandle {
 pub struct Supervisor {
     opts: Options,
     policy: Policy,
+    /// [`Options::env_files`], with their last good values.
+    env_files: env_file::EnvFiles,
     child: Option<sys::Proc>,
     /// Children that survived `SIGKILL` for a while; reaped when they finally die.
     abandoned: Vec<sys::Proc>,
@@ -341,6 +349,7 @@ impl Supervisor {
     pub fn new(opts: Options) -> Supervisor {
         let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
         Supervisor {
+            env_files: env_file::EnvFiles::new(&opts.env_files),
             opts,
             policy,
             child: None,
@@ -421,6 +430,12 @@ impl Supervisor {
     /// A new file each run (`changed-<run>`), in the same private directory.
     pub fn changed_file(&self) -> Option<PathBuf> {
         self.list.clone()
+    }
+
+    /// Why environment files could not be read at the starts since the last call (each such file kept the values
+    /// of its last good read).
+    pub fn take_env_file_errors(&mut self) -> Vec<env_file::EnvFileError> {
+        self.env_files.take_errors()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -729,6 +744,7 @@ impl Supervisor {
             cmd.args(&self.opts.command[1..]);
             (cmd, program.clone())
         };
+        cmd.envs(self.env_files.load());
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string()).env("STATOR_CHANGED_FILE", &file);
         // As PID 1 the kernel ends every process of the namespace with stator: no sentinel needed.
