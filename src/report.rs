@@ -173,14 +173,16 @@ impl Reporter {
 
     /// Changed paths that hold the bytes the current run started with: all of the set (`restart` false: nothing
     /// restarts) or some (left out of the restart). Said with `-v`; the first set skipped whole is said at normal
-    /// verbosity too (`first`), with how to turn skipping off, so a save that restarts nothing is not a mystery.
+    /// verbosity too (`first`), with how to turn skipping off, so a save that restarts nothing is not a mystery. In
+    /// JSON every skipped set is an event at normal verbosity (like `changes`), a partial one with `-v`.
     pub(crate) fn unchanged(&self, paths: &[PathBuf], restart: bool, first: bool) {
-        let level = if first { Verbosity::Normal } else { Verbosity::Verbose };
         if self.json {
+            let level = if restart { Verbosity::Verbose } else { Verbosity::Normal };
             let list: Vec<_> = paths.iter().map(|p| p.to_string_lossy()).collect();
             return self
                 .event(level, json!({"event": "unchanged", "count": paths.len(), "paths": list, "restart": restart}));
         }
+        let level = if first { Verbosity::Normal } else { Verbosity::Verbose };
         let files = if paths.len() == 1 { "1 file".to_string() } else { format!("{} files", paths.len()) };
         if self.verbosity == Verbosity::Verbose {
             for path in paths {
@@ -421,11 +423,15 @@ mod tests {
         let (rep, out) = reporter(Verbosity::Normal, true);
         say(&rep);
         let events: Vec<serde_json::Value> = out.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events.len(), 2, "every skipped set, not the partial one: {events:?}");
         assert_eq!(events[0]["event"], "unchanged");
         assert_eq!(events[0]["count"], 1);
         assert_eq!(events[0]["restart"], false);
         assert_eq!(events[0]["paths"][0], "/w/a");
+        assert_eq!(events[1]["count"], 2);
+        let (rep, out) = reporter(Verbosity::Verbose, true);
+        say(&rep);
+        assert_eq!(out.lines().len(), 3);
     }
 
     #[test]
