@@ -50,7 +50,7 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
             stator.toml, or [tool.stator] in pyproject.toml, in the current directory: the long flags' names as keys \
             (watch = [\"src\"], interval = \"1s\", python = true) and command = [\"python\", \"app.py\"], so \
             `stator` alone runs it; flags given here replace the file's (lists too).",
-    error_code(2, "bad command line or pattern"),
+    error_code(2, "bad command line, pattern, config file or env file"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
     error_code(130, "stopped by Ctrl-C (SIGINT)"),
