@@ -54,7 +54,8 @@ pub struct Config {
     pub granularity: Option<Duration>,
     /// Count a ctime change (chmod, chown, hard link) as a change, as git does.
     pub trust_ctime: bool,
-    /// Files larger than this are compared by fingerprint only, never hashed.
+    /// Files larger than this are compared by fingerprint only, never hashed (neither in the racy window nor, by the
+    /// `stator` command, to tell a save that left the bytes as they were: such a file always counts as changed).
     pub hash_limit: u64,
     /// The hot tier: recently changed paths are re-checked this often between full sweeps (zero turns it off). Never
     /// longer than [`Config::interval`]: a longer one is taken as the interval

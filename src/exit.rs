@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 0 | `--help`, `--version`, `--list`, `stator doctor`'s report on every path it was given |
 //! | 1 | stator itself failed (see [`Exit::Failure`]); `stator doctor` could not examine a path it was given |
-//! | 2 | a bad command line or pattern |
+//! | 2 | a bad command line, pattern, project config file or `--env-file` |
 //! | 126 | the command exists but cannot be executed |
 //! | 127 | the command was not found |
 //! | 128 + n | stator was stopped by signal n: 130 for SIGINT (Ctrl-C, also when it reached the command in the
@@ -26,8 +26,10 @@ pub(crate) enum Exit {
     /// 1: stator itself failed: the signal handlers could not be installed, or the signal channel broke. Also `stator doctor` when a path it was given does not exist, or was not examined (a special file,
     /// a kernel pseudo-filesystem like `/proc`): after its report, which says why.
     Failure,
-    /// 2: a bad command line (an unknown flag, a bad duration, `-q` with `-v`, no command) or a bad pattern
-    /// (`-f`, `-i`, an ignore file's line that is not a glob); also an empty command reaching the supervisor.
+    /// 2: a bad command line (an unknown flag, a bad duration, `-q` with `-v`, no command), a bad pattern (`-f`,
+    /// `-i`, an ignore file's line that is not a glob), a bad project config file (`stator.toml`, `[tool.stator]`:
+    /// named with its line) or an `--env-file` that cannot be read or has a bad line at the start; also an empty
+    /// command reaching the supervisor.
     Usage,
     /// 126: the command exists but could not be executed (no permission, not an executable, any other failure to
     /// spawn it), as in a shell. Only for the first run: later failures wait for the next change.

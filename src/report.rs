@@ -304,6 +304,14 @@ impl Reporter {
         );
     }
 
+    /// The settings of a project config file are in use (said at startup: they change what the flags alone say).
+    pub(crate) fn settings_from(&self, file: &str) {
+        if self.json {
+            return self.event(Verbosity::Normal, json!({"event": "config", "file": file}));
+        }
+        self.line(Verbosity::Normal, "2", &format!("settings from {file} (--no-config ignores it)"));
+    }
+
     /// What was learned about each filesystem (verbose); `given` when `--granularity` decided it.
     pub(crate) fn filesystems(&self, fss: &[FsSummary], given: bool) {
         for fs in fss {
@@ -361,6 +369,39 @@ impl Reporter {
             names.push(format!("and {} more", set.len() - SHOWN));
         }
         self.line(Verbosity::Normal, "36", &format!("changed: {}", names.join(", ")));
+    }
+
+    /// Changed paths that hold the bytes the current run started with: all of the set (`restart` false: nothing
+    /// restarts) or some (left out of the restart). Said with `-v`; the first set skipped whole is said at normal
+    /// verbosity too (`first`), with how to turn skipping off, so a save that restarts nothing is not a mystery. In
+    /// JSON every skipped set is an event at normal verbosity (like `changes`), a partial one with `-v`.
+    pub(crate) fn unchanged(&self, paths: &[PathBuf], restart: bool, first: bool) {
+        if self.json {
+            let level = if restart { Verbosity::Verbose } else { Verbosity::Normal };
+            let list: Vec<_> = paths.iter().map(|p| p.to_string_lossy()).collect();
+            return self
+                .event(level, json!({"event": "unchanged", "count": paths.len(), "paths": list, "restart": restart}));
+        }
+        let level = if first { Verbosity::Normal } else { Verbosity::Verbose };
+        let files = if paths.len() == 1 { "1 file".to_string() } else { format!("{} files", paths.len()) };
+        if self.verbosity == Verbosity::Verbose {
+            for path in paths {
+                self.line(
+                    Verbosity::Verbose,
+                    "2",
+                    &format!("unchanged {} (same bytes as at the run's start)", path.display()),
+                );
+            }
+        }
+        let text = match (restart, first) {
+            (true, _) => format!("unchanged: {files}, left out of the restart"),
+            (false, false) => format!("unchanged: {files}, no restart"),
+            (false, true) => format!(
+                "unchanged: {files}, no restart (the same bytes as when the command started; --no-skip-unchanged \
+                 restarts on every save)"
+            ),
+        };
+        self.line(level, "2", &text);
     }
 
     /// A warning about a path or filesystem; a notice (a filesystem that is back) is a plain status line.
@@ -708,6 +749,52 @@ mod tests {
     const DETAIL: &str = "[stator] a detail";
     const CHILD: &str = "[stator] started (run 1): make";
     const ERROR: &str = "[stator] error: it broke";
+
+    #[test]
+    fn unchanged_sets_are_said_with_v_and_the_first_skip_at_normal_verbosity() {
+        let one = [PathBuf::from("/w/a")];
+        let two = [PathBuf::from("/w/a"), PathBuf::from("/w/b")];
+        let say = |rep: &Reporter| {
+            rep.unchanged(&one, false, true);
+            rep.unchanged(&two, false, false);
+            rep.unchanged(&one, true, false);
+        };
+        let first = "[stator] unchanged: 1 file, no restart (the same bytes as when the command started; \
+                     --no-skip-unchanged restarts on every save)";
+        let (rep, out) = reporter(Verbosity::Quiet, false);
+        say(&rep);
+        assert!(out.lines().is_empty(), "{:?}", out.lines());
+        let (rep, out) = reporter(Verbosity::Normal, false);
+        say(&rep);
+        assert_eq!(out.lines(), [first]);
+        let (rep, out) = reporter(Verbosity::Verbose, false);
+        say(&rep);
+        let same = "(same bytes as at the run's start)";
+        assert_eq!(
+            out.lines(),
+            [
+                format!("[stator] unchanged /w/a {same}"),
+                first.to_string(),
+                format!("[stator] unchanged /w/a {same}"),
+                format!("[stator] unchanged /w/b {same}"),
+                "[stator] unchanged: 2 files, no restart".to_string(),
+                format!("[stator] unchanged /w/a {same}"),
+                "[stator] unchanged: 1 file, left out of the restart".to_string(),
+            ]
+        );
+        let (rep, out) = reporter(Verbosity::Normal, true);
+        say(&rep);
+        let events: Vec<serde_json::Value> = out.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(events.len(), 2, "every skipped set, not the partial one: {events:?}");
+        assert_eq!(events[0]["event"], "unchanged");
+        assert_eq!(events[0]["count"], 1);
+        assert_eq!(events[0]["restart"], false);
+        assert_eq!(events[0]["paths"][0], "/w/a");
+        assert_eq!(events[1]["count"], 2);
+        let (rep, out) = reporter(Verbosity::Verbose, true);
+        say(&rep);
+        assert_eq!(out.lines().len(), 3);
+    }
 
     #[test]
     fn text_says_what_each_verbosity_asks_for() {

@@ -2,6 +2,7 @@
 //! child, and report what happens, until the child's exit (with `--on-exit exit`) or a signal ends it.
 
 mod signals;
+mod unchanged;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -10,8 +11,8 @@ use std::process::ExitStatus;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use crate::change::ChangeSet;
-use crate::cli::{Invocation, Parsed, parse};
+use crate::change::{ChangeKind, ChangeSet};
+use crate::cli::{Invocation, Parsed, parse_with};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{LearnError, LearnOptions, Learner, Note};
@@ -26,7 +27,7 @@ const CHILD_POLL: Duration = Duration::from_millis(100);
 
 /// The `stator` command: parses `args` (the program name first), runs what they ask, and says how to exit.
 pub(crate) fn main(args: &[OsString]) -> Exit {
-    match parse(args) {
+    match parse_with(args, &project_file) {
         Parsed::Run(inv) => run(*inv),
         Parsed::Doctor(opts) => crate::doctor::run(&opts),
         Parsed::Exit { output, code } if code.is_success() => {
@@ -40,10 +41,22 @@ pub(crate) fn main(args: &[OsString]) -> Exit {
     }
 }
 
+/// Reads `name` in the current directory, for the project config file: `None` when there is no such file.
+fn project_file(name: &str) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(name) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs stator as the command line asked; says how to exit.
 fn run(inv: Invocation) -> Exit {
     let rep = Reporter::new(inv.verbosity, inv.json);
     let started = Instant::now();
+    if let Some(file) = inv.config_file {
+        rep.settings_from(file);
+    }
     // Room for a handle per watched directory; the child gets the usual limit back.
     crate::sys::raise_fd_limit();
     // Declared before the supervisor, so dropped after it: the child is gone before its report file is. What
@@ -55,13 +68,24 @@ fn run(inv: Invocation) -> Exit {
     // `--trigger` files: watched whatever the filters say; a change to one restarts the command.
     let base = normalize(Path::new("."));
     let triggers: Vec<PathBuf> = inv.triggers.iter().map(|t| normalize(&base.join(t))).collect();
-    let mut poller = match baseline(&inv, &rep, &mut learner, &triggers) {
+    // `--env-file` files: watched whatever the filters say (a `.env` is usually git-ignored); a change reruns the
+    // command, which reads them again.
+    let env_files = inv.supervisor.env_files.iter().map(|f| normalize(&base.join(f)));
+    let extra: Vec<PathBuf> = triggers.iter().cloned().chain(env_files).collect();
+    let mut poller = match baseline(&inv, &rep, &mut learner, &extra) {
         Ok(poller) => poller,
         Err(code) => return code,
     };
     let took = started.elapsed();
     if inv.list {
         return list(&poller);
+    }
+    // `--env-file`: each must be good at the start (later, a bad one keeps its last good values, with a warning).
+    for path in &inv.supervisor.env_files {
+        if let Err(e) = crate::supervisor::env_file::read(path) {
+            rep.error(&e.to_string());
+            return Exit::Usage;
+        }
     }
     let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
     let (files, dirs) = poller.counts();
@@ -119,7 +143,7 @@ fn run(inv: Invocation) -> Exit {
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
-        looper.loops.started(Instant::now());
+        looper.started(Instant::now());
         runs.begin(sup.runs(), sup.pid());
         rep.started(sup.runs(), sup.pid(), runs.command, None);
     }
@@ -142,7 +166,7 @@ fn run(inv: Invocation) -> Exit {
             }
             Ok(Control::Restart(why)) => {
                 rep.status("restart_asked", &format!("{why}: restarting the command"));
-                if let Some(code) = ctx.restart(&mut sup, &mut runs) {
+                if let Some(code) = ctx.restart(&mut sup, &mut looper, &mut runs) {
                     return code;
                 }
             }
@@ -150,7 +174,7 @@ fn run(inv: Invocation) -> Exit {
             Ok(Control::Enter) if sup.pid().is_some() => {}
             Ok(Control::Enter) => {
                 rep.status("restart_asked", "Enter: running the command again");
-                if let Some(code) = ctx.restart(&mut sup, &mut runs) {
+                if let Some(code) = ctx.restart(&mut sup, &mut looper, &mut runs) {
                     return code;
                 }
             }
@@ -173,7 +197,9 @@ fn run(inv: Invocation) -> Exit {
             looper.tick(&mut poller, kind, &mut learner);
         }
         let began = looper.settle.began();
-        if let Some(set) = looper.settle.take(Instant::now()).and_then(|set| looper.screen(set, began)) {
+        let settled = looper.settle.take(Instant::now());
+        let settled = settled.and_then(|set| looper.unchanged(set, poller.vfs(), &triggers));
+        if let Some(set) = settled.and_then(|set| looper.screen(set, began)) {
             // Cleared first, so the reason for the run stays on the screen.
             if inv.clear {
                 clear_screen();
@@ -195,8 +221,9 @@ fn run(inv: Invocation) -> Exit {
     }
 }
 
-/// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error.
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &[PathBuf]) -> Result<Poller, Exit> {
+/// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error. `extra`: paths
+/// watched whatever the filters say (`--trigger`, `--env-file`).
+fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, extra: &[PathBuf]) -> Result<Poller, Exit> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -210,7 +237,7 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, triggers: &
         }
     };
     tell(rep, learner.start(&mut poller));
-    poller.add_paths(triggers.iter().cloned());
+    poller.add_paths(extra.iter().cloned());
     for w in &poller.tick().warnings {
         rep.warning(w);
     }
@@ -226,6 +253,12 @@ struct Loop<'a> {
     loops: LoopGuard,
     /// The watched roots, normalised (the `-i` globs of a loop notice are relative to them).
     roots: Vec<PathBuf>,
+    /// What the current run started with, for skipping unchanged saves; `None` with `--no-skip-unchanged`.
+    ledger: Option<unchanged::Ledger>,
+    /// Files larger than this always count as changed.
+    hash_limit: u64,
+    /// Whether a skipped set was reported at normal verbosity yet (the first one is, with how to turn it off).
+    told_unchanged: bool,
     rep: &'a Reporter,
     /// The full scans, summed up for `-v` every few seconds.
     tally: ScanTally,
@@ -252,21 +285,60 @@ impl<'a> Loop<'a> {
             settle: Settle::new(inv.config.settle, inv.config.max_wait),
             loops: LoopGuard::for_interval(inv.config.interval),
             roots: inv.config.roots.iter().map(|r| normalize(r)).collect(),
+            ledger: inv.skip_unchanged.then(unchanged::Ledger::new),
+            hash_limit: inv.config.hash_limit,
+            told_unchanged: false,
             rep,
             tally: ScanTally::default(),
             last_full: started + took,
         }
     }
 
-    /// Tells the loop guard when a run started, or ended by itself.
+    /// A run started at `at`.
+    fn started(&mut self, at: Instant) {
+        self.loops.started(at);
+        if let Some(ledger) = &mut self.ledger {
+            ledger.run_started();
+        }
+    }
+
+    /// Tells the loop guard when a run started, or ended by itself, and the ledger what the command now runs with.
     fn note(&mut self, result: &Result<Option<Effect>, SpawnError>) {
         match result {
-            Ok(Some(Effect::Started { .. } | Effect::Restarted { .. })) => self.loops.started(Instant::now()),
+            Ok(Some(Effect::Started { .. } | Effect::Restarted { .. })) => self.started(Instant::now()),
+            // A reload: the command reads the files again, as at a start (the loop guard counts starts only).
+            Ok(Some(Effect::Signalled(_) | Effect::SignalledWithoutList { .. })) => {
+                if let Some(ledger) = &mut self.ledger {
+                    ledger.run_started();
+                }
+            }
             Ok(Some(Effect::Exited(_) | Effect::BackingOff { .. } | Effect::Exit { .. })) => {
                 self.loops.ended(Instant::now())
             }
             _ => {}
         }
+    }
+
+    /// A settled change set less the paths whose bytes are those the current run started with (see [`unchanged`]):
+    /// `None` when that is all of them, and the set restarts nothing. A `--trigger` file restarts whatever it holds.
+    /// Hashes the set's files (once per settled set, never per sweep).
+    fn unchanged(&mut self, set: ChangeSet, vfs: &RealFs, triggers: &[PathBuf]) -> Option<ChangeSet> {
+        let Some(ledger) = &mut self.ledger else { return Some(set) };
+        let changes: Vec<(PathBuf, ChangeKind)> = set.iter().map(|(p, k, _)| (p.to_path_buf(), k)).collect();
+        let same = ledger.unchanged(&unchanged::look_all(vfs, &changes, self.hash_limit));
+        if same.is_empty() || changes.iter().any(|(p, _)| triggers.contains(p)) {
+            return Some(set);
+        }
+        let restart = same.len() < changes.len();
+        self.rep.unchanged(&same, restart, !restart && !self.told_unchanged);
+        if !restart {
+            self.told_unchanged = true;
+            return None;
+        }
+        // `same` is in the set's order: by path.
+        let mut kept = ChangeSet::new();
+        kept.extend(set.into_changes().into_iter().filter(|c| same.binary_search(&c.path).is_err()));
+        Some(kept)
     }
 
     /// A settled change set whose burst began at `began`, screened for a restart loop: one found is reported (once)
@@ -324,12 +396,13 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// A restart asked for by hand (Enter, SIGUSR1).
-    fn restart(&self, sup: &mut Supervisor, runs: &mut Runs<'_>) -> Option<Exit> {
+    fn restart(&self, sup: &mut Supervisor, looper: &mut Loop<'_>, runs: &mut Runs<'_>) -> Option<Exit> {
         if self.inv.clear {
             clear_screen();
         }
         let result = sup.restart(&[], Instant::now());
         unlisted(self.rep, sup);
+        looper.note(&result);
         self.effect(sup, result, runs)
     }
 
@@ -341,6 +414,9 @@ impl Context<'_> {
         result: Result<Option<Effect>, SpawnError>,
         runs: &mut Runs<'_>,
     ) -> Option<Exit> {
+        for e in sup.take_env_file_errors() {
+            self.rep.warn(&format!("{e}; the command runs with that file's last good values"));
+        }
         let enter = self.terminal.is_some_and(Terminal::enter_works);
         match report_effect(self.rep, result, enter, runs, sup.pid())? {
             Followup::Exit(exit) => Some(exit),

@@ -1,5 +1,8 @@
-//! The command line: argh flags, turned into a [`Config`] and the options of the other parts. No I/O.
+//! The command line: argh flags, turned into a [`Config`] and the options of the other parts, with the project
+//! config file's settings (`config_file`) before them. No I/O: the file is read through the function given to
+//! [`parse_with`].
 
+mod config_file;
 mod doctor;
 mod duration;
 pub mod fuzz;
@@ -44,8 +47,11 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
             catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), \
             and stator restores the terminal's modes after each run. While the command is not running, Enter runs \
             it again; SIGUSR1 restarts it at any time (not on Windows). `stator doctor [PATH]` explains the \
-            filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
-    error_code(2, "bad command line or pattern"),
+            filesystems under PATH; a command named doctor runs with `stator -- doctor`. Settings can also come from \
+            stator.toml, or [tool.stator] in pyproject.toml, in the current directory: the long flags' names as keys \
+            (watch = [\"src\"], interval = \"1s\", python = true) and command = [\"python\", \"app.py\"], so \
+            `stator` alone runs it; flags given here replace the file's (lists too).",
+    error_code(2, "bad command line, pattern, config file or env file"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),
     error_code(130, "stopped by Ctrl-C (SIGINT)"),
@@ -104,6 +110,11 @@ struct Args {
     /// do not count ctime-only changes (chmod, chown, hard links) as changes
     #[argh(switch)]
     no_ctime: bool,
+
+    /// restart even when every changed file holds the bytes the command started with (by default such a set,
+    /// a save without an edit or a generator writing the same output, restarts nothing)
+    #[argh(switch)]
+    no_skip_unchanged: bool,
 
     /// print the watched files, one per line, and exit
     #[argh(switch)]
@@ -191,6 +202,17 @@ struct Args {
     #[argh(switch, short = 'V')]
     version: bool,
 
+    /// also set the variables of this file (KEY=VALUE lines, # comments) for the command, read again at each run
+    /// and watched; repeatable, later files win
+    #[argh(option)]
+    env_file: Vec<PathBuf>,
+
+    /// do not read stator.toml, nor [tool.stator] in pyproject.toml (read from the current directory otherwise;
+    /// their keys are the long flags' names, and the flags given here override them)
+    #[argh(switch)]
+    #[expect(dead_code, reason = "config_file::merge reads it from the command line, before argh")]
+    no_config: bool,
+
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -219,6 +241,11 @@ pub(crate) struct Invocation {
     pub triggers: Vec<PathBuf>,
     /// Hand the terminal to the command when stdin is one (not `--no-tty`).
     pub tty: bool,
+    /// The project config file the settings came from, if one was read.
+    pub config_file: Option<&'static str>,
+    /// A settled set whose files all hold the bytes the current run started with restarts nothing (not
+    /// `--no-skip-unchanged`).
+    pub skip_unchanged: bool,
 }
 
 /// What parsing decided.
@@ -277,9 +304,15 @@ fn version() -> Parsed {
     Parsed::Exit { output: format!("stator {}", env!("CARGO_PKG_VERSION")), code: Exit::Success }
 }
 
-/// Parses `args` (the program name first). Everything after the first `--` is the command, passed through
-/// untouched (it may be any bytes); the flags before it must be UTF-8.
+/// Parses `args` (the program name first), without a project config file. Everything after the first `--` is the
+/// command, passed through untouched (it may be any bytes); the flags before it must be UTF-8.
 pub(crate) fn parse(args: &[OsString]) -> Parsed {
+    parse_with(args, &|_| Ok(None))
+}
+
+/// [`parse`], with the settings of the project config file `read` finds (`stator.toml`, or `[tool.stator]` in
+/// `pyproject.toml`) before the command line's, which override them.
+pub(crate) fn parse_with(args: &[OsString], read: config_file::Reader<'_>) -> Parsed {
     let name = args.first().and_then(|a| a.to_str()).map_or("stator", |n| n.rsplit('/').next().unwrap_or(n));
     let rest = args.get(1..).unwrap_or_default();
     if rest.first().is_some_and(|a| a == "doctor") {
@@ -308,6 +341,12 @@ pub(crate) fn parse(args: &[OsString]) -> Parsed {
         Err(msg) => return usage(msg),
     };
     let strs: Vec<&str> = strs.iter().map(String::as_str).collect();
+    let merged = match config_file::merge(read, &strs, command) {
+        Ok(merged) => merged,
+        Err(msg) => return usage(msg),
+    };
+    let (command, file) = (merged.command, merged.file);
+    let strs: Vec<&str> = merged.args.iter().map(String::as_str).collect();
     let parsed = match Args::from_args(&[name], &strs) {
         Ok(parsed) => parsed,
         Err(exit) => return argh_exit(exit),
@@ -317,8 +356,11 @@ pub(crate) fn parse(args: &[OsString]) -> Parsed {
     }
     let command = command.unwrap_or_else(|| parsed.command.iter().map(OsString::from).collect());
     match invocation(parsed, command) {
-        Ok(inv) => Parsed::Run(Box::new(inv)),
-        Err(msg) => usage(msg),
+        Ok(inv) => Parsed::Run(Box::new(Invocation { config_file: file, ..inv })),
+        Err(msg) => match file {
+            Some(file) => usage(format!("{msg} (with the settings of {file})")),
+            None => usage(msg),
+        },
     }
 }
 
@@ -385,6 +427,7 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
         reload_code: a.reload_code,
         env: Vec::new(),
+        env_files: a.env_file,
     };
     let learn = LearnOptions { python: a.python, node: a.node, dep_files: a.dep_file };
     Ok(Invocation {
@@ -398,6 +441,8 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         learn,
         triggers: a.trigger,
         tty: !a.no_tty,
+        skip_unchanged: !a.no_skip_unchanged,
+        config_file: None,
     })
 }
 

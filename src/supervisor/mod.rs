@@ -26,6 +26,7 @@
 //! cannot be written (a full or read-only `$TMPDIR`), the child runs without `STATOR_CHANGED_FILE`: the list is not
 //! worth a server that is down ([`Supervisor::take_unlisted`] says so, once).
 
+pub mod env_file;
 pub mod loops;
 #[cfg(any(windows, test))]
 mod pathext;
@@ -195,6 +196,10 @@ pub struct Options {
     /// More environment variables for every child, set before `STATOR_RUN` and `STATOR_CHANGED_FILE`
     /// (`STATOR_WATCH_FILE`, and `PYTHONPATH` or `NODE_OPTIONS` for the shims of [`crate::learn`]).
     pub env: Vec<(OsString, OsString)>,
+    /// Environment files (see [`env_file`]) read before each start: their variables are set after the inherited
+    /// environment and before [`Options::env`]. A file that cannot be read or parsed at a start keeps the values of
+    /// its last good read; [`Supervisor::take_env_file_errors`] says why.
+    pub env_files: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -209,6 +214,7 @@ impl Default for Options {
             on_exit: OnExit::Wait,
             reload_code: None,
             env: Vec::new(),
+            env_files: Vec::new(),
         }
     }
 }
@@ -377,6 +383,8 @@ impl KillHandle {
 pub struct Supervisor {
     opts: Options,
     policy: Policy,
+    /// [`Options::env_files`], with their last good values.
+    env_files: env_file::EnvFiles,
     child: Option<sys::Proc>,
     /// Children that survived `SIGKILL` for a while; reaped when they finally die.
     abandoned: Vec<sys::Proc>,
@@ -434,6 +442,7 @@ impl Supervisor {
     pub fn new(opts: Options) -> Supervisor {
         let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
         Supervisor {
+            env_files: env_file::EnvFiles::new(&opts.env_files),
             opts,
             policy,
             child: None,
@@ -530,6 +539,12 @@ impl Supervisor {
     /// are not reported again (each one that can have the list gets it).
     pub fn take_unlisted(&mut self) -> Option<io::Error> {
         self.unlisted.take()
+    }
+
+    /// Why environment files could not be read at the starts since the last call (each such file kept the values
+    /// of its last good read).
+    pub fn take_env_file_errors(&mut self) -> Vec<env_file::EnvFileError> {
+        self.env_files.take_errors()
     }
 
     /// Starts the first child; `changed` is what it is told changed (usually nothing). Called again while a child
@@ -855,6 +870,7 @@ impl Supervisor {
             cmd.args(&self.opts.command[1..]);
             (cmd, program.clone())
         };
+        cmd.envs(self.env_files.load());
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string());
         match &file {

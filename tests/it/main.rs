@@ -13,6 +13,9 @@ mod support;
 /// The `stator` binary end to end: restarts, signals, exit codes, `--list`, `--json`, colour, PID 1.
 #[cfg(unix)]
 mod cli_e2e;
+/// The project config file (`stator.toml`, `[tool.stator]` in `pyproject.toml`) and `--env-file` (issue 16).
+#[cfg(unix)]
+mod config_file;
 /// The engine on real temporary directories: the simulated scenarios checked on the real disk.
 mod engine_real_fs;
 /// The first hour, as a new user tries it: the README's Python recipes on real Django, Flask and pytest
@@ -51,6 +54,9 @@ mod testfs;
 /// Seeded random file operations on a real tree against a model of it, locally and on every test mount.
 #[cfg(unix)]
 mod torture;
+/// Unchanged saves restart nothing: saves without an edit, a generator writing the same output (issue 16).
+#[cfg(unix)]
+mod unchanged;
 /// The Windows build end to end under the job-object supervisor (run under Wine here, as it is on Windows).
 #[cfg(windows)]
 mod windows;
