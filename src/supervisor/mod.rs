@@ -669,6 +669,7 @@ impl Supervisor {
                     return Ok(());
                 }
                 Action::Wait => return Ok(()),
+                Action::StartBuild | Action::StopBuild => return Ok(()),
             };
         }
     }
