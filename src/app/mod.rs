@@ -15,8 +15,8 @@ use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
-use crate::report::Reporter;
-use crate::supervisor::{Effect, LoopGuard, SpawnError, StopKind, Supervisor, Terminal};
+use crate::report::{BuildFailure, Reporter};
+use crate::supervisor::{Effect, LoopGuard, Notice, SpawnError, StopKind, Supervisor, Terminal, Termination};
 use crate::vfs::real::RealFs;
 use signals::Control;
 
@@ -108,13 +108,25 @@ fn run(inv: Invocation) -> Exit {
         if inv.clear {
             clear_screen();
         }
-        if let Err(e) = sup.start(&[]) {
+        let first = sup.start(&[]);
+        for notice in sup.take_notices() {
+            // A build that cannot even start (command not found: 127) ends stator too: no change fixes a typo.
+            if let Notice::BuildNotRun { error, .. } = &notice {
+                rep.error(&format!("cannot run the build: {error}"));
+                return Exit::from(error);
+            }
+            report_notice(&rep, notice);
+        }
+        if let Err(e) = first {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
-        looper.loops.started(Instant::now());
-        rep.child(&format!("started {} (run 1)", command_line(&inv)));
+        // With --build, the first run starts once the first build succeeded.
+        if sup.runs() > 0 {
+            looper.loops.started(Instant::now());
+            rep.child(&format!("started {} (run 1)", command_line(&inv)));
+        }
     }
     loop {
         let now = Instant::now();
@@ -305,6 +317,9 @@ impl Context<'_> {
     /// Reports what the supervisor did, and follows up where stator itself must act (a second Ctrl-C, Ctrl-Z);
     /// says how stator exits when it is time to leave.
     fn effect(&self, sup: &mut Supervisor, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
+        for notice in sup.take_notices() {
+            report_notice(self.rep, notice);
+        }
         let enter = self.terminal.is_some_and(Terminal::enter_works);
         match report_effect(self.rep, result, enter)? {
             Followup::Exit(exit) => Some(exit),
@@ -407,6 +422,42 @@ fn report_effect(rep: &Reporter, result: Result<Option<Effect>, SpawnError>, ent
         Effect::TerminalStop(kind) => return Some(Followup::TerminalStop(kind)),
     }
     None
+}
+
+/// Reports what the supervisor did besides the command's starts and ends: the build, readiness, hooks.
+fn report_notice(rep: &Reporter, notice: Notice) {
+    match notice {
+        Notice::BuildStarted { build, again } => rep.build_started(build, again),
+        Notice::BuildSucceeded { build, took } => rep.build_succeeded(build, took),
+        Notice::BuildFailed { build, status, took, running } => rep.build_failed(&BuildFailure {
+            build: Some(build),
+            why: &status.to_string(),
+            code: Some(Termination::from(status).exit_code()),
+            took: Some(took),
+            running,
+        }),
+        Notice::BuildNotRun { error, running } => rep.build_failed(&BuildFailure {
+            build: None,
+            why: &format!("cannot run it: {error}"),
+            code: None,
+            took: None,
+            running,
+        }),
+        Notice::BuildCancelledOften { times } => rep.warn(&format!(
+            "{times} builds in a row were cancelled by a change; if the build writes into the watched tree, ignore \
+             what it writes (-i, or .gitignore)"
+        )),
+        Notice::Ready { run, after } => rep.ready(run, after),
+        Notice::NotReady { run, after, waiting_for } => {
+            rep.warn(&format!("run {run} is not ready after {:.0}s: waiting until {waiting_for}", after.as_secs_f64()))
+        }
+        Notice::HookFailed { hook, status } => rep.warn(&format!("the {hook} command failed: {status}")),
+        Notice::HookNotRun { hook, error } => rep.warn(&format!("cannot run the {hook} command: {error}")),
+        Notice::HookSkipped { hook } => rep.warn(&format!(
+            "the {hook} command was not run: {} hook commands are still running",
+            crate::supervisor::hooks::MAX_RUNNING
+        )),
+    }
 }
 
 /// The stator binary, to run as each run's sentinel: `/proc/self/exe` on Linux (still the right file after a

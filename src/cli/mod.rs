@@ -3,6 +3,7 @@
 mod doctor;
 mod duration;
 pub mod fuzz;
+mod words;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use crate::doctor::DoctorOptions;
 use crate::exit::Exit;
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
-use crate::supervisor::{OnBusy, OnExit, Options, Signal};
+use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, Signal};
 
 #[derive(FromArgs, Debug)]
 /// Run COMMAND, and restart it whenever a watched file changes. stator sees changes only by polling stat(2),
@@ -28,6 +29,8 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
     example = "Re-run a Python test suite after every change:\n  $ {command_name} -e py -- pytest -x",
     example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
     example = "List what would be watched:\n  $ {command_name} -w src --list",
+    example = "Build, then swap: the old server serves until the new build succeeded:\n  $ {command_name} -e go \
+               --build 'go build -o app .' --ready-port 8080 -- ./app",
     note = "Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
@@ -42,7 +45,10 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
             Ctrl-Z reach the command (a command that ends within 2s of a Ctrl-C ends stator with 130, one that \
             catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), \
             and stator restores the terminal's modes after each run. While the command is not running, Enter runs \
-            it again; SIGUSR1 restarts it at any time (not on Windows). `stator doctor [PATH]` explains the \
+            it again; SIGUSR1 restarts it at any time (not on Windows). --build and the hooks take one command line \
+            each, split at spaces ('...' and \"...\" keep spaces; nothing else is special, and no shell runs it unless \
+            --shell); the build gets STATOR_BUILD, the hooks STATOR_HOOK, STATOR_RUN and (--on-success, \
+            --on-failure) STATOR_EXIT_CODE; a hook's failure is a warning. `stator doctor [PATH]` explains the \
             filesystems under PATH; a command named doctor runs with `stator -- doctor`.",
     error_code(2, "bad command line or pattern"),
     error_code(126, "the command could not be executed"),
@@ -179,6 +185,35 @@ struct Args {
     #[argh(option)]
     dep_file: Vec<PathBuf>,
 
+    /// build first: run this command on every change (and before the first run) while the running command keeps
+    /// going, and restart it only when the build succeeds; a failed build keeps the old run, a change during the
+    /// build cancels it and builds again
+    #[argh(option)]
+    build: Option<String>,
+
+    /// the command is ready when 127.0.0.1:PORT accepts a TCP connection: stator says "ready after ..." and runs
+    /// --on-ready
+    #[argh(option)]
+    ready_port: Option<u16>,
+
+    /// the command is ready when a line of its stdout or stderr matches this regular expression; stator then reads
+    /// its output through a pipe and forwards it unchanged, so the command's output is not a terminal (colours may
+    /// go; Python buffers it unless PYTHONUNBUFFERED=1); its input still is
+    #[argh(option)]
+    ready_log: Option<String>,
+
+    /// run this command each time the command is ready (--ready-port, --ready-log)
+    #[argh(option)]
+    on_ready: Option<String>,
+
+    /// run this command each time the command (with --build: the build) ends with exit code 0
+    #[argh(option)]
+    on_success: Option<String>,
+
+    /// run this command each time the command (with --build: the build) ends with another code or a signal
+    #[argh(option)]
+    on_failure: Option<String>,
+
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -309,6 +344,36 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
+    // One command line each: split into words, or with --shell handed to the shell as it is.
+    let line = |flag: &str, value: Option<String>| -> Result<Option<Vec<OsString>>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let words = if a.shell {
+            if value.trim().is_empty() {
+                return Err(format!("{flag} needs a command"));
+            }
+            vec![value]
+        } else {
+            words::split(flag, &value)?
+        };
+        Ok(Some(words.into_iter().map(OsString::from).collect()))
+    };
+    let build = line("--build", a.build.clone())?;
+    let hooks = Hooks {
+        on_ready: line("--on-ready", a.on_ready.clone())?,
+        on_success: line("--on-success", a.on_success.clone())?,
+        on_failure: line("--on-failure", a.on_failure.clone())?,
+    };
+    if a.ready_port == Some(0) {
+        return Err("--ready-port must be a port number from 1 to 65535".into());
+    }
+    let log = match &a.ready_log {
+        Some(pattern) => Some(LogPattern::new(pattern).map_err(|e| format!("invalid --ready-log pattern: {e}"))?),
+        None => None,
+    };
+    let ready = ReadyCheck { port: a.ready_port, log };
+    if hooks.on_ready.is_some() && ready.is_empty() {
+        return Err("--on-ready needs --ready-port or --ready-log (they say when the command is ready)".into());
+    }
     let run_defaults = Options::default();
     let supervisor = Options {
         command,
@@ -319,6 +384,9 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_exit: a.on_exit.unwrap_or(run_defaults.on_exit),
         reload_code: a.reload_code,
         env: Vec::new(),
+        build,
+        ready,
+        hooks,
     };
     let learn = LearnOptions { python: a.python, node: a.node, dep_files: a.dep_file };
     Ok(Invocation {
