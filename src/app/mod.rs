@@ -6,6 +6,7 @@ mod signals;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,8 @@ pub(crate) fn main(args: &[OsString]) -> Exit {
 
 /// Runs stator as the command line asked; says how to exit.
 fn run(inv: Invocation) -> Exit {
-    let rep = Reporter::new(inv.verbosity, inv.json);
+    // Shared with the supervisor, which says what the build, readiness and hooks do as it happens.
+    let rep = Rc::new(Reporter::new(inv.verbosity, inv.json));
     let started = Instant::now();
     // Room for a handle per watched directory; the child gets the usual limit back.
     crate::sys::raise_fd_limit();
@@ -83,6 +85,8 @@ fn run(inv: Invocation) -> Exit {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
+    let said = Rc::clone(&rep);
+    sup.set_listener(move |notice| report_notice(&said, notice));
     if let Some(note) = sup.platform_note() {
         rep.child(&format!("note: {note}"));
     }
@@ -108,16 +112,7 @@ fn run(inv: Invocation) -> Exit {
         if inv.clear {
             clear_screen();
         }
-        let first = sup.start(&[]);
-        for notice in sup.take_notices() {
-            // A build that cannot even start (command not found: 127) ends stator too: no change fixes a typo.
-            if let Notice::BuildNotRun { error, .. } = &notice {
-                rep.error(&format!("cannot run the build: {error}"));
-                return Exit::from(error);
-            }
-            report_notice(&rep, notice);
-        }
-        if let Err(e) = first {
+        if let Err(e) = sup.start(&[]) {
             // The first run failing (command not found: 127) ends stator: there is nothing to restart.
             rep.error(&e.to_string());
             return Exit::from(&e);
@@ -317,9 +312,6 @@ impl Context<'_> {
     /// Reports what the supervisor did, and follows up where stator itself must act (a second Ctrl-C, Ctrl-Z);
     /// says how stator exits when it is time to leave.
     fn effect(&self, sup: &mut Supervisor, result: Result<Option<Effect>, SpawnError>) -> Option<Exit> {
-        for notice in sup.take_notices() {
-            report_notice(self.rep, notice);
-        }
         let enter = self.terminal.is_some_and(Terminal::enter_works);
         match report_effect(self.rep, result, enter)? {
             Followup::Exit(exit) => Some(exit),

@@ -167,7 +167,8 @@ struct Args {
     #[argh(switch)]
     no_tty: bool,
 
-    /// run the command through `sh -c` (default: executed directly, so file names never reach a shell)
+    /// run the command (and --build, the hooks) through `sh -c` (default: executed directly, so file names never
+    /// reach a shell)
     #[argh(switch)]
     shell: bool,
 
@@ -542,6 +543,66 @@ mod tests {
         assert!(inv.tty, "the terminal goes to the command by default");
         let (_, help) = exit_code(&["--help"]);
         for text in ["--trigger", "--no-tty", "Enter runs it again", "SIGUSR1", "not on Windows"] {
+            assert!(help.contains(text), "help lacks {text}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn build_readiness_and_hook_flags_parse() {
+        let words = |v: &[&str]| Some(v.iter().map(OsString::from).collect::<Vec<_>>());
+        let inv = ok(&[
+            "--build",
+            "cargo build --bin 'my app'",
+            "--ready-port",
+            "8000",
+            "--ready-log",
+            "^Listening on",
+            "--on-ready",
+            "curl -s http://127.0.0.1:8000/warm",
+            "--on-success",
+            "notify-send ok",
+            "--on-failure",
+            "notify-send 'it failed'",
+            "--",
+            "./app",
+        ]);
+        let opts = &inv.supervisor;
+        assert_eq!(opts.build, words(&["cargo", "build", "--bin", "my app"]));
+        assert_eq!(opts.ready.port, Some(8000));
+        assert_eq!(opts.ready.log.as_ref().map(LogPattern::as_str), Some("^Listening on"));
+        assert_eq!(opts.hooks.on_ready, words(&["curl", "-s", "http://127.0.0.1:8000/warm"]));
+        assert_eq!(opts.hooks.on_success, words(&["notify-send", "ok"]));
+        assert_eq!(opts.hooks.on_failure, words(&["notify-send", "it failed"]));
+        // With --shell, the shell gets each line as it is.
+        let inv = ok(&["--shell", "--build", "make  && echo 'done'", "--on-failure", "say $X", "--", "./app"]);
+        assert_eq!(inv.supervisor.build, words(&["make  && echo 'done'"]));
+        assert_eq!(inv.supervisor.hooks.on_failure, words(&["say $X"]));
+        let none = ok(&["--", "make"]).supervisor;
+        assert_eq!((none.build, none.ready, none.hooks), (None, ReadyCheck::default(), Hooks::default()));
+        for (args, says) in [
+            (&["--ready-port", "0", "--", "x"][..], "--ready-port must be"),
+            (&["--ready-port", "70000", "--", "x"], "--ready-port"),
+            (&["--ready-log", "(", "--", "x"], "invalid --ready-log pattern"),
+            (&["--build", "a \"b", "--", "x"], "--build: the quote \" is not closed"),
+            (&["--shell", "--build", " ", "--", "x"], "--build needs a command"),
+            (&["--on-success", "", "--", "x"], "--on-success needs a command"),
+            (&["--on-ready", "x", "--", "x"], "--on-ready needs --ready-port or --ready-log"),
+        ] {
+            let (code, out) = exit_code(args);
+            assert_eq!(code, Exit::Usage, "{args:?}");
+            assert!(out.contains(says), "{args:?}: {out}");
+        }
+        let (_, help) = exit_code(&["--help"]);
+        for text in [
+            "--build",
+            "--ready-port",
+            "--ready-log",
+            "through a pipe",
+            "--on-ready",
+            "--on-success",
+            "--on-failure",
+            "STATOR_EXIT_CODE",
+        ] {
             assert!(help.contains(text), "help lacks {text}:\n{help}");
         }
     }

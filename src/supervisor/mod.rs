@@ -28,7 +28,8 @@
 //! group of their own; on Windows a job): the build ([`Options::build`]: run on every change while the old run
 //! keeps serving; the command restarts only once it succeeded; a change during it stops its group and starts it
 //! again), and the hooks of [`hooks`]. It watches each run's readiness ([`ready`]). What they do is said by
-//! [`Notice`]s, taken with [`Supervisor::take_notices`] after each call.
+//! [`Notice`]s, given to a listener as they happen ([`Supervisor::set_listener`]) or taken with
+//! [`Supervisor::take_notices`] after each call.
 
 pub mod hooks;
 pub mod loops;
@@ -115,7 +116,8 @@ pub enum StopKind {
 pub struct Options {
     /// The program and its arguments; with [`Options::shell`], the words of a shell command.
     pub command: Vec<OsString>,
-    /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly.
+    /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly; the
+    /// build and the hooks too.
     pub shell: bool,
     /// Sent to the child's process group to stop it (and, with [`OnBusy::Signal`], on every change).
     pub stop_signal: Signal,
@@ -283,7 +285,9 @@ pub enum Effect {
 }
 
 /// What the supervisor did besides starting and ending the command's runs (those are [`Effect`]s): the build,
-/// readiness and hooks. Taken with [`Supervisor::take_notices`]; the notices of one call come before its effect.
+/// readiness and hooks. Given to the listener as they happen ([`Supervisor::set_listener`]: a build is announced
+/// before it runs), or kept for [`Supervisor::take_notices`]; either way, the notices of one call come before its
+/// effect.
 #[derive(Debug)]
 pub enum Notice {
     /// A build started.
@@ -438,8 +442,19 @@ pub struct Supervisor {
     ready: Option<ready::Watch>,
     /// Hooks still running.
     hooks: Vec<(Hook, sys::Proc)>,
-    /// What happened besides the effects, for [`Supervisor::take_notices`].
+    /// What happened besides the effects, for [`Supervisor::take_notices`] (without a listener).
     notices: Vec<Notice>,
+    /// Told each notice as it happens.
+    listener: Option<Listener>,
+}
+
+/// The function [`Supervisor::set_listener`] was given.
+struct Listener(Box<dyn FnMut(Notice)>);
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Listener")
+    }
 }
 
 /// A running build.
@@ -500,11 +515,25 @@ impl Supervisor {
             ready: None,
             hooks: Vec::new(),
             notices: Vec::new(),
+            listener: None,
         }
     }
 
-    /// What happened since the last call besides the effects (the build, readiness, hooks), in order. Take them
-    /// after every call, errors included, and report them before the call's effect.
+    /// Gives each [`Notice`] to `listener` as it happens, instead of keeping it for [`Supervisor::take_notices`]:
+    /// a build is announced before it is spawned, a run's readiness before its hook.
+    pub fn set_listener(&mut self, listener: impl FnMut(Notice) + 'static) {
+        self.listener = Some(Listener(Box::new(listener)));
+    }
+
+    fn notify(&mut self, notice: Notice) {
+        match &mut self.listener {
+            Some(listener) => (listener.0)(notice),
+            None => self.notify(notice),
+        }
+    }
+
+    /// What happened since the last call besides the effects (the build, readiness, hooks), in order, unless a
+    /// listener takes them. Take them after every call, errors included, and report them before the call's effect.
     pub fn take_notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.notices)
     }
@@ -838,7 +867,7 @@ impl Supervisor {
                 Action::StartBuild => match self.spawn_build(now) {
                     Ok(()) => self.policy.handle(Event::BuildStarted, now),
                     Err(error) => {
-                        self.notices.push(Notice::BuildNotRun { error, running: self.child.is_some() });
+                        self.notify(Notice::BuildNotRun { error, running: self.child.is_some() });
                         self.policy.handle(Event::BuildStartFailed, now)
                     }
                 },
@@ -849,7 +878,7 @@ impl Supervisor {
                         self.rebuilding = true;
                         self.cancels = self.cancels.saturating_add(1);
                         if self.cancels == CANCELS_NOTICED {
-                            self.notices.push(Notice::BuildCancelledOften { times: self.cancels });
+                            self.notify(Notice::BuildCancelledOften { times: self.cancels });
                         }
                     }
                     next
@@ -963,7 +992,11 @@ impl Supervisor {
             return Err(SpawnError::NoCommand);
         };
         let (mut cmd, program) = self.command_for(words)?;
+        // Numbered, and announced, before it can print anything.
         let number = self.builds + 1;
+        self.builds = number;
+        let again = std::mem::take(&mut self.rebuilding);
+        self.notify(Notice::BuildStarted { build: number, again });
         cmd.env("STATOR_BUILD", number.to_string()).stdin(Stdio::null());
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
         let with = sys::SpawnWith { terminal: None, sentinel };
@@ -972,9 +1005,7 @@ impl Supervisor {
         if self.kill.0.abort.load(Ordering::SeqCst) {
             sys::kill_tree(proc.id());
         }
-        self.builds = number;
         self.build = Some(Build { proc, number, since: now });
-        self.notices.push(Notice::BuildStarted { build: number, again: std::mem::take(&mut self.rebuilding) });
         Ok(())
     }
 
@@ -1005,10 +1036,10 @@ impl Supervisor {
         self.cancels = 0;
         let t = Termination::from(status);
         let hook = if t == Termination::Code(0) {
-            self.notices.push(Notice::BuildSucceeded { build: number, took });
+            self.notify(Notice::BuildSucceeded { build: number, took });
             Hook::Success
         } else {
-            self.notices.push(Notice::BuildFailed { build: number, status, took, running: self.child.is_some() });
+            self.notify(Notice::BuildFailed { build: number, status, took, running: self.child.is_some() });
             Hook::Failure
         };
         self.run_hook(hooks::Why { hook, run: self.runs, code: Some(t.exit_code()), build: Some(number) });
@@ -1039,12 +1070,12 @@ impl Supervisor {
         match watch.check(now) {
             Some(ready::Outcome::Ready(after)) => {
                 self.ready = None;
-                self.notices.push(Notice::Ready { run, after });
+                self.notify(Notice::Ready { run, after });
                 self.run_hook(hooks::Why { hook: Hook::Ready, run, code: None, build: None });
             }
             Some(ready::Outcome::Late(after)) => {
                 let waiting_for = self.opts.ready.describe();
-                self.notices.push(Notice::NotReady { run, after, waiting_for });
+                self.notify(Notice::NotReady { run, after, waiting_for });
             }
             None => {}
         }
@@ -1055,7 +1086,7 @@ impl Supervisor {
         let Some(words) = self.opts.hooks.get(why.hook).map(<[OsString]>::to_vec) else { return };
         self.reap_hooks();
         if self.hooks.len() >= hooks::MAX_RUNNING {
-            self.notices.push(Notice::HookSkipped { hook: why.hook });
+            self.notify(Notice::HookSkipped { hook: why.hook });
             return;
         }
         let spawned = self.command_for(&words).and_then(|(mut cmd, program)| {
@@ -1069,25 +1100,28 @@ impl Supervisor {
         });
         match spawned {
             Ok(proc) => self.hooks.push((why.hook, proc)),
-            Err(error) => self.notices.push(Notice::HookNotRun { hook: why.hook, error }),
+            Err(error) => self.notify(Notice::HookNotRun { hook: why.hook, error }),
         }
     }
 
     /// Reaps the hooks that ended; a failure is a notice. (What a hook left running in its group is its own.)
     fn reap_hooks(&mut self) {
         let reap_all = self.reap_all;
-        let notices = &mut self.notices;
+        let mut failed = Vec::new();
         self.hooks.retain_mut(|(hook, proc)| match proc.try_reap(reap_all) {
             Ok(None) => true,
             Ok(Some(status)) => {
                 if !status.success() {
-                    notices.push(Notice::HookFailed { hook: *hook, status });
+                    failed.push(Notice::HookFailed { hook: *hook, status });
                 }
                 false
             }
             // Cannot tell (its status taken elsewhere): nothing more to learn from it.
             Err(_) => false,
         });
+        for notice in failed {
+            self.notify(notice);
+        }
     }
 
     /// Gives the running hooks up to `grace` to end, then stops what is left of them.

@@ -27,6 +27,10 @@ mod hostile;
 /// `stator doctor`.
 #[cfg(unix)]
 mod learn_e2e;
+/// The command's life beyond restarts: `--build` (build, then swap), readiness (`--ready-port`, `--ready-log`)
+/// and the hooks (`--on-ready`, `--on-success`, `--on-failure`).
+#[cfg(unix)]
+mod lifecycle;
 /// Property tests: parallel and sequential scans, `ChangeSet` folding, `compare::observe` against the model.
 mod properties;
 /// The engine bugs the torture test found, fixed since: one small deterministic test each.
