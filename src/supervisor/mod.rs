@@ -440,6 +440,8 @@ pub struct Supervisor {
     cancels: u32,
     /// The current run's readiness, until it is ready or ends.
     ready: Option<ready::Watch>,
+    /// The threads forwarding the current run's output (`--ready-log`).
+    forwarders: Vec<std::thread::JoinHandle<()>>,
     /// Hooks still running.
     hooks: Vec<(Hook, sys::Proc)>,
     /// What happened besides the effects, for [`Supervisor::take_notices`] (without a listener).
@@ -513,6 +515,7 @@ impl Supervisor {
             rebuilding: false,
             cancels: 0,
             ready: None,
+            forwarders: Vec::new(),
             hooks: Vec::new(),
             notices: Vec::new(),
             listener: None,
@@ -902,8 +905,17 @@ impl Supervisor {
 
     /// The run is over (its group gone): the terminal is stator's again, with the modes stator found.
     fn end_run(&mut self) {
-        // Its readiness is no longer watched (the port probe ends).
+        // Its readiness is no longer watched (the port probe ends), and what it wrote last is passed on first.
         self.ready = None;
+        let deadline = Instant::now() + ready::DRAIN;
+        for forwarder in std::mem::take(&mut self.forwarders) {
+            while !forwarder.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if forwarder.is_finished() {
+                let _ = forwarder.join();
+            }
+        }
         if let Some(t) = &self.terminal {
             t.take_back();
         }
@@ -973,10 +985,10 @@ impl Supervisor {
             let (out, err) = child.take_output();
             // Without a thread to read it, a pipe is closed, and the command's writes to it fail: it still runs.
             if let Some(out) = out {
-                let _ = watch.forward(out, ready::Sink::Stdout, pattern.clone());
+                self.forwarders.extend(watch.forward(out, ready::Sink::Stdout, pattern.clone()).ok());
             }
             if let Some(err) = err {
-                let _ = watch.forward(err, ready::Sink::Stderr, pattern);
+                self.forwarders.extend(watch.forward(err, ready::Sink::Stderr, pattern).ok());
             }
         }
         self.child = Some(child);
@@ -1129,7 +1141,8 @@ impl Supervisor {
         let deadline = Instant::now() + grace;
         loop {
             self.reap_hooks();
-            if self.hooks.is_empty() || Instant::now() >= deadline {
+            // A second Ctrl-C cuts the wait short too.
+            if self.hooks.is_empty() || Instant::now() >= deadline || self.kill.0.abort.load(Ordering::SeqCst) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));

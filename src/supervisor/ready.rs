@@ -18,6 +18,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long one connection attempt to the ready port may take.
@@ -28,6 +29,10 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(20);
 
 /// A run not ready this long after its start is said to be late, once.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// When a run ends, its forwarders get this long to pass on what it wrote last, so that it shows before stator
+/// says the run ended (a pipe someone outside the run's group still holds does not hold stator up longer).
+pub const DRAIN: Duration = Duration::from_millis(500);
 
 /// A line longer than this is matched on its first this many bytes (it is still forwarded whole).
 const MAX_LINE: usize = 64 * 1024;
@@ -192,7 +197,13 @@ impl Watch {
 
     /// Forwards `from` (the command's stdout or stderr) to `to` from a new thread, every byte as soon as it is read,
     /// looking for a line `pattern` matches.
-    pub(crate) fn forward(&self, from: impl Read + Send + 'static, to: Sink, pattern: LogPattern) -> io::Result<()> {
+    /// The thread ends at the end of `from`: once every process holding the pipe's other end is gone.
+    pub(crate) fn forward(
+        &self,
+        from: impl Read + Send + 'static,
+        to: Sink,
+        pattern: LogPattern,
+    ) -> io::Result<JoinHandle<()>> {
         let shared = Arc::clone(&self.shared);
         let name = match to {
             Sink::Stdout => "stator-stdout",
@@ -200,8 +211,7 @@ impl Watch {
         };
         std::thread::Builder::new().name(name.into()).spawn(move || {
             forward(from, to, LineMatcher::new(pattern), || set(&shared.log, Instant::now()));
-        })?;
-        Ok(())
+        })
     }
 
     /// Whether the run became ready (once), or is late (once), as of `now`.
