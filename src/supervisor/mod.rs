@@ -531,7 +531,7 @@ impl Supervisor {
     fn notify(&mut self, notice: Notice) {
         match &mut self.listener {
             Some(listener) => (listener.0)(notice),
-            None => self.notify(notice),
+            None => self.notices.push(notice),
         }
     }
 

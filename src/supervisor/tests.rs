@@ -820,3 +820,27 @@ fn reap_all_build_inner() {
     }
     sup.shutdown();
 }
+
+#[test]
+fn a_listener_hears_of_a_build_before_it_runs_and_take_notices_then_has_nothing() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("build.ran");
+    let opts = with_build(dir.path(), sh(dir.path(), "exec sleep 1000"), "echo yes > build.ran");
+    let mut sup = Supervisor::new(opts);
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let (h, m) = (Rc::clone(&heard), marker.clone());
+    sup.set_listener(move |notice| h.borrow_mut().push((format!("{notice:?}"), m.exists())));
+    sup.start(&[]).unwrap();
+    wait_until("run 1", || {
+        sup.poll(Instant::now()).unwrap();
+        sup.runs() == 1
+    });
+    let heard = heard.borrow().clone();
+    assert!(heard[0].0.starts_with("BuildStarted { build: 1"), "{heard:?}");
+    assert!(!heard[0].1, "the build ran before it was announced");
+    assert!(heard.iter().any(|(n, ran)| n.starts_with("BuildSucceeded") && *ran), "{heard:?}");
+    assert!(sup.take_notices().is_empty(), "the listener took them all");
+    sup.shutdown();
+}
