@@ -50,7 +50,8 @@
 //!   ([`vfs::real::RealFs`]) and a simulated one with a clock you control ([`vfs::sim::SimFs`]: HFS+, FAT, NTFS,
 //!   skewed servers, mounts coming and going).
 //! - [`supervisor`]: the child process as a library piece: a pure [`Policy`](supervisor::Policy) (tested by
-//!   tables) and the [`Supervisor`](supervisor::Supervisor) that carries it out on a process group.
+//!   tables) and the [`Supervisor`](supervisor::Supervisor) that carries it out on a process group, with the
+//!   build beside it, the run's readiness and the hooks.
 //! - [`sys`]: small platform helpers: the open-file limit (raise it before a big [`Poller`](poll::Poller) on the
 //!   real disk), the process's CPU time, private files.
 //! - [`time`]: conversions between file times and nanoseconds.

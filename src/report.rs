@@ -637,6 +637,65 @@ impl Reporter {
         self.line(Verbosity::Normal, "32", text);
     }
 
+    /// A build started; `again`: it replaces one a change cancelled.
+    pub(crate) fn build_started(&self, build: u64, again: bool) {
+        if self.json {
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "build", "state": "started", "build": build, "again": again}),
+            );
+        }
+        let text = if again {
+            format!("a change during the build: cancelled it; building again (build {build})")
+        } else {
+            format!("building (build {build})")
+        };
+        self.line(Verbosity::Normal, "35", &text);
+    }
+
+    /// The build succeeded, after `took`.
+    pub(crate) fn build_succeeded(&self, build: u64, took: Duration) {
+        if self.json {
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "build", "state": "succeeded", "build": build, "ms": took.as_secs_f64() * 1e3}),
+            );
+        }
+        self.line(Verbosity::Normal, "35", &format!("build succeeded in {} (build {build})", seconds(took)));
+    }
+
+    /// The build failed (`why`: its exit status, or why it could not run): the command was left alone. `running`:
+    /// the previous run is still going. Said at every verbosity, as warnings are.
+    pub(crate) fn build_failed(&self, failure: &BuildFailure<'_>) {
+        let BuildFailure { build, why, code, took, running } = *failure;
+        let after = took.map(|t| format!(" after {}", seconds(t))).unwrap_or_default();
+        let then = if running {
+            "the previous run keeps running"
+        } else {
+            "nothing runs until a build succeeds; waiting for the next change"
+        };
+        let text = format!("build failed{after}: {why}; {then}");
+        if self.json {
+            return self.event(
+                Verbosity::Quiet,
+                json!({"event": "build", "state": "failed", "build": build, "code": code,
+                       "ms": took.map(|t| t.as_secs_f64() * 1e3), "running": running, "message": text}),
+            );
+        }
+        self.line(Verbosity::Quiet, "31", &text);
+    }
+
+    /// The running command became ready, `after` its start.
+    pub(crate) fn ready(&self, run: u64, after: Duration) {
+        if self.json {
+            return self.event(
+                Verbosity::Normal,
+                json!({"event": "ready", "run": run, "after_ms": after.as_secs_f64() * 1e3}),
+            );
+        }
+        self.line(Verbosity::Normal, "32", &format!("ready after {} (run {run})", seconds(after)));
+    }
+
     /// A fatal error.
     pub(crate) fn error(&self, text: &str) {
         if self.json {
@@ -644,6 +703,26 @@ impl Reporter {
         }
         self.line(Verbosity::Quiet, "31", &format!("error: {text}"));
     }
+}
+
+/// A failed build, as [`Reporter::build_failed`] says it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BuildFailure<'a> {
+    /// Its number; `None` if it could not be started.
+    pub(crate) build: Option<u64>,
+    /// Its exit status, or why it could not run.
+    pub(crate) why: &'a str,
+    /// Its exit code (`128 + n` for death by signal `n`), if it ran.
+    pub(crate) code: Option<i32>,
+    /// How long it ran, if it did.
+    pub(crate) took: Option<Duration>,
+    /// The previous run of the command is still going.
+    pub(crate) running: bool,
+}
+
+/// A duration as a status line says it: `1.2s`.
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
 }
 
 /// A reporter whose output a test reads back.
@@ -720,6 +799,24 @@ mod tests {
         rep.scans(&SCANS);
         rep.detail("a detail");
         rep.started(1, Some(42), &["make".into()], None);
+        rep.build_started(1, false);
+        rep.build_started(2, true);
+        rep.build_succeeded(2, ms(1234));
+        rep.build_failed(&BuildFailure {
+            build: Some(3),
+            why: "exit status: 2",
+            code: Some(2),
+            took: Some(ms(800)),
+            running: true,
+        });
+        rep.build_failed(&BuildFailure {
+            build: None,
+            why: "command not found: mkae",
+            code: None,
+            took: None,
+            running: false,
+        });
+        rep.ready(2, ms(1250));
         rep.error("it broke");
     }
 
@@ -748,6 +845,13 @@ mod tests {
         "[stator] scans: 10 in 5.0s (20 in all): 2 stats each, 1 listing in all; 3.0 ms on average, 4.5 ms at most";
     const DETAIL: &str = "[stator] a detail";
     const CHILD: &str = "[stator] started (run 1): make";
+    const BUILDING: &str = "[stator] building (build 1)";
+    const REBUILDING: &str = "[stator] a change during the build: cancelled it; building again (build 2)";
+    const BUILT: &str = "[stator] build succeeded in 1.2s (build 2)";
+    const BUILD_FAILED: &str = "[stator] build failed after 0.8s: exit status: 2; the previous run keeps running";
+    const BUILD_NOT_RUN: &str = "[stator] build failed: command not found: mkae; nothing runs until a build \
+                                 succeeds; waiting for the next change";
+    const READY: &str = "[stator] ready after 1.2s (run 2)";
     const ERROR: &str = "[stator] error: it broke";
 
     #[test]
@@ -799,8 +903,26 @@ mod tests {
     #[test]
     fn text_says_what_each_verbosity_asks_for() {
         let cases: [(Verbosity, &[&str]); 3] = [
-            (Verbosity::Quiet, &[MISSING, WARN, ERROR]),
-            (Verbosity::Normal, &[WATCHING, CHANGED, MISSING, BACK, WARN, STRETCHED, CHILD, ERROR]),
+            (Verbosity::Quiet, &[MISSING, WARN, BUILD_FAILED, BUILD_NOT_RUN, ERROR]),
+            (
+                Verbosity::Normal,
+                &[
+                    WATCHING,
+                    CHANGED,
+                    MISSING,
+                    BACK,
+                    WARN,
+                    STRETCHED,
+                    CHILD,
+                    BUILDING,
+                    REBUILDING,
+                    BUILT,
+                    BUILD_FAILED,
+                    BUILD_NOT_RUN,
+                    READY,
+                    ERROR,
+                ],
+            ),
             (
                 Verbosity::Verbose,
                 &[
@@ -816,6 +938,12 @@ mod tests {
                     SCANNED,
                     DETAIL,
                     CHILD,
+                    BUILDING,
+                    REBUILDING,
+                    BUILT,
+                    BUILD_FAILED,
+                    BUILD_NOT_RUN,
+                    READY,
                     ERROR,
                 ],
             ),
@@ -830,8 +958,14 @@ mod tests {
     #[test]
     fn json_says_what_each_verbosity_asks_for() {
         let cases: [(Verbosity, &[&str]); 3] = [
-            (Verbosity::Quiet, &["warning", "warning", "error"]),
-            (Verbosity::Normal, &["watching", "changes", "warning", "notice", "warning", "back_off", "start", "error"]),
+            (Verbosity::Quiet, &["warning", "warning", "build", "build", "error"]),
+            (
+                Verbosity::Normal,
+                &[
+                    "watching", "changes", "warning", "notice", "warning", "back_off", "start", "build", "build",
+                    "build", "build", "build", "ready", "error",
+                ],
+            ),
             (
                 Verbosity::Verbose,
                 &[
@@ -846,6 +980,12 @@ mod tests {
                     "scans",
                     "detail",
                     "start",
+                    "build",
+                    "build",
+                    "build",
+                    "build",
+                    "build",
+                    "ready",
                     "error",
                 ],
             ),
@@ -875,7 +1015,18 @@ mod tests {
                    "changes": [{"path": "/w/a", "kind": "modified", "reason": "mtime changed"}]})
         );
         assert_eq!(events[6], json!({"event": "reported", "paths": ["/lib/x.py"], "total": 4}));
-        assert_eq!(events[11], json!({"event": "error", "message": "it broke"}));
+        assert_eq!(events[11], json!({"event": "build", "state": "started", "build": 1, "again": false}));
+        assert_eq!(events[12], json!({"event": "build", "state": "started", "build": 2, "again": true}));
+        assert_eq!(events[13], json!({"event": "build", "state": "succeeded", "build": 2, "ms": 1234.0}));
+        assert_eq!(
+            events[14],
+            json!({"event": "build", "state": "failed", "build": 3, "code": 2, "ms": 800.0, "running": true,
+                   "message": "build failed after 0.8s: exit status: 2; the previous run keeps running"})
+        );
+        assert_eq!(events[15]["build"], serde_json::Value::Null);
+        assert_eq!(events[15]["code"], serde_json::Value::Null);
+        assert_eq!(events[16], json!({"event": "ready", "run": 2, "after_ms": 1250.0}));
+        assert_eq!(events[17], json!({"event": "error", "message": "it broke"}));
     }
 
     #[test]

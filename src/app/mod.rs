@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::rc::Rc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,8 @@ use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{LearnError, LearnOptions, Learner, Note};
 use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
-use crate::report::{Ended, Next, Reporter, ScanTally};
-use crate::supervisor::{Effect, LoopGuard, SpawnError, StopKind, Supervisor, Terminal};
+use crate::report::{BuildFailure, Ended, Next, Reporter, ScanTally};
+use crate::supervisor::{Effect, LoopGuard, Notice, SpawnError, StopKind, Supervisor, Terminal, Termination};
 use crate::vfs::real::RealFs;
 use signals::Control;
 
@@ -52,7 +53,8 @@ fn project_file(name: &str) -> std::io::Result<Option<String>> {
 
 /// Runs stator as the command line asked; says how to exit.
 fn run(inv: Invocation) -> Exit {
-    let rep = Reporter::new(inv.verbosity, inv.json);
+    // Shared with the supervisor, which says what the build, readiness and hooks do as it happens.
+    let rep = Rc::new(Reporter::new(inv.verbosity, inv.json));
     let started = Instant::now();
     if let Some(file) = inv.config_file {
         rep.settings_from(file);
@@ -106,6 +108,8 @@ fn run(inv: Invocation) -> Exit {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
+    let said = Rc::clone(&rep);
+    sup.set_listener(move |notice| report_notice(&said, notice));
     if let Some(note) = sup.platform_note() {
         rep.status("note", &format!("note: {note}"));
     }
@@ -143,9 +147,12 @@ fn run(inv: Invocation) -> Exit {
             rep.error(&e.to_string());
             return Exit::from(&e);
         }
-        looper.started(Instant::now());
-        runs.begin(sup.runs(), sup.pid());
-        rep.started(sup.runs(), sup.pid(), runs.command, None);
+        // With --build, the first run starts once the first build succeeded.
+        if sup.runs() > 0 {
+            looper.started(Instant::now());
+            runs.begin(sup.runs(), sup.pid());
+            rep.started(sup.runs(), sup.pid(), runs.command, None);
+        }
     }
     loop {
         let now = Instant::now();
@@ -598,6 +605,42 @@ fn unlisted(rep: &Reporter, sup: &mut Supervisor) {
              while it cannot be written (said once)",
             std::env::temp_dir().display()
         ));
+    }
+}
+
+/// Reports what the supervisor did besides the command's starts and ends: the build, readiness, hooks.
+fn report_notice(rep: &Reporter, notice: Notice) {
+    match notice {
+        Notice::BuildStarted { build, again } => rep.build_started(build, again),
+        Notice::BuildSucceeded { build, took } => rep.build_succeeded(build, took),
+        Notice::BuildFailed { build, status, took, running } => rep.build_failed(&BuildFailure {
+            build: Some(build),
+            why: &status.to_string(),
+            code: Some(Termination::from(status).exit_code()),
+            took: Some(took),
+            running,
+        }),
+        Notice::BuildNotRun { error, running } => rep.build_failed(&BuildFailure {
+            build: None,
+            why: &format!("cannot run it: {error}"),
+            code: None,
+            took: None,
+            running,
+        }),
+        Notice::BuildCancelledOften { times } => rep.warn(&format!(
+            "{times} builds in a row were cancelled by a change; if the build writes into the watched tree, ignore \
+             what it writes (-i, or .gitignore)"
+        )),
+        Notice::Ready { run, after } => rep.ready(run, after),
+        Notice::NotReady { run, after, waiting_for } => {
+            rep.warn(&format!("run {run} is not ready after {:.0}s: waiting until {waiting_for}", after.as_secs_f64()))
+        }
+        Notice::HookFailed { hook, status } => rep.warn(&format!("the {hook} command failed: {status}")),
+        Notice::HookNotRun { hook, error } => rep.warn(&format!("cannot run the {hook} command: {error}")),
+        Notice::HookSkipped { hook } => rep.warn(&format!(
+            "the {hook} command was not run: {} hook commands are still running",
+            crate::supervisor::hooks::MAX_RUNNING
+        )),
     }
 }
 

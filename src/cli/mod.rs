@@ -7,6 +7,7 @@ mod doctor;
 mod duration;
 pub mod fuzz;
 mod habits;
+mod words;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::doctor::DoctorOptions;
 use crate::exit::{Exit, usage_line};
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
-use crate::supervisor::{OnBusy, OnExit, Options, Signal};
+use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, Signal};
 
 #[derive(FromArgs, ArgsInfo, Debug)]
 /// Run COMMAND, and restart it whenever a watched file changes. stator sees changes only by polling stat(2),
@@ -32,6 +33,8 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
     example = "Re-run a Python test suite after every change:\n  $ {command_name} -e py -- pytest -x",
     example = "Watch an NFS/SMB share a little less often:\n  $ {command_name} -w /mnt/share --interval 2s -- make",
     example = "List what would be watched:\n  $ {command_name} -w src --list",
+    example = "Build, then swap: the old server serves until the new build succeeded:\n  $ {command_name} -e go \
+               --build 'go build -o app .' --ready-port 8080 -- ./app",
     note = "Flags that take a value take it as --flag value or --flag=value. Durations take a unit: 500ms, 2s, 1m. Globs without '/' match file names (*.pyc); globs with '/' \
             match paths relative to the watched root (src/**/*.rs). .gitignore, .ignore, .git/info/exclude and \
             git's global excludes are honoured; .git and editor droppings (*.swp, *~, .#*, 4913, .DS_Store) are \
@@ -46,7 +49,10 @@ use crate::supervisor::{OnBusy, OnExit, Options, Signal};
             Ctrl-Z reach the command (a command that ends within 2s of a Ctrl-C ends stator with 130, one that \
             catches it goes on; a second Ctrl-C within 1s ends everything; Ctrl-Z suspends both, fg resumes both), \
             and stator restores the terminal's modes after each run. While the command is not running, Enter runs \
-            it again; SIGUSR1 restarts it at any time (not on Windows). `stator doctor [PATH]` explains the \
+            it again; SIGUSR1 restarts it at any time (not on Windows). --build and the hooks take one command line \
+            each, split at spaces ('...' and \"...\" keep spaces; nothing else is special, and no shell runs it unless \
+            --shell); the build gets STATOR_BUILD, the hooks STATOR_HOOK, STATOR_RUN and (--on-success, \
+            --on-failure) STATOR_EXIT_CODE; a hook's failure is a warning. `stator doctor [PATH]` explains the \
             filesystems under PATH; a command named doctor runs with `stator -- doctor`. Settings can also come from \
             stator.toml, or [tool.stator] in pyproject.toml, in the current directory: the long flags' names as keys \
             (watch = [\"src\"], interval = \"1s\", python = true) and command = [\"python\", \"app.py\"], so \
@@ -180,7 +186,8 @@ struct Args {
     #[argh(switch)]
     no_tty: bool,
 
-    /// run the command through `sh -c` (default: executed directly, so file names never reach a shell)
+    /// run the command (and --build, the hooks) through `sh -c` (default: executed directly, so file names never
+    /// reach a shell)
     #[argh(switch)]
     shell: bool,
 
@@ -212,6 +219,35 @@ struct Args {
     #[argh(switch)]
     #[expect(dead_code, reason = "config_file::merge reads it from the command line, before argh")]
     no_config: bool,
+
+    /// build first: run this command on every change (and before the first run) while the running command keeps
+    /// going, and restart it only when the build succeeds; a failed build keeps the old run, a change during the
+    /// build cancels it and builds again
+    #[argh(option)]
+    build: Option<String>,
+
+    /// the command is ready when 127.0.0.1:PORT accepts a TCP connection: stator says "ready after ..." and runs
+    /// --on-ready
+    #[argh(option)]
+    ready_port: Option<u16>,
+
+    /// the command is ready when a line of its stdout or stderr matches this regular expression; stator then reads
+    /// its output through a pipe and forwards it unchanged, so the command's output is not a terminal (colours may
+    /// go; Python buffers it unless PYTHONUNBUFFERED=1); its input still is
+    #[argh(option)]
+    ready_log: Option<String>,
+
+    /// run this command each time the command is ready (--ready-port, --ready-log)
+    #[argh(option)]
+    on_ready: Option<String>,
+
+    /// run this command each time the command (with --build: the build) ends with exit code 0
+    #[argh(option)]
+    on_success: Option<String>,
+
+    /// run this command each time the command (with --build: the build) ends with another code or a signal
+    #[argh(option)]
+    on_failure: Option<String>,
 
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
@@ -403,6 +439,36 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
+    // One command line each: split into words, or with --shell handed to the shell as it is.
+    let line = |flag: &str, value: Option<String>| -> Result<Option<Vec<OsString>>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let words = if a.shell {
+            if value.trim().is_empty() {
+                return Err(format!("{flag} needs a command"));
+            }
+            vec![value]
+        } else {
+            words::split(flag, &value)?
+        };
+        Ok(Some(words.into_iter().map(OsString::from).collect()))
+    };
+    let build = line("--build", a.build.clone())?;
+    let hooks = Hooks {
+        on_ready: line("--on-ready", a.on_ready.clone())?,
+        on_success: line("--on-success", a.on_success.clone())?,
+        on_failure: line("--on-failure", a.on_failure.clone())?,
+    };
+    if a.ready_port == Some(0) {
+        return Err("--ready-port must be a port number from 1 to 65535".into());
+    }
+    let log = match &a.ready_log {
+        Some(pattern) => Some(LogPattern::new(pattern).map_err(|e| format!("invalid --ready-log pattern: {e}"))?),
+        None => None,
+    };
+    let ready = ReadyCheck { port: a.ready_port, log };
+    if hooks.on_ready.is_some() && ready.is_empty() {
+        return Err("--on-ready needs --ready-port or --ready-log (they say when the command is ready)".into());
+    }
     let run_defaults = Options::default();
     let on_busy = a.on_busy.unwrap_or(run_defaults.on_busy);
     // `--signal` is the reload signal of `--on-busy signal`. Elsewhere it keeps its old meaning, the stop signal,
@@ -428,6 +494,9 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         reload_code: a.reload_code,
         env: Vec::new(),
         env_files: a.env_file,
+        build,
+        ready,
+        hooks,
     };
     let learn = LearnOptions { python: a.python, node: a.node, dep_files: a.dep_file };
     Ok(Invocation {
@@ -696,6 +765,66 @@ mod tests {
         assert!(inv.tty, "the terminal goes to the command by default");
         let (_, help) = exit_code(&["--help"]);
         for text in ["--trigger", "--no-tty", "Enter runs it again", "SIGUSR1", "not on Windows"] {
+            assert!(help.contains(text), "help lacks {text}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn build_readiness_and_hook_flags_parse() {
+        let words = |v: &[&str]| Some(v.iter().map(OsString::from).collect::<Vec<_>>());
+        let inv = ok(&[
+            "--build",
+            "cargo build --bin 'my app'",
+            "--ready-port",
+            "8000",
+            "--ready-log",
+            "^Listening on",
+            "--on-ready",
+            "curl -s http://127.0.0.1:8000/warm",
+            "--on-success",
+            "notify-send ok",
+            "--on-failure",
+            "notify-send 'it failed'",
+            "--",
+            "./app",
+        ]);
+        let opts = &inv.supervisor;
+        assert_eq!(opts.build, words(&["cargo", "build", "--bin", "my app"]));
+        assert_eq!(opts.ready.port, Some(8000));
+        assert_eq!(opts.ready.log.as_ref().map(LogPattern::as_str), Some("^Listening on"));
+        assert_eq!(opts.hooks.on_ready, words(&["curl", "-s", "http://127.0.0.1:8000/warm"]));
+        assert_eq!(opts.hooks.on_success, words(&["notify-send", "ok"]));
+        assert_eq!(opts.hooks.on_failure, words(&["notify-send", "it failed"]));
+        // With --shell, the shell gets each line as it is.
+        let inv = ok(&["--shell", "--build", "make  && echo 'done'", "--on-failure", "say $X", "--", "./app"]);
+        assert_eq!(inv.supervisor.build, words(&["make  && echo 'done'"]));
+        assert_eq!(inv.supervisor.hooks.on_failure, words(&["say $X"]));
+        let none = ok(&["--", "make"]).supervisor;
+        assert_eq!((none.build, none.ready, none.hooks), (None, ReadyCheck::default(), Hooks::default()));
+        for (args, says) in [
+            (&["--ready-port", "0", "--", "x"][..], "--ready-port must be"),
+            (&["--ready-port", "70000", "--", "x"], "--ready-port"),
+            (&["--ready-log", "(", "--", "x"], "invalid --ready-log pattern"),
+            (&["--build", "a \"b", "--", "x"], "--build: the quote \" is not closed"),
+            (&["--shell", "--build", " ", "--", "x"], "--build needs a command"),
+            (&["--on-success", "", "--", "x"], "--on-success needs a command"),
+            (&["--on-ready", "x", "--", "x"], "--on-ready needs --ready-port or --ready-log"),
+        ] {
+            let (code, out) = exit_code(args);
+            assert_eq!(code, Exit::Usage, "{args:?}");
+            assert!(out.contains(says), "{args:?}: {out}");
+        }
+        let (_, help) = exit_code(&["--help"]);
+        for text in [
+            "--build",
+            "--ready-port",
+            "--ready-log",
+            "through a pipe",
+            "--on-ready",
+            "--on-success",
+            "--on-failure",
+            "STATOR_EXIT_CODE",
+        ] {
             assert!(help.contains(text), "help lacks {text}:\n{help}");
         }
     }

@@ -25,12 +25,22 @@
 //! run's list. With [`OnBusy::Signal`] the running child's own list is replaced (it is the same run). When it
 //! cannot be written (a full or read-only `$TMPDIR`), the child runs without `STATOR_CHANGED_FILE`: the list is not
 //! worth a server that is down ([`Supervisor::take_unlisted`] says so, once).
+//!
+//!
+//! Beside the command the supervisor runs two more kinds of children, spawned and stopped the same way (a process
+//! group of their own; on Windows a job): the build ([`Options::build`]: run on every change while the old run
+//! keeps serving; the command restarts only once it succeeded; a change during it stops its group and starts it
+//! again), and the hooks of [`hooks`]. It watches each run's readiness ([`ready`]). What they do is said by
+//! [`Notice`]s, given to a listener as they happen ([`Supervisor::set_listener`]) or taken with
+//! [`Supervisor::take_notices`] after each call.
 
 pub mod env_file;
+pub mod hooks;
 pub mod loops;
 #[cfg(any(windows, test))]
 mod pathext;
 pub mod policy;
+pub mod ready;
 pub mod signal;
 #[cfg(unix)]
 mod unix;
@@ -45,13 +55,17 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub use hooks::{Hook, Hooks};
 pub use loops::{LoopGuard, RestartLoop};
-pub use policy::{Action, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, RestartBackoff, Termination};
+pub use policy::{
+    Action, BuildPhase, Event, OnBusy, OnExit, ParseChoiceError, Phase, Policy, RestartBackoff, Termination,
+};
+pub use ready::{LogPattern, ReadyCheck};
 pub use signal::{ParseSignalError, Signal};
 #[cfg(unix)]
 use unix as sys;
@@ -73,6 +87,9 @@ pub const INTERRUPT_ENDS: Duration = Duration::from_secs(2);
 /// A second Ctrl-C this soon after the first ends everything ([`Effect::SecondInterrupt`]), whatever the command
 /// does with it.
 pub const DOUBLE_INTERRUPT: Duration = Duration::from_secs(1);
+
+/// After this many builds in a row cancelled by a change, [`Notice::BuildCancelledOften`] is given (once).
+pub const CANCELS_NOTICED: u32 = 3;
 
 /// If `args` (the whole command line, program name first) ask for the sentinel, runs it and returns its exit
 /// code; the binary's `main` calls this first. `None` otherwise (and always on Windows).
@@ -178,7 +195,8 @@ impl Notify {
 pub struct Options {
     /// The program and its arguments; with [`Options::shell`], the words of a shell command.
     pub command: Vec<OsString>,
-    /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly.
+    /// Run `sh -c "<command joined with spaces>"` (Windows: `cmd /C`) instead of executing the program directly; the
+    /// build and the hooks too.
     pub shell: bool,
     /// Sent to the child's process group to stop it: to restart it, at the end, and to what it leaves behind.
     pub stop_signal: Signal,
@@ -200,6 +218,14 @@ pub struct Options {
     /// environment and before [`Options::env`]. A file that cannot be read or parsed at a start keeps the values of
     /// its last good read; [`Supervisor::take_env_file_errors`] says why.
     pub env_files: Vec<PathBuf>,
+    /// Build first: run this on every change (and before the first run) while the old run keeps serving, and
+    /// restart the command only when it succeeds. The program and its arguments; with [`Options::shell`], the words
+    /// of a shell command line. It gets `STATOR_BUILD` (1, 2, ...), stdin from nowhere, the terminal's output.
+    pub build: Option<Vec<OsString>>,
+    /// When a run counts as ready ([`Notice::Ready`], and the `--on-ready` hook).
+    pub ready: ReadyCheck,
+    /// Commands run when a run is ready, and when the command (with a build: the build) ends.
+    pub hooks: Hooks,
 }
 
 impl Default for Options {
@@ -215,6 +241,9 @@ impl Default for Options {
             reload_code: None,
             env: Vec::new(),
             env_files: Vec::new(),
+            build: None,
+            ready: ReadyCheck::default(),
+            hooks: Hooks::default(),
         }
     }
 }
@@ -345,6 +374,87 @@ pub enum Effect {
     TerminalStop(StopKind),
 }
 
+/// What the supervisor did besides starting and ending the command's runs (those are [`Effect`]s): the build,
+/// readiness and hooks. Given to the listener as they happen ([`Supervisor::set_listener`]: a build is announced
+/// before it runs), or kept for [`Supervisor::take_notices`]; either way, the notices of one call come before its
+/// effect.
+#[derive(Debug)]
+pub enum Notice {
+    /// A build started.
+    BuildStarted {
+        /// Its number (`STATOR_BUILD`).
+        build: u64,
+        /// It replaces a build that a change cancelled.
+        again: bool,
+    },
+    /// The build succeeded; what it does to the command is the call's [`Effect`].
+    BuildSucceeded {
+        /// Its number.
+        build: u64,
+        /// How long it ran.
+        took: Duration,
+    },
+    /// The build failed: the command was left alone.
+    BuildFailed {
+        /// Its number.
+        build: u64,
+        /// How it ended.
+        status: ExitStatus,
+        /// How long it ran.
+        took: Duration,
+        /// A run of the command is still going (the old one keeps serving).
+        running: bool,
+    },
+    /// The build could not be started: a failed build.
+    BuildNotRun {
+        /// Why.
+        error: SpawnError,
+        /// A run of the command is still going.
+        running: bool,
+    },
+    /// [`CANCELS_NOTICED`] builds in a row were cancelled by changes (given once): a build that writes into the
+    /// watched tree cancels itself.
+    BuildCancelledOften {
+        /// How many.
+        times: u32,
+    },
+    /// The running command became ready ([`Options::ready`]).
+    Ready {
+        /// Its run number.
+        run: u64,
+        /// How long after its start.
+        after: Duration,
+    },
+    /// The running command is not ready yet, [`ready::PATIENCE`] after its start (given once per run).
+    NotReady {
+        /// Its run number.
+        run: u64,
+        /// How long it has been running.
+        after: Duration,
+        /// What it waits for ([`ReadyCheck::describe`]).
+        waiting_for: String,
+    },
+    /// A hook ended with a failure.
+    HookFailed {
+        /// Which.
+        hook: Hook,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// A hook could not be started.
+    HookNotRun {
+        /// Which.
+        hook: Hook,
+        /// Why.
+        error: SpawnError,
+    },
+    /// A hook was not run: [`hooks::MAX_RUNNING`] are still running.
+    HookSkipped {
+        /// Which.
+        hook: Hook,
+    },
+}
+
 /// Kills the child's process group from any thread, e.g. from a Ctrl-C handler on the second Ctrl-C, even while
 /// the supervisor's thread is waiting in [`Supervisor::shutdown`].
 #[derive(Debug, Clone, Default)]
@@ -354,6 +464,8 @@ pub struct KillHandle(Arc<KillShared>);
 struct KillShared {
     /// The running child's pid, 0 when there is none.
     pid: AtomicU32,
+    /// The running build's pid, 0 when there is none.
+    build_pid: AtomicU32,
     /// Set by [`KillHandle::kill_now`]: every stop from now on kills at once.
     abort: AtomicBool,
 }
@@ -367,9 +479,11 @@ impl KillHandle {
     /// `SIGKILL`s the child's process group now (Windows: kills its tree), and makes every later stop immediate.
     pub fn kill_now(&self) {
         self.0.abort.store(true, Ordering::SeqCst);
-        let pid = self.0.pid.load(Ordering::SeqCst);
-        if pid != 0 {
-            sys::kill_tree(pid);
+        for pid in [&self.0.pid, &self.0.build_pid] {
+            let pid = pid.load(Ordering::SeqCst);
+            if pid != 0 {
+                sys::kill_tree(pid);
+            }
         }
     }
 }
@@ -418,6 +532,41 @@ pub struct Supervisor {
     stop_reported: bool,
     /// A Ctrl-C cut the last stop short.
     last_stop_interrupted: bool,
+    /// The running build.
+    build: Option<Build>,
+    /// Builds started so far (the last `STATOR_BUILD`).
+    builds: u64,
+    /// The next build replaces one a change cancelled.
+    rebuilding: bool,
+    /// Builds cancelled by a change in a row.
+    cancels: u32,
+    /// The current run's readiness, until it is ready or ends.
+    ready: Option<ready::Watch>,
+    /// The threads forwarding the current run's output (`--ready-log`).
+    forwarders: Vec<std::thread::JoinHandle<()>>,
+    /// Hooks still running.
+    hooks: Vec<(Hook, sys::Proc)>,
+    /// What happened besides the effects, for [`Supervisor::take_notices`] (without a listener).
+    notices: Vec<Notice>,
+    /// Told each notice as it happens.
+    listener: Option<Listener>,
+}
+
+/// The function [`Supervisor::set_listener`] was given.
+struct Listener(Box<dyn FnMut(Notice)>);
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Listener")
+    }
+}
+
+/// A running build.
+#[derive(Debug)]
+struct Build {
+    proc: sys::Proc,
+    number: u64,
+    since: Instant,
 }
 
 /// What happened during one call, folded into an [`Effect`].
@@ -440,7 +589,10 @@ impl Supervisor {
     /// On Windows, which has no signals, the stop signal and [`OnBusy::Signal`] become `CTRL_BREAK_EVENT` (`KILL`:
     /// terminating the child's job); [`Supervisor::platform_note`] says so.
     pub fn new(opts: Options) -> Supervisor {
-        let policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
+        let mut policy = Policy::new(opts.on_busy, opts.on_exit, opts.reload_code);
+        if opts.build.is_some() {
+            policy = policy.with_build();
+        }
         Supervisor {
             env_files: env_file::EnvFiles::new(&opts.env_files),
             opts,
@@ -464,7 +616,40 @@ impl Supervisor {
             gave_terminal: false,
             stop_reported: false,
             last_stop_interrupted: false,
+            build: None,
+            builds: 0,
+            rebuilding: false,
+            cancels: 0,
+            ready: None,
+            forwarders: Vec::new(),
+            hooks: Vec::new(),
+            notices: Vec::new(),
+            listener: None,
         }
+    }
+
+    /// Gives each [`Notice`] to `listener` as it happens, instead of keeping it for [`Supervisor::take_notices`]:
+    /// a build is announced before it is spawned, a run's readiness before its hook.
+    pub fn set_listener(&mut self, listener: impl FnMut(Notice) + 'static) {
+        self.listener = Some(Listener(Box::new(listener)));
+    }
+
+    fn notify(&mut self, notice: Notice) {
+        match &mut self.listener {
+            Some(listener) => (listener.0)(notice),
+            None => self.notices.push(notice),
+        }
+    }
+
+    /// What happened since the last call besides the effects (the build, readiness, hooks), in order, unless a
+    /// listener takes them. Take them after every call, errors included, and report them before the call's effect.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The running build's pid, if one runs.
+    pub fn build_pid(&self) -> Option<u32> {
+        self.build.as_ref().map(|b| b.proc.id())
     }
 
     /// What the options mean on this platform where that differs from what they say, for a note at startup (on
@@ -576,6 +761,7 @@ impl Supervisor {
     /// and `SIGKILL` after the stop timeout (so this call can block that long).
     pub fn poll(&mut self, now: Instant) -> Result<Option<Effect>, SpawnError> {
         self.abandoned.retain_mut(|p| !matches!(p.try_reap(self.reap_all), Ok(Some(_)) | Err(_)));
+        self.reap_hooks();
         if self.second_interrupt(now) {
             return Ok(Some(Effect::SecondInterrupt));
         }
@@ -585,6 +771,10 @@ impl Supervisor {
         }
         if let Some(outcome) = self.stopped() {
             return Ok(Some(outcome));
+        }
+        self.check_ready(now);
+        if self.reap_build(now, &mut report)? {
+            return Ok(self.effect(report));
         }
         if self.child.is_none() && self.reap_all {
             reap_orphans();
@@ -629,10 +819,14 @@ impl Supervisor {
 
     /// Stops the child for good: the stop signal to its group, up to the stop timeout, then `SIGKILL`. Returns how
     /// it ended, if there was a child. Nothing starts afterwards.
+    ///
+    /// A running build is stopped too; hooks still running get the stop timeout to end, then are stopped.
     pub fn shutdown(&mut self) -> Option<ExitStatus> {
         self.policy.handle(Event::Shutdown, Instant::now());
+        self.stop_build();
         let status = self.stop_child(self.opts.stop_signal, self.opts.stop_timeout);
         self.policy.handle(Event::StopFinished, Instant::now());
+        self.finish_hooks(self.opts.stop_timeout);
         status.flatten()
     }
 
@@ -640,8 +834,10 @@ impl Supervisor {
     pub fn kill_now(&mut self) -> Option<ExitStatus> {
         self.kill.0.abort.store(true, Ordering::SeqCst);
         self.policy.handle(Event::Shutdown, Instant::now());
+        self.stop_build();
         let status = self.stop_child(Signal::Kill, Duration::ZERO);
         self.policy.handle(Event::StopFinished, Instant::now());
+        self.finish_hooks(Duration::ZERO);
         status.flatten()
     }
 
@@ -727,6 +923,9 @@ impl Supervisor {
         self.kill.0.pid.store(0, Ordering::SeqCst);
         self.end_run();
         report.ended = Some(Some(status));
+        if !interrupted {
+            self.ended_by_itself(status);
+        }
         if interrupted {
             self.policy.handle(Event::Shutdown, now);
             self.policy.handle(Event::StopFinished, now);
@@ -797,6 +996,25 @@ impl Supervisor {
                     return Ok(());
                 }
                 Action::Wait => return Ok(()),
+                Action::StartBuild => match self.spawn_build(now) {
+                    Ok(()) => self.policy.handle(Event::BuildStarted, now),
+                    Err(error) => {
+                        self.notify(Notice::BuildNotRun { error, running: self.child.is_some() });
+                        self.policy.handle(Event::BuildStartFailed, now)
+                    }
+                },
+                Action::StopBuild => {
+                    self.stop_build();
+                    let next = self.policy.handle(Event::BuildStopped, now);
+                    if next == Action::StartBuild {
+                        self.rebuilding = true;
+                        self.cancels = self.cancels.saturating_add(1);
+                        if self.cancels == CANCELS_NOTICED {
+                            self.notify(Notice::BuildCancelledOften { times: self.cancels });
+                        }
+                    }
+                    next
+                }
             };
         }
     }
@@ -819,12 +1037,53 @@ impl Supervisor {
 
     /// The run is over (its group gone): the terminal is stator's again, with the modes stator found.
     fn end_run(&mut self) {
+        // Its readiness is no longer watched (the port probe ends), and what it wrote last is passed on first.
+        self.ready = None;
+        let deadline = Instant::now() + ready::DRAIN;
+        for forwarder in std::mem::take(&mut self.forwarders) {
+            while !forwarder.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if forwarder.is_finished() {
+                let _ = forwarder.join();
+            }
+        }
         if let Some(t) = &self.terminal {
             t.take_back();
         }
         self.gave_terminal = false;
         self.stop_reported = false;
         self.last_interrupt = None;
+    }
+
+    /// `words` (the program and its arguments; with [`Options::shell`], the words of a shell command line) as a
+    /// command, and the program to name in errors.
+    fn command_for(&self, words: &[OsString]) -> Result<(Command, OsString), SpawnError> {
+        let Some(program) = words.first() else {
+            return Err(SpawnError::NoCommand);
+        };
+        if self.opts.shell {
+            let line = words.join(std::ffi::OsStr::new(" "));
+            #[cfg(windows)]
+            let (shell, flag) = ("cmd", "/C");
+            #[cfg(not(windows))]
+            let (shell, flag) = ("sh", "-c");
+            let mut cmd = Command::new(shell);
+            cmd.arg(flag);
+            // cmd.exe has its own quoting rules: hand it the line as is.
+            #[cfg(windows)]
+            std::os::windows::process::CommandExt::raw_arg(&mut cmd, line);
+            #[cfg(not(windows))]
+            cmd.arg(line);
+            return Ok((cmd, OsString::from(shell)));
+        }
+        // Windows: `npm` is `npm.cmd`, found through PATHEXT as a shell would.
+        #[cfg(windows)]
+        let mut cmd = Command::new(windows::find_program(program, &self.opts.env).unwrap_or_else(|| program.into()));
+        #[cfg(not(windows))]
+        let mut cmd = Command::new(program);
+        cmd.args(&words[1..]);
+        Ok((cmd, program.clone()))
     }
 
     fn spawn(&mut self) -> Result<u64, SpawnError> {
@@ -843,33 +1102,7 @@ impl Supervisor {
                 None
             }
         };
-        let Some(program) = self.opts.command.first() else {
-            return Err(SpawnError::NoCommand);
-        };
-        let (mut cmd, program) = if self.opts.shell {
-            let line = self.opts.command.join(std::ffi::OsStr::new(" "));
-            #[cfg(windows)]
-            let (shell, flag) = ("cmd", "/C");
-            #[cfg(not(windows))]
-            let (shell, flag) = ("sh", "-c");
-            let mut cmd = Command::new(shell);
-            cmd.arg(flag);
-            // cmd.exe has its own quoting rules: hand it the line as is.
-            #[cfg(windows)]
-            std::os::windows::process::CommandExt::raw_arg(&mut cmd, line);
-            #[cfg(not(windows))]
-            cmd.arg(line);
-            (cmd, OsString::from(shell))
-        } else {
-            // Windows: `npm` is `npm.cmd`, found through PATHEXT as a shell would.
-            #[cfg(windows)]
-            let mut cmd =
-                Command::new(windows::find_program(program, &self.opts.env).unwrap_or_else(|| program.into()));
-            #[cfg(not(windows))]
-            let mut cmd = Command::new(program);
-            cmd.args(&self.opts.command[1..]);
-            (cmd, program.clone())
-        };
+        let (mut cmd, program) = self.command_for(&self.opts.command)?;
         cmd.envs(self.env_files.load());
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string());
@@ -878,10 +1111,15 @@ impl Supervisor {
             // Not an older list, nor one inherited from a stator that runs this one.
             None => cmd.env_remove("STATOR_CHANGED_FILE"),
         };
+        // --ready-log reads the command's output: through pipes, forwarded as it comes.
+        let pattern = self.opts.ready.log.clone();
+        if pattern.is_some() {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
         // As PID 1 the kernel ends every process of the namespace with stator: no sentinel needed.
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
         let with = sys::SpawnWith { terminal: self.terminal.as_ref(), sentinel };
-        let (child, given) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
+        let (mut child, given) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
         self.gave_terminal = given;
         self.stop_reported = false;
         self.last_interrupt = None;
@@ -890,11 +1128,185 @@ impl Supervisor {
             // A kill was asked for while we were spawning.
             sys::kill_tree(child.id());
         }
+        self.ready = ready::Watch::start(&self.opts.ready, Instant::now());
+        if let (Some(pattern), Some(watch)) = (pattern, &self.ready) {
+            let (out, err) = child.take_output();
+            // Without a thread to read it, a pipe is closed, and the command's writes to it fail: it still runs.
+            if let Some(out) = out {
+                self.forwarders.extend(watch.forward(out, ready::Sink::Stdout, pattern.clone()).ok());
+            }
+            if let Some(err) = err {
+                self.forwarders.extend(watch.forward(err, ready::Sink::Stderr, pattern).ok());
+            }
+        }
         self.child = Some(child);
         self.runs = run;
         self.changed.clear();
         self.seen.clear();
         Ok(run)
+    }
+
+    /// Starts the build (the old run, if any, goes on).
+    fn spawn_build(&mut self, now: Instant) -> Result<(), SpawnError> {
+        let Some(words) = self.opts.build.as_deref() else {
+            return Err(SpawnError::NoCommand);
+        };
+        let (mut cmd, program) = self.command_for(words)?;
+        // Numbered, and announced, before it can print anything.
+        let number = self.builds + 1;
+        self.builds = number;
+        let again = std::mem::take(&mut self.rebuilding);
+        self.notify(Notice::BuildStarted { build: number, again });
+        cmd.env("STATOR_BUILD", number.to_string()).stdin(Stdio::null());
+        let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
+        let with = sys::SpawnWith { terminal: None, sentinel };
+        let (proc, _) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
+        self.kill.0.build_pid.store(proc.id(), Ordering::SeqCst);
+        if self.kill.0.abort.load(Ordering::SeqCst) {
+            sys::kill_tree(proc.id());
+        }
+        self.build = Some(Build { proc, number, since: now });
+        Ok(())
+    }
+
+    /// Stops the running build's process group, if a build runs.
+    fn stop_build(&mut self) {
+        let Some(mut build) = self.build.take() else { return };
+        self.kill.0.build_pid.store(0, Ordering::SeqCst);
+        let status =
+            build.proc.stop(Signal::Term, self.opts.stop_timeout, self.reap_all, &self.kill.0.abort, &mut |_| {});
+        if status.is_none() {
+            self.abandoned.push(build.proc);
+        }
+    }
+
+    /// If the build ended, says so, runs its hook, and carries out what the policy makes of it. Returns whether
+    /// it had.
+    fn reap_build(&mut self, now: Instant, report: &mut Report) -> Result<bool, SpawnError> {
+        let Some(build) = self.build.as_mut() else {
+            return Ok(false);
+        };
+        let Ok(Some(status)) = build.proc.try_reap(self.reap_all) else {
+            return Ok(false);
+        };
+        // What it left running in its group goes with it.
+        build.proc.clear_leftovers(
+            Signal::Term,
+            self.opts.stop_timeout,
+            self.reap_all,
+            &self.kill.0.abort,
+            &mut |_| {},
+        );
+        let (number, took) = (build.number, now.saturating_duration_since(build.since));
+        self.build = None;
+        self.kill.0.build_pid.store(0, Ordering::SeqCst);
+        self.cancels = 0;
+        let t = Termination::from(status);
+        let hook = if t == Termination::Code(0) {
+            self.notify(Notice::BuildSucceeded { build: number, took });
+            Hook::Success
+        } else {
+            self.notify(Notice::BuildFailed { build: number, status, took, running: self.child.is_some() });
+            Hook::Failure
+        };
+        self.run_hook(hooks::Why { hook, run: self.runs, code: Some(t.exit_code()), build: Some(number) });
+        let action = self.policy.handle(Event::BuildExited(t), now);
+        report.queued = action == Action::Wait && self.policy.pending() && self.child.is_some();
+        self.drive(action, now, report)?;
+        Ok(true)
+    }
+
+    /// The command's run ended by itself: without a build, its hook runs (not for the reload code: that is a
+    /// request, neither a success nor a failure).
+    fn ended_by_itself(&mut self, status: ExitStatus) {
+        if self.opts.build.is_some() {
+            return;
+        }
+        let t = Termination::from(status);
+        if self.opts.reload_code.is_some_and(|code| t == Termination::Code(code)) {
+            return;
+        }
+        let hook = if t == Termination::Code(0) { Hook::Success } else { Hook::Failure };
+        self.run_hook(hooks::Why { hook, run: self.runs, code: Some(t.exit_code()), build: None });
+    }
+
+    /// Says whether the running command became ready (or is late), and runs the ready hook.
+    fn check_ready(&mut self, now: Instant) {
+        let Some(watch) = self.ready.as_mut() else { return };
+        let run = self.runs;
+        match watch.check(now) {
+            Some(ready::Outcome::Ready(after)) => {
+                self.ready = None;
+                self.notify(Notice::Ready { run, after });
+                self.run_hook(hooks::Why { hook: Hook::Ready, run, code: None, build: None });
+            }
+            Some(ready::Outcome::Late(after)) => {
+                let waiting_for = self.opts.ready.describe();
+                self.notify(Notice::NotReady { run, after, waiting_for });
+            }
+            None => {}
+        }
+    }
+
+    /// Starts the hook `why` names, if it is given, and leaves it running.
+    fn run_hook(&mut self, why: hooks::Why) {
+        let Some(words) = self.opts.hooks.get(why.hook).map(<[OsString]>::to_vec) else { return };
+        self.reap_hooks();
+        if self.hooks.len() >= hooks::MAX_RUNNING {
+            self.notify(Notice::HookSkipped { hook: why.hook });
+            return;
+        }
+        let spawned = self.command_for(&words).and_then(|(mut cmd, program)| {
+            cmd.stdin(Stdio::null());
+            for (k, v) in why.env() {
+                cmd.env(k, v);
+            }
+            sys::Proc::spawn(&mut cmd, sys::SpawnWith::default())
+                .map(|(proc, _)| proc)
+                .map_err(|e| SpawnError::from_io(&program, e))
+        });
+        match spawned {
+            Ok(proc) => self.hooks.push((why.hook, proc)),
+            Err(error) => self.notify(Notice::HookNotRun { hook: why.hook, error }),
+        }
+    }
+
+    /// Reaps the hooks that ended; a failure is a notice. (What a hook left running in its group is its own.)
+    fn reap_hooks(&mut self) {
+        let reap_all = self.reap_all;
+        let mut failed = Vec::new();
+        self.hooks.retain_mut(|(hook, proc)| match proc.try_reap(reap_all) {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                if !status.success() {
+                    failed.push(Notice::HookFailed { hook: *hook, status });
+                }
+                false
+            }
+            // Cannot tell (its status taken elsewhere): nothing more to learn from it.
+            Err(_) => false,
+        });
+        for notice in failed {
+            self.notify(notice);
+        }
+    }
+
+    /// Gives the running hooks up to `grace` to end, then stops what is left of them.
+    fn finish_hooks(&mut self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        loop {
+            self.reap_hooks();
+            // A second Ctrl-C cuts the wait short too.
+            if self.hooks.is_empty() || Instant::now() >= deadline || self.kill.0.abort.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for (_, mut proc) in std::mem::take(&mut self.hooks) {
+            if proc.stop(Signal::Term, Duration::ZERO, self.reap_all, &self.kill.0.abort, &mut |_| {}).is_none() {
+                self.abandoned.push(proc);
+            }
+        }
     }
 
     /// Writes the changed paths, one per line, to run `run`'s changed-files file (atomically: a child reading it never
@@ -962,9 +1374,11 @@ impl Supervisor {
 impl Drop for Supervisor {
     /// Kills a child that is still running (a graceful stop is [`Supervisor::shutdown`]'s job).
     fn drop(&mut self) {
-        if self.child.is_some() {
+        if self.child.is_some() || self.build.is_some() {
             self.kill_now();
         }
+        // Hooks started as stator ends (the failure hook of a command whose end ends stator) get to run.
+        self.finish_hooks(self.opts.stop_timeout);
         if let Some(t) = &self.terminal {
             t.release();
         }

@@ -24,6 +24,17 @@
 //!   reload is a request, not a crash: the first reload-code restart of a streak is immediate, and so is every
 //!   one of a child that ran at least [`RestartBackoff::reload_after`] (a reloader that saw an edit, as Django's does
 //!   with exit code 3, runs a while first; a child exiting with the code as it starts would spin).
+//!
+//! With a build ([`Policy::with_build`], `--build`), a change touches the build, never the child:
+//! - A change (or a restart asked for by hand) starts the build while the child keeps running, whatever its phase;
+//!   the very first start is a build too. A change while the build runs cancels it ([`Action::StopBuild`]) and
+//!   starts it again once it is gone; any number of changes during the build or its cancelling give one build more.
+//! - A build that succeeds (exit code 0) does to the child what a change does without a build ([`OnBusy`] decides;
+//!   a build asked for by hand restarts it whatever [`OnBusy`] says). A build that fails, or cannot be spawned,
+//!   leaves the child alone: the old run keeps serving (or, with none, the next change builds again).
+//! - The child's own end is handled as without a build (on-exit, the reload code, a queued change).
+//! - Shutdown forgets the build: nothing builds or starts afterwards (the supervisor stops a running build with the
+//!   child).
 
 use std::fmt;
 use std::str::FromStr;
@@ -219,6 +230,14 @@ pub enum Event {
     Tick,
     /// Stator is shutting down: stop the child if there is one and never start another.
     Shutdown,
+    /// The build asked for by [`Action::StartBuild`] is running.
+    BuildStarted,
+    /// The build asked for by [`Action::StartBuild`] could not be spawned (a failed build).
+    BuildStartFailed,
+    /// The running build exited by itself.
+    BuildExited(Termination),
+    /// The cancel asked for by [`Action::StopBuild`] is over: the build and its process group are gone.
+    BuildStopped,
 }
 
 /// What the supervisor should do now.
@@ -237,6 +256,24 @@ pub enum Action {
     /// A new child will start at this instant: keep reporting [`Event::Tick`]; the tick at or after it answers
     /// [`Action::Start`].
     StartAfter(Instant),
+    /// Spawn the build, then report [`Event::BuildStarted`] or [`Event::BuildStartFailed`]; report
+    /// [`Event::BuildExited`] when it ends.
+    StartBuild,
+    /// Cancel the running build (stop its process group, wait, kill), then report [`Event::BuildStopped`].
+    StopBuild,
+}
+
+/// Where the build stands ([`Policy::with_build`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildPhase {
+    /// No build running.
+    Idle,
+    /// A build start was asked for and has not been reported yet.
+    Starting,
+    /// The build runs.
+    Running,
+    /// The build is being cancelled; it starts again once it is gone.
+    Cancelling,
 }
 
 /// Where the policy stands.
@@ -276,6 +313,12 @@ pub struct Policy {
     pending: bool,
     /// Quick exits in a row that were restarted automatically.
     streak: u32,
+    /// Where the build stands; `None` without a build.
+    build: Option<BuildPhase>,
+    /// A change during a build start: the build it started is out of date.
+    build_pending: bool,
+    /// A restart asked for by hand waits on the build: its success restarts the child whatever [`OnBusy`] says.
+    build_forced: bool,
 }
 
 impl Policy {
@@ -289,7 +332,21 @@ impl Policy {
             phase: Phase::Idle,
             pending: false,
             streak: 0,
+            build: None,
+            build_pending: false,
+            build_forced: false,
         }
+    }
+
+    /// The same policy with a build before every start: see the [module docs](self).
+    pub fn with_build(mut self) -> Policy {
+        self.build = Some(BuildPhase::Idle);
+        self
+    }
+
+    /// Where the build stands; `None` without a build.
+    pub fn build_phase(&self) -> Option<BuildPhase> {
+        self.build
     }
 
     /// The same policy with another crash-loop guard.
@@ -310,6 +367,13 @@ impl Policy {
 
     /// Decides what to do about `event`, which happened at `now`.
     pub fn handle(&mut self, event: Event, now: Instant) -> Action {
+        if self.build.is_some() {
+            match event {
+                Event::Changed => return self.rebuild(false),
+                Event::RestartAsked => return self.rebuild(true),
+                _ => {}
+            }
+        }
         match event {
             Event::Changed => self.changed(),
             Event::RestartAsked => self.restart_asked(),
@@ -319,7 +383,101 @@ impl Policy {
             Event::StopFinished => self.stop_finished(),
             Event::Tick => self.tick(now),
             Event::Shutdown => self.shutdown(),
+            Event::BuildStarted => self.build_started(),
+            Event::BuildStartFailed => self.build_start_failed(),
+            Event::BuildExited(t) => self.build_exited(t),
+            Event::BuildStopped => self.build_stopped(),
         }
+    }
+
+    /// Whether nothing may build or start any more.
+    fn shut(&self) -> bool {
+        matches!(self.phase, Phase::ShuttingDown | Phase::Done)
+    }
+
+    fn start_build(&mut self) -> Action {
+        self.build = Some(BuildPhase::Starting);
+        Action::StartBuild
+    }
+
+    /// A change (`forced`: a restart asked for by hand) with a build: the build starts, or starts again.
+    fn rebuild(&mut self, forced: bool) -> Action {
+        if self.shut() {
+            return Action::Wait;
+        }
+        self.build_forced |= forced;
+        match self.build {
+            Some(BuildPhase::Idle) | None => self.start_build(),
+            Some(BuildPhase::Starting) => {
+                self.build_pending = true;
+                Action::Wait
+            }
+            Some(BuildPhase::Running) => {
+                self.build = Some(BuildPhase::Cancelling);
+                Action::StopBuild
+            }
+            // The build that follows the cancel starts after this change.
+            Some(BuildPhase::Cancelling) => Action::Wait,
+        }
+    }
+
+    fn build_started(&mut self) -> Action {
+        if self.build != Some(BuildPhase::Starting) {
+            return Action::Wait;
+        }
+        self.build = Some(BuildPhase::Running);
+        if self.shut() {
+            // Shut down while it was starting: it came up; stop it.
+            self.build = Some(BuildPhase::Cancelling);
+            return Action::StopBuild;
+        }
+        if self.build_pending {
+            // A change during the start: the build may have read the old files.
+            self.build_pending = false;
+            self.build = Some(BuildPhase::Cancelling);
+            return Action::StopBuild;
+        }
+        Action::Wait
+    }
+
+    fn build_start_failed(&mut self) -> Action {
+        if self.build != Some(BuildPhase::Starting) {
+            return Action::Wait;
+        }
+        self.build = Some(BuildPhase::Idle);
+        // A change during a failed start may be the very file that was missing: try once more.
+        if self.build_pending && !self.shut() {
+            self.build_pending = false;
+            return self.start_build();
+        }
+        self.build_pending = false;
+        self.build_forced = false;
+        Action::Wait
+    }
+
+    fn build_exited(&mut self, t: Termination) -> Action {
+        if self.build != Some(BuildPhase::Running) {
+            // Ended as it was being cancelled: the cancel's report follows.
+            return Action::Wait;
+        }
+        self.build = Some(BuildPhase::Idle);
+        let forced = std::mem::take(&mut self.build_forced);
+        if self.shut() || t != Termination::Code(0) {
+            // A failed build leaves the old run alone.
+            return Action::Wait;
+        }
+        if forced { self.restart_asked() } else { self.changed() }
+    }
+
+    fn build_stopped(&mut self) -> Action {
+        if self.build != Some(BuildPhase::Cancelling) {
+            return Action::Wait;
+        }
+        if self.shut() {
+            self.build = Some(BuildPhase::Idle);
+            return Action::Wait;
+        }
+        self.start_build()
     }
 
     fn start(&mut self) -> Action {
@@ -477,6 +635,12 @@ impl Policy {
 
     fn shutdown(&mut self) -> Action {
         self.pending = false;
+        self.build_pending = false;
+        self.build_forced = false;
+        if self.build.is_some_and(|b| b != BuildPhase::Starting) {
+            // Running or cancelling: the supervisor stops it with the child; nothing follows it.
+            self.build = Some(BuildPhase::Idle);
+        }
         match self.phase {
             Phase::Running { .. } => {
                 self.phase = Phase::ShuttingDown;
@@ -511,6 +675,10 @@ mod tests {
         Exit(i32),
         Wait,
         After(u64),
+        /// [`Action::StartBuild`].
+        Build,
+        /// [`Action::StopBuild`].
+        Cancel,
     }
 
     struct Case {
@@ -518,22 +686,31 @@ mod tests {
         on_busy: OnBusy,
         on_exit: OnExit,
         reload: Option<i32>,
+        /// With `--build`.
+        build: bool,
         /// `(ms since t0, event, expected action)`
         steps: &'static [(u64, Event, Want)],
     }
 
     const fn case(name: &'static str, on_busy: OnBusy, on_exit: OnExit, steps: &'static [(u64, Event, Want)]) -> Case {
-        Case { name, on_busy, on_exit, reload: None, steps }
+        Case { name, on_busy, on_exit, reload: None, build: false, steps }
     }
 
     const fn reload(name: &'static str, on_exit: OnExit, steps: &'static [(u64, Event, Want)]) -> Case {
-        Case { name, on_busy: OnBusy::Restart, on_exit, reload: Some(3), steps }
+        Case { name, on_busy: OnBusy::Restart, on_exit, reload: Some(3), build: false, steps }
+    }
+
+    const fn build(name: &'static str, on_busy: OnBusy, on_exit: OnExit, steps: &'static [(u64, Event, Want)]) -> Case {
+        Case { name, on_busy, on_exit, reload: None, build: true, steps }
     }
 
     fn run(c: &Case) -> Policy {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let mut p = Policy::new(c.on_busy, c.on_exit, c.reload);
+        if c.build {
+            p = p.with_build();
+        }
         for (i, &(at, event, want)) in c.steps.iter().enumerate() {
             let got = p.handle(event, ms(at));
             let want = match want {
@@ -543,6 +720,8 @@ mod tests {
                 Want::Exit(code) => Action::ExitStator(code),
                 Want::Wait => Action::Wait,
                 Want::After(n) => Action::StartAfter(ms(n)),
+                Want::Build => Action::StartBuild,
+                Want::Cancel => Action::StopBuild,
             };
             assert_eq!(got, want, "case '{}', step {i}: {event:?} at {at} ms", c.name);
         }
@@ -555,6 +734,10 @@ mod tests {
 
     /// A child that started at 0 and runs.
     const UP: [(u64, Event, Want); 2] = [(0, Changed, Start), (0, Started, Wait)];
+
+    /// With a build: the first build succeeded at 0, and the child it started runs.
+    const BUILT: [(u64, Event, Want); 4] =
+        [(0, Changed, Build), (0, BuildStarted, Wait), (0, BuildExited(Code(0)), Start), (0, Started, Wait)];
 
     const CASES: &[Case] = &[
         case("first change starts the child", B::Restart, E::Wait, &[(0, Changed, Start), (5, Started, Wait)]),
@@ -863,6 +1046,7 @@ mod tests {
             on_busy: B::Queue,
             on_exit: E::Wait,
             reload: Some(3),
+            build: false,
             steps: &[
                 UP[0],
                 UP[1],
@@ -992,6 +1176,370 @@ mod tests {
             B::Queue,
             E::Wait,
             &[UP[0], UP[1], (100, Changed, Wait), (200, Shutdown, Stop), (300, StopFinished, Wait), (400, Tick, Wait)],
+        ),
+        build(
+            "build: the first start is a build, then the child starts",
+            B::Restart,
+            E::Wait,
+            &[(0, Changed, Build), (1, BuildStarted, Wait), (500, BuildExited(Code(0)), Start), (510, Started, Wait)],
+        ),
+        build(
+            "build: a failed first build starts nothing; the next change builds again",
+            B::Restart,
+            E::Restart,
+            &[
+                (0, Changed, Build),
+                (0, BuildStarted, Wait),
+                (100, BuildExited(Code(2)), Wait),
+                (90_000, Tick, Wait),
+                (90_001, Changed, Build),
+                (90_002, BuildStarted, Wait),
+                (90_100, BuildExited(Code(0)), Start),
+                (90_110, Started, Wait),
+            ],
+        ),
+        build(
+            "build: the old run serves during the build and is restarted once it succeeds",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (110, BuildStarted, Wait),
+                (300, Tick, Wait),
+                (600, BuildExited(Code(0)), Stop),
+                (650, StopFinished, Start),
+                (660, Started, Wait),
+            ],
+        ),
+        build(
+            "build: a failed build keeps the old run, and so does one killed by a signal",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (110, BuildStarted, Wait),
+                (600, BuildExited(Code(1)), Wait),
+                (700, Tick, Wait),
+                (800, Changed, Build),
+                (810, BuildStarted, Wait),
+                (900, BuildExited(Sig(9)), Wait),
+                (1000, Changed, Build),
+                (1010, BuildStarted, Wait),
+                (1100, BuildExited(Code(0)), Stop),
+            ],
+        ),
+        build(
+            "build: a change during the build cancels it; a burst gives one more build, not one each",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (110, BuildStarted, Wait),
+                (200, Changed, Cancel),
+                (210, Changed, Wait),
+                (220, Changed, Wait),
+                (250, BuildStopped, Build),
+                (260, BuildStarted, Wait),
+                (700, BuildExited(Code(0)), Stop),
+                (750, StopFinished, Start),
+                (760, Started, Wait),
+                (5000, Tick, Wait),
+            ],
+        ),
+        build(
+            "build: a build that ends as it is cancelled is the cancel",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (110, BuildStarted, Wait),
+                (200, Changed, Cancel),
+                (205, BuildExited(Code(0)), Wait),
+                (250, BuildStopped, Build),
+                (260, BuildStarted, Wait),
+            ],
+        ),
+        build(
+            "build: a change during a build start cancels the build once it is up",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, Changed, Build),
+                (1, Changed, Wait),
+                (2, Changed, Wait),
+                (5, BuildStarted, Cancel),
+                (10, BuildStopped, Build),
+                (11, BuildStarted, Wait),
+                (20, BuildExited(Code(0)), Start),
+            ],
+        ),
+        build(
+            "build: one that cannot be spawned is a failed build; a change during its start gives one more try",
+            B::Restart,
+            E::Restart,
+            &[
+                (0, Changed, Build),
+                (1, BuildStartFailed, Wait),
+                (100, Changed, Build),
+                (101, Changed, Wait),
+                (102, BuildStartFailed, Build),
+                (103, BuildStartFailed, Wait),
+                (90_000, Tick, Wait),
+            ],
+        ),
+        build(
+            "build + queue: a successful build queues the restart until the child ends",
+            B::Queue,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, BuildExited(Code(0)), Wait),
+                (300, ChildExited(Code(0)), Start),
+                (310, Started, Wait),
+                (400, ChildExited(Code(0)), Wait),
+            ],
+        ),
+        build(
+            "build + signal: a successful build signals the child",
+            B::Signal,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, BuildExited(Code(0)), Signal),
+                (300, Changed, Build),
+                (301, BuildStarted, Wait),
+                (400, BuildExited(Code(3)), Wait),
+            ],
+        ),
+        build(
+            "build: a restart asked for by hand builds, then restarts even in queue mode, once",
+            B::Queue,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, RestartAsked, Build),
+                (101, BuildStarted, Wait),
+                (200, BuildExited(Code(0)), Stop),
+                (250, StopFinished, Start),
+                (260, Started, Wait),
+                (300, Changed, Build),
+                (301, BuildStarted, Wait),
+                (400, BuildExited(Code(0)), Wait),
+            ],
+        ),
+        build(
+            "build: a restart asked for by hand outlives a cancel, not a failed build",
+            B::Queue,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, RestartAsked, Build),
+                (101, BuildStarted, Wait),
+                (150, Changed, Cancel),
+                (160, BuildStopped, Build),
+                (170, BuildStarted, Wait),
+                (300, BuildExited(Code(0)), Stop),
+                (350, StopFinished, Start),
+                (360, Started, Wait),
+                (400, RestartAsked, Build),
+                (401, BuildStarted, Wait),
+                (500, BuildExited(Code(1)), Wait),
+                (600, Changed, Build),
+                (601, BuildStarted, Wait),
+                (700, BuildExited(Code(0)), Wait),
+            ],
+        ),
+        build(
+            "build: the child's own end during a build is handled as without one",
+            B::Restart,
+            E::Restart,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, ChildExited(Code(1)), After(700)),
+                (700, Tick, Start),
+                (700, Started, Wait),
+                (900, BuildExited(Code(0)), Stop),
+                (950, StopFinished, Start),
+            ],
+        ),
+        build(
+            "build: a change does not cut a crash-loop delay short; the build's success does",
+            B::Restart,
+            E::Restart,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, ChildExited(Code(1)), After(600)),
+                (200, Changed, Build),
+                (201, BuildStarted, Wait),
+                (300, Tick, Wait),
+                (400, BuildExited(Code(0)), Start),
+                (410, Started, Wait),
+                (500, ChildExited(Code(1)), After(1000)),
+            ],
+        ),
+        build(
+            "build: success while the child is starting gives one more restart after the start",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, Changed, Build),
+                (0, BuildStarted, Wait),
+                (10, BuildExited(Code(0)), Start),
+                (11, Changed, Build),
+                (12, BuildStarted, Wait),
+                (13, BuildExited(Code(0)), Wait),
+                (20, Started, Stop),
+                (30, StopFinished, Start),
+                (40, Started, Wait),
+            ],
+        ),
+        build(
+            "build: success while the child is being stopped needs nothing more",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, BuildExited(Code(0)), Stop),
+                (201, Changed, Build),
+                (202, BuildStarted, Wait),
+                (203, BuildExited(Code(0)), Wait),
+                (250, StopFinished, Start),
+                (260, Started, Wait),
+            ],
+        ),
+        build(
+            "build: on-exit exit: a failed build is no exit; the child's end still is",
+            B::Restart,
+            E::Exit,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, BuildExited(Code(2)), Wait),
+                (300, ChildExited(Code(0)), Exit(0)),
+                (400, Changed, Wait),
+            ],
+        ),
+        build(
+            "build: shutdown during a build: nothing builds or starts after",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, Shutdown, Stop),
+                (210, BuildExited(Code(0)), Wait),
+                (220, StopFinished, Wait),
+                (300, Changed, Wait),
+                (310, RestartAsked, Wait),
+                (400, BuildStopped, Wait),
+            ],
+        ),
+        build(
+            "build: shutdown during a build start stops the build once it is up",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, Changed, Build),
+                (1, Shutdown, Wait),
+                (2, BuildStarted, Cancel),
+                (3, BuildStopped, Wait),
+                (4, Changed, Wait),
+            ],
+        ),
+        build(
+            "build: shutdown during a cancel builds nothing after it",
+            B::Restart,
+            E::Wait,
+            &[
+                BUILT[0],
+                BUILT[1],
+                BUILT[2],
+                BUILT[3],
+                (100, Changed, Build),
+                (101, BuildStarted, Wait),
+                (200, Changed, Cancel),
+                (210, Shutdown, Stop),
+                (220, StopFinished, Wait),
+                (230, BuildStopped, Wait),
+                (240, Tick, Wait),
+            ],
+        ),
+        build(
+            "build: reports out of place are ignored",
+            B::Restart,
+            E::Wait,
+            &[
+                (0, BuildStarted, Wait),
+                (0, BuildExited(Code(0)), Wait),
+                (0, BuildStopped, Wait),
+                (0, BuildStartFailed, Wait),
+                (1, Changed, Build),
+                (2, BuildStopped, Wait),
+                (3, BuildExited(Code(0)), Wait),
+                (4, BuildStarted, Wait),
+                (5, BuildStartFailed, Wait),
+                (6, BuildStarted, Wait),
+                (7, BuildExited(Code(0)), Start),
+            ],
+        ),
+        case(
+            "without a build, build reports are ignored",
+            B::Restart,
+            E::Wait,
+            &[UP[0], UP[1], (10, BuildExited(Code(0)), Wait), (20, BuildStopped, Wait), (30, Changed, Stop)],
         ),
         case(
             "reports out of place are ignored",
@@ -1188,6 +1736,7 @@ mod tests {
                         self.exited = true;
                     }
                     Action::Wait | Action::StartAfter(_) => {}
+                    Action::StartBuild | Action::StopBuild => panic!("a build without --build: {a:?}"),
                 }
             }
         }
@@ -1271,6 +1820,233 @@ mod tests {
                 let queued = on_busy == OnBusy::Queue && m.alive && p.pending();
                 prop_assert!(!m.owed || queued || m.starting, "lost change: {m:?} {p:?}");
                 prop_assert!(!(m.shut && (m.alive || m.starting)), "child left after shutdown: {m:?} {p:?}");
+            }
+        }
+    }
+
+    mod build_model {
+        //! With `--build`: random event sequences against a model supervisor that runs the child and the build. The
+        //! policy never runs two builds, never cancels a build that is not there, never starts or stops the child
+        //! for a change but after a successful build, and never loses a change: each one is answered by a build
+        //! that started after it, and each successful build by a start (or a signal, or a queued restart).
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone, Copy)]
+        enum Ext {
+            Change,
+            /// A restart asked for by hand.
+            Asked,
+            /// The child dies by itself (if there is one), with this code.
+            Dies(i32),
+            /// The build ends by itself (if one runs), with this code.
+            Built(i32),
+            /// The outstanding child or build start or stop completes (a start fails if the flag is set).
+            Complete(bool),
+            /// Time passes by this many ms.
+            Wait(u64),
+            Shutdown,
+        }
+
+        fn ext() -> impl Strategy<Value = Ext> {
+            prop_oneof![
+                4 => Just(Ext::Change),
+                1 => Just(Ext::Asked),
+                2 => prop_oneof![Just(0), Just(1), Just(3)].prop_map(Ext::Dies),
+                3 => prop_oneof![Just(0), Just(0), Just(2)].prop_map(Ext::Built),
+                4 => any::<bool>().prop_map(Ext::Complete),
+                2 => (0u64..40_000).prop_map(Ext::Wait),
+                1 => Just(Ext::Shutdown),
+            ]
+        }
+
+        #[derive(Debug, Default)]
+        struct Model {
+            alive: bool,
+            starting: bool,
+            stopping: bool,
+            build_alive: bool,
+            build_starting: bool,
+            build_stopping: bool,
+            exited: bool,
+            shut: bool,
+            /// A change arrived that no build started since has seen.
+            stale: bool,
+            /// The build in flight started after a change (it answers one).
+            carries: bool,
+            /// A build succeeded after a change and no start (nor signal) answered it yet.
+            owed: bool,
+        }
+
+        impl Model {
+            fn apply(&mut self, a: Action, on_busy: OnBusy) {
+                match a {
+                    Action::Start => {
+                        assert!(!self.alive && !self.starting && !self.stopping, "start over a child: {self:?}");
+                        self.starting = true;
+                        self.owed = false;
+                    }
+                    Action::Stop => {
+                        assert!(self.alive && !self.stopping, "stop without a child: {self:?}");
+                        self.stopping = true;
+                    }
+                    Action::SendSignal => {
+                        assert!(self.alive, "signal without a child");
+                        assert_eq!(on_busy, OnBusy::Signal);
+                        self.owed = false;
+                    }
+                    Action::StartBuild => {
+                        assert!(!self.shut, "a build after shutdown: {self:?}");
+                        assert!(
+                            !self.build_alive && !self.build_starting && !self.build_stopping,
+                            "two builds: {self:?}"
+                        );
+                        self.build_starting = true;
+                        self.carries = self.carries || self.stale;
+                        self.stale = false;
+                    }
+                    Action::StopBuild => {
+                        assert!(self.build_alive && !self.build_stopping, "cancel without a build: {self:?}");
+                        self.build_stopping = true;
+                        // What it carried is stale again: the next build answers it.
+                        self.stale = self.stale || self.carries;
+                        self.carries = false;
+                    }
+                    Action::ExitStator(_) => self.exited = true,
+                    Action::Wait | Action::StartAfter(_) => {}
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn one_build_at_a_time_and_no_change_lost(
+                on_busy in prop_oneof![Just(OnBusy::Restart), Just(OnBusy::Queue), Just(OnBusy::Signal)],
+                on_exit in prop_oneof![Just(OnExit::Wait), Just(OnExit::Restart), Just(OnExit::Exit)],
+                reload in prop_oneof![Just(None), Just(Some(3))],
+                events in proptest::collection::vec(ext(), 0..80),
+            ) {
+                let t0 = Instant::now();
+                let mut now = t0;
+                let mut p = Policy::new(on_busy, on_exit, reload).with_build();
+                let mut m = Model::default();
+                for e in events {
+                    if m.exited {
+                        break;
+                    }
+                    let a = match e {
+                        Ext::Change | Ext::Asked => {
+                            if !m.shut {
+                                m.stale = true;
+                            }
+                            let event = if matches!(e, Ext::Change) { Event::Changed } else { Event::RestartAsked };
+                            let a = p.handle(event, now);
+                            prop_assert!(
+                                matches!(a, Action::StartBuild | Action::StopBuild | Action::Wait),
+                                "a change touched the child: {a:?}"
+                            );
+                            a
+                        }
+                        Ext::Dies(code) if m.alive && !m.stopping => {
+                            m.alive = false;
+                            p.handle(Event::ChildExited(Termination::Code(code)), now)
+                        }
+                        Ext::Built(code) if m.build_alive && !m.build_stopping => {
+                            m.build_alive = false;
+                            if std::mem::take(&mut m.carries) && code == 0 {
+                                m.owed = true;
+                            }
+                            p.handle(Event::BuildExited(Termination::Code(code)), now)
+                        }
+                        Ext::Dies(_) | Ext::Built(_) => continue,
+                        Ext::Complete(fail) if m.build_starting => {
+                            m.build_starting = false;
+                            if fail {
+                                m.carries = false;
+                                p.handle(Event::BuildStartFailed, now)
+                            } else {
+                                m.build_alive = true;
+                                p.handle(Event::BuildStarted, now)
+                            }
+                        }
+                        Ext::Complete(_) if m.build_stopping => {
+                            m.build_stopping = false;
+                            m.build_alive = false;
+                            p.handle(Event::BuildStopped, now)
+                        }
+                        Ext::Complete(fail) if m.starting => {
+                            m.starting = false;
+                            if fail {
+                                p.handle(Event::StartFailed, now)
+                            } else {
+                                m.alive = true;
+                                p.handle(Event::Started, now)
+                            }
+                        }
+                        Ext::Complete(_) if m.stopping => {
+                            m.stopping = false;
+                            m.alive = false;
+                            p.handle(Event::StopFinished, now)
+                        }
+                        Ext::Complete(_) => continue,
+                        Ext::Wait(ms) => {
+                            now += Duration::from_millis(ms);
+                            p.handle(Event::Tick, now)
+                        }
+                        Ext::Shutdown => {
+                            m.shut = true;
+                            m.stale = false;
+                            m.owed = false;
+                            m.carries = false;
+                            // The supervisor stops a running build with the child.
+                            if m.build_alive && !m.build_stopping {
+                                m.build_alive = false;
+                            }
+                            p.handle(Event::Shutdown, now)
+                        }
+                    };
+                    m.apply(a, on_busy);
+                }
+                // Quiesce: every outstanding start and stop completes, every build succeeds, time runs out.
+                for _ in 0..20 {
+                    if m.exited {
+                        break;
+                    }
+                    let a = if m.build_starting {
+                        m.build_starting = false;
+                        m.build_alive = true;
+                        p.handle(Event::BuildStarted, now)
+                    } else if m.build_stopping {
+                        m.build_stopping = false;
+                        m.build_alive = false;
+                        p.handle(Event::BuildStopped, now)
+                    } else if m.build_alive {
+                        m.build_alive = false;
+                        if std::mem::take(&mut m.carries) {
+                            m.owed = true;
+                        }
+                        p.handle(Event::BuildExited(Termination::Code(0)), now)
+                    } else if m.starting {
+                        m.starting = false;
+                        m.alive = true;
+                        p.handle(Event::Started, now)
+                    } else if m.stopping {
+                        m.stopping = false;
+                        m.alive = false;
+                        p.handle(Event::StopFinished, now)
+                    } else {
+                        now += Duration::from_secs(60);
+                        p.handle(Event::Tick, now)
+                    };
+                    m.apply(a, on_busy);
+                }
+                if m.exited {
+                    return Ok(());
+                }
+                prop_assert!(!m.stale, "a change no build answered: {m:?} {p:?}");
+                let queued = on_busy == OnBusy::Queue && m.alive && p.pending();
+                prop_assert!(!m.owed || queued, "a successful build no start answered: {m:?} {p:?}");
+                prop_assert!(!(m.shut && (m.alive || m.starting || m.build_alive)), "left after shutdown: {m:?} {p:?}");
             }
         }
     }

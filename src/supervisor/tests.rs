@@ -704,3 +704,244 @@ fn a_quick_stop_says_nothing_and_leftovers_are_named() {
         [StopNotice::Killing { run: 1, pid, timeout: Duration::from_millis(300), leftovers: true }]
     );
 }
+
+/// `opts` with a build: `build` runs with `sh -c` in `dir`.
+fn with_build(dir: &Path, mut opts: Options, build: &str) -> Options {
+    let script = format!("cd '{}' || exit 99\n{build}", dir.display());
+    opts.build = Some(vec!["sh".into(), "-c".into(), script.into()]);
+    opts
+}
+
+/// Polls the supervisor until `done` holds for what it said (the effects and notices so far, in order).
+fn news_until(sup: &mut Supervisor, what: &str, mut done: impl FnMut(&[String]) -> bool) -> Vec<String> {
+    let mut said = Vec::new();
+    wait_until(what, || {
+        let effect = sup.poll(Instant::now()).unwrap();
+        said.extend(sup.take_notices().iter().map(|n| format!("{n:?}")));
+        said.extend(effect.map(|e| format!("{e:?}")));
+        done(&said)
+    });
+    said
+}
+
+fn any(said: &[String], needle: &str) -> bool {
+    said.iter().any(|s| s.contains(needle))
+}
+
+#[test]
+fn the_build_runs_first_and_a_failed_one_keeps_the_old_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
+    let opts = with_build(dir.path(), run, "echo \"$STATOR_BUILD\" >> builds; test -e ok || exit 3");
+    let mut sup = Supervisor::new(opts);
+    let log = dir.path().join("log");
+    let ok = dir.path().join("ok");
+
+    // The first build fails: nothing runs.
+    sup.start(&[]).unwrap();
+    assert!(any(&sup.take_notices().iter().map(|n| format!("{n:?}")).collect::<Vec<_>>(), "BuildStarted { build: 1"));
+    assert_eq!(sup.pid(), None);
+    let said = news_until(&mut sup, "the first build's failure", |s| any(s, "BuildFailed"));
+    assert!(any(&said, "running: false"), "{said:?}");
+    assert_eq!(sup.runs(), 0);
+    assert!(lines(&log).is_empty());
+
+    // A change with the fix: the build succeeds, then run 1 starts.
+    fs::write(&ok, "").unwrap();
+    assert!(sup.changed(std::slice::from_ref(&ok), Instant::now()).unwrap().is_none(), "the change only builds");
+    let said = news_until(&mut sup, "run 1", |s| any(s, "Started { run: 1 }"));
+    let built = said.iter().position(|s| s.contains("BuildSucceeded { build: 2")).expect("the build succeeded");
+    assert!(built < said.len() - 1, "the build is said before the start: {said:?}");
+    wait_until("run 1 logged", || lines(&log) == ["1"]);
+    let first = sup.pid().unwrap();
+
+    // A broken build: run 1 keeps serving.
+    fs::remove_file(&ok).unwrap();
+    sup.changed(std::slice::from_ref(&ok), Instant::now()).unwrap();
+    assert_eq!(sup.pid(), Some(first), "the old run serves during the build");
+    let said = news_until(&mut sup, "the broken build", |s| any(s, "BuildFailed"));
+    // Exit code 3: a wait status of 3 << 8.
+    assert!(any(&said, "running: true") && any(&said, "unix_wait_status(768)"), "{said:?}");
+    assert_eq!(sup.pid(), Some(first), "the old run is kept");
+    assert!(!gone(first as i32));
+
+    // Fixed again: run 2 replaces run 1.
+    fs::write(&ok, "").unwrap();
+    sup.changed(std::slice::from_ref(&ok), Instant::now()).unwrap();
+    let said = news_until(&mut sup, "run 2", |s| any(s, "Restarted { run: 2"));
+    assert!(any(&said, "BuildSucceeded { build: 4"), "{said:?}");
+    assert!(gone(first as i32));
+    wait_until("run 2 logged", || lines(&log) == ["1", "2"]);
+    assert_eq!(lines(&dir.path().join("builds")), ["1", "2", "3", "4"]);
+    sup.shutdown();
+}
+
+#[test]
+fn a_change_during_the_build_stops_its_group_and_builds_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
+    // A build that hangs, with a grandchild, while `slow` exists.
+    let build = "if [ -e slow ]; then sleep 1000 & echo $! >> gc.pid; echo $$ >> build.pid; wait; fi";
+    let mut sup = Supervisor::new(with_build(dir.path(), run, build));
+    let slow = dir.path().join("slow");
+    fs::write(&slow, "").unwrap();
+    sup.start(&[]).unwrap();
+    wait_until("the slow build", || lines(&dir.path().join("gc.pid")).len() == 1);
+    let (build, gc) = (read_pids(&dir.path().join("build.pid"))[0], read_pids(&dir.path().join("gc.pid"))[0]);
+    assert_eq!(sup.build_pid(), Some(build as u32));
+
+    fs::remove_file(&slow).unwrap();
+    sup.changed(std::slice::from_ref(&slow), Instant::now()).unwrap();
+    // Stopping is synchronous: the cancelled build's group is gone, and the next build started.
+    assert!(gone(build) && gone(gc), "the cancelled build's group survived");
+    let notices: Vec<String> = sup.take_notices().iter().map(|n| format!("{n:?}")).collect();
+    assert!(any(&notices, "BuildStarted { build: 2, again: true }"), "{notices:?}");
+    let said = news_until(&mut sup, "run 1", |s| any(s, "Started { run: 1 }"));
+    assert!(any(&said, "BuildSucceeded { build: 2"), "{said:?}");
+    wait_until("run 1 logged", || lines(&dir.path().join("log")) == ["1"]);
+
+    // Shutdown stops a running build too.
+    fs::write(&slow, "").unwrap();
+    sup.changed(std::slice::from_ref(&slow), Instant::now()).unwrap();
+    wait_until("the second slow build", || lines(&dir.path().join("gc.pid")).len() == 2);
+    let (build, gc) = (read_pids(&dir.path().join("build.pid"))[1], read_pids(&dir.path().join("gc.pid"))[1]);
+    sup.shutdown();
+    assert!(gone(build) && gone(gc), "a build survived the shutdown");
+    assert_eq!(sup.build_pid(), None);
+}
+
+#[test]
+fn hooks_run_beside_the_command_and_learn_why_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = dir.path().join("hooks");
+    // The hook writes what it was told, then waits for the test: hooks never hold the supervisor up.
+    let hook = format!(
+        "echo \"$STATOR_HOOK $STATOR_RUN $STATOR_EXIT_CODE $# ${{STATOR_BUILD:-none}}\" >> '{}'; \
+         while [ ! -e '{}' ]; do sleep 0.02; done; exit 9",
+        hooks.display(),
+        dir.path().join("release").display()
+    );
+    let mut opts = sh(dir.path(), "exit \"$(cat code)\"");
+    opts.hooks = Hooks {
+        on_success: Some(vec!["sh".into(), "-c".into(), hook.clone().into()]),
+        on_failure: Some(vec!["sh".into(), "-c".into(), hook.into()]),
+        on_ready: None,
+    };
+    fs::write(dir.path().join("code"), "0").unwrap();
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    news_until(&mut sup, "run 1's end", |s| any(s, "Exited"));
+    wait_until("the success hook", || lines(&hooks) == ["success 1 0 0 none"]);
+    fs::write(dir.path().join("code"), "4").unwrap();
+    // Run 2 starts while the success hook still runs.
+    assert!(matches!(sup.changed(&[], Instant::now()).unwrap(), Some(Effect::Started { run: 2 })));
+    news_until(&mut sup, "run 2's end", |s| any(s, "Exited"));
+    wait_until("the failure hook", || lines(&hooks).len() == 2);
+    assert_eq!(lines(&hooks)[1], "failure 2 4 0 none");
+    // Both hooks fail (exit 9) once released: warnings, nothing more.
+    fs::write(dir.path().join("release"), "").unwrap();
+    let said =
+        news_until(&mut sup, "two hook failures", |s| s.iter().filter(|n| n.contains("HookFailed")).count() == 2);
+    assert!(any(&said, "hook: Success") && any(&said, "hook: Failure"), "{said:?}");
+    assert!(sup.changed(&[], Instant::now()).unwrap().is_some(), "the supervisor goes on");
+    sup.shutdown();
+}
+
+#[test]
+fn a_hook_that_cannot_run_is_a_notice_and_the_reload_code_runs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = sh(dir.path(), "echo x >> log; [ $(wc -l < log) -ge 2 ] || exit 3; exit 1");
+    opts.reload_code = Some(3);
+    opts.hooks.on_failure = Some(vec!["/nonexistent/stator-hook".into()]);
+    opts.hooks.on_success = Some(vec!["/nonexistent/stator-hook".into()]);
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    let said = news_until(&mut sup, "the failure hook's notice", |s| any(s, "HookNotRun"));
+    // Run 1 exited with the reload code: no hook; run 2 failed: the failure hook, which does not exist.
+    assert_eq!(said.iter().filter(|s| s.contains("HookNotRun")).count(), 1, "{said:?}");
+    assert!(any(&said, "hook: Failure") && any(&said, "NotFound"), "{said:?}");
+}
+
+#[test]
+fn kill_now_takes_a_running_build_down_from_another_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = with_build(dir.path(), sh(dir.path(), "exec sleep 1000"), "echo $$ > build.pid; exec sleep 1000");
+    let mut sup = Supervisor::new(opts);
+    sup.start(&[]).unwrap();
+    wait_until("the build", || lines(&dir.path().join("build.pid")).len() == 1);
+    let build = read_pids(&dir.path().join("build.pid"))[0];
+    let kill = sup.kill_handle();
+    std::thread::spawn(move || kill.kill_now()).join().unwrap();
+    wait_until("the build's death", || gone(build));
+    sup.shutdown();
+}
+
+/// PID 1 with a build: a look for the command's status reaps the build's too; the build's status must not be lost
+/// (a successful build taken for one that ended with 255). In a process of its own, as [`reap_all_inner`].
+#[cfg(target_os = "linux")]
+#[test]
+fn reap_all_mode_keeps_the_builds_status() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "supervisor::tests::reap_all_build_inner", "--ignored", "--test-threads=1", "--nocapture"])
+        .env("STATOR_TEST_REAP_ALL", "1")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by reap_all_mode_keeps_the_builds_status in a process of its own"]
+fn reap_all_build_inner() {
+    if std::env::var_os("STATOR_TEST_REAP_ALL").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
+    let mut sup = Supervisor::new(with_build(dir.path(), run, "while [ ! -e go ]; do sleep 0.02; done"));
+    sup.set_reap_all(true);
+    fs::write(dir.path().join("go"), "").unwrap();
+    sup.start(&[]).unwrap();
+    news_until(&mut sup, "run 1", |s| any(s, "Started { run: 1 }"));
+    for n in 2..=6 {
+        fs::remove_file(dir.path().join("go")).unwrap();
+        sup.changed(&[], Instant::now()).unwrap();
+        // The build ends while the command runs: the command's look (wait for any child) may take its status.
+        fs::write(dir.path().join("go"), "").unwrap();
+        wait_until("the build's end", || {
+            let pid = sup.build_pid();
+            pid.is_none_or(|p| gone(p as i32))
+        });
+        let said = news_until(&mut sup, "the restart", |s| any(s, "Restarted") || any(s, "BuildFailed"));
+        assert!(!any(&said, "BuildFailed"), "a successful build's status was lost: {said:?}");
+        assert!(any(&said, &format!("Restarted {{ run: {n}")), "{said:?}");
+    }
+    sup.shutdown();
+}
+
+#[test]
+fn a_listener_hears_of_a_build_before_it_runs_and_take_notices_then_has_nothing() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("build.ran");
+    let opts = with_build(dir.path(), sh(dir.path(), "exec sleep 1000"), "echo yes > build.ran");
+    let mut sup = Supervisor::new(opts);
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let (h, m) = (Rc::clone(&heard), marker.clone());
+    sup.set_listener(move |notice| h.borrow_mut().push((format!("{notice:?}"), m.exists())));
+    sup.start(&[]).unwrap();
+    wait_until("run 1", || {
+        sup.poll(Instant::now()).unwrap();
+        sup.runs() == 1
+    });
+    let heard = heard.borrow().clone();
+    assert!(heard[0].0.starts_with("BuildStarted { build: 1"), "{heard:?}");
+    assert!(!heard[0].1, "the build ran before it was announced");
+    assert!(heard.iter().any(|(n, ran)| n.starts_with("BuildSucceeded") && *ran), "{heard:?}");
+    assert!(sup.take_notices().is_empty(), "the listener took them all");
+    sup.shutdown();
+}

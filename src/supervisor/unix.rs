@@ -9,8 +9,9 @@ pub(crate) mod terminal;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -27,6 +28,15 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 /// The first and the longest pause between two looks at a process that is being stopped.
 const FIRST_PAUSE: Duration = Duration::from_millis(2);
 const MAX_PAUSE: Duration = Duration::from_millis(50);
+
+/// The children a [`Proc`] is kept for (the command, the build, the hooks), with the status [`reap_orphans`] took
+/// from one before its `Proc` looked. As PID 1, a look for any child's status takes whichever ended, the build's
+/// while the command's is looked for: it is kept here for the build's next look, not lost.
+static OURS: Mutex<Vec<(i32, Option<ExitStatus>)>> = Mutex::new(Vec::new());
+
+fn ours() -> MutexGuard<'static, Vec<(i32, Option<ExitStatus>)>> {
+    OURS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// One spawned child, the leader of its own process group.
 #[derive(Debug)]
@@ -82,6 +92,7 @@ impl Proc {
             }
         };
         let pgid = Pid::from_child(&child);
+        ours().push((pgid.as_raw_nonzero().get(), None));
         // The child made itself the foreground group already; setting it here too covers either order.
         let given = terminal.is_some_and(|t| t.give(pgid));
         let sentinel = with.sentinel.and_then(|program| Sentinel::spawn(program, pgid, given).ok());
@@ -92,6 +103,11 @@ impl Proc {
     /// The child's pid.
     pub(crate) fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The pipes of its stdout and stderr, if they were asked for (once).
+    pub(crate) fn take_output(&mut self) -> (Option<ChildStdout>, Option<ChildStderr>) {
+        (self.child.stdout.take(), self.child.stderr.take())
     }
 
     /// Reaps the child if it exited, without blocking; a stop is kept for [`Proc::take_stop`]. With `reap_all`
@@ -113,8 +129,13 @@ impl Proc {
             }
             Ok(Some((_, ws))) => self.status = Some(ExitStatus::from_raw(ws.as_raw())),
             Ok(None) | Err(Errno::INTR) => {}
-            // Reaped behind our back (by a wait for any child elsewhere): it is gone, its status lost.
-            Err(Errno::CHILD) => self.status = Some(unknown_status()),
+            // Reaped behind our back (by a wait for any child elsewhere): it is gone; its status was kept if
+            // `reap_orphans` took it, and is lost otherwise.
+            Err(Errno::CHILD) => {
+                let pid = self.pgid.as_raw_nonzero().get();
+                let kept = ours().iter().find(|(p, _)| *p == pid).and_then(|(_, status)| *status);
+                self.status = Some(kept.unwrap_or_else(unknown_status));
+            }
             Err(e) => return Err(e.into()),
         }
         if reap_all {
@@ -335,6 +356,8 @@ impl Drop for Proc {
     /// A run dropped without a stop (abandoned after `SIGKILL`, or the supervisor dropped): its sentinel goes too.
     fn drop(&mut self) {
         self.end_sentinel();
+        let pid = self.pgid.as_raw_nonzero().get();
+        ours().retain(|(p, _)| *p != pid);
     }
 }
 
@@ -427,8 +450,12 @@ pub fn reap_orphans() -> Vec<(u32, ExitStatus)> {
     // `wait`, i.e. `waitpid(-1)`: rustix's `waitpid(None, ..)` is `waitpid(0)`, which only sees children in our own
     // process group, and so never the orphans. Bounded: each round reaps one zombie, and there are finitely many.
     while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
-        let pid = u32::try_from(pid.as_raw_nonzero().get()).unwrap_or(0);
-        reaped.push((pid, ExitStatus::from_raw(status.as_raw())));
+        let raw = pid.as_raw_nonzero().get();
+        let status = ExitStatus::from_raw(status.as_raw());
+        if let Some(slot) = ours().iter_mut().find(|(p, _)| *p == raw) {
+            slot.1 = Some(status);
+        }
+        reaped.push((u32::try_from(raw).unwrap_or(0), status));
     }
     reaped
 }

@@ -30,6 +30,10 @@ mod hostile;
 /// `stator doctor`.
 #[cfg(unix)]
 mod learn_e2e;
+/// The command's life beyond restarts: `--build` (build, then swap), readiness (`--ready-port`, `--ready-log`)
+/// and the hooks (`--on-ready`, `--on-success`, `--on-failure`).
+#[cfg(unix)]
+mod lifecycle;
 /// The first hour of a new user (issue 15): command-line habits, stop and reload signals, a full `$TMPDIR`,
 /// honest output, `stator doctor` on what is not a project.
 #[cfg(target_os = "linux")]

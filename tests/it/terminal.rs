@@ -416,6 +416,30 @@ fn ctrl_c_to_a_server_ends_stator_with_130_and_nothing_is_left_running() {
     ctrl_c_ends(&dir, &["sh", "-c", script], "serving", ("sleep", "1000"));
 }
 
+/// `--ready-log` reads the command's output through pipes: its stdout is no terminal any more, but its stdin is,
+/// and what is typed and Ctrl-C still reach it.
+#[test]
+fn ready_log_pipes_the_output_and_the_terminal_still_belongs_to_the_command() {
+    let dir = Dir::new();
+    fs::create_dir(dir.join("src")).expect("mkdir");
+    // (The words the tests wait for are never in the command line, which stator prints.)
+    let script = r#"[ -t 0 ] && i=tty || i=notty; [ -t 1 ] && o=tty || o=pipe; printf 'in=%s out=%s\n' "$i" "$o"
+printf 'nam%s ' 'e?'; read n; printf 'hi %s\n' "$n"; printf 'up%s\n' ' now'; exec "$SLEEP" 1000"#;
+    let args = [&FAST[..], &["-w", "src", "--ready-log", "^up now$", "--", "sh", "-c", script]].concat();
+    let mut pty = Pty::spawn(dir.stator(&args));
+    pty.wait_for("in=tty out=pipe");
+    // A prompt without a newline shows at once.
+    pty.wait_for("name? ");
+    pty.send(b"bob\n");
+    pty.wait_for("hi bob");
+    pty.wait_for("ready after");
+    let sleep = find(pty.sid(), "sleep", "1000").expect("the command runs");
+    pty.send(b"\x03");
+    let status = pty.wait_exit();
+    assert_eq!(status.code(), Some(130), "{}", pty.output());
+    pty.wait("the command to be gone", || !alive(sleep));
+}
+
 #[test]
 fn ctrl_c_while_a_restart_waits_for_the_command_to_stop_ends_stator() {
     let dir = Dir::new();

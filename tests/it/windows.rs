@@ -32,10 +32,13 @@ const FAST: [&str; 4] = ["--interval", "100ms", "--settle", "100ms"];
 /// - `break`: log `start`, and on `CTRL_BREAK_EVENT` log `break run=N` and exit 0.
 /// - `stubborn`: log `start`, and on `CTRL_BREAK_EVENT` log `ignored run=N` and go on sleeping.
 /// - `exit`: exit with code `WT_CODE`.
+/// - `build` (as `--build`, which gets `STATOR_BUILD` and plays `WT_BUILD_ROLE`): log `build n=N`, exit 0 if the
+///   file `WT_OK` exists, else 3.
 #[test]
 #[ignore = "the child of the other tests, not a test"]
 fn wchild() {
-    let Ok(role) = std::env::var("WT_ROLE") else { return };
+    let var = if std::env::var_os("STATOR_BUILD").is_some() { "WT_BUILD_ROLE" } else { "WT_ROLE" };
+    let Ok(role) = std::env::var(var) else { return };
     let run = std::env::var("STATOR_RUN").unwrap_or_default();
     let pid = std::process::id();
     let changed = || {
@@ -79,6 +82,11 @@ fn wchild() {
             log(&format!("start run={run} pid={pid} changed={:?}", changed()));
         }
         "exit" => std::process::exit(std::env::var("WT_CODE").ok().and_then(|c| c.parse().ok()).unwrap_or(0)),
+        "build" => {
+            log(&format!("build n={}", std::env::var("STATOR_BUILD").unwrap_or_default()));
+            let ok = std::env::var_os("WT_OK").is_some_and(|p| Path::new(&p).exists());
+            std::process::exit(if ok { 0 } else { 3 });
+        }
         other => panic!("unknown WT_ROLE {other}"),
     }
     std::thread::sleep(Duration::from_secs(3600));
@@ -302,6 +310,38 @@ fn an_edit_restarts_the_child_once_and_the_old_one_is_gone() {
 
 /// A grandchild dies at every restart, even one whose parent already exited: the job holds it, whatever its parent
 /// id says (`taskkill /T` walks parent ids; Wine 8's rejects `/T` altogether).
+#[test]
+fn a_build_runs_first_a_failed_one_keeps_the_old_run_and_a_good_one_swaps() {
+    let sb = Sandbox::new();
+    let exe = std::env::current_exe().expect("current_exe");
+    // One command line, split into words: the quotes keep a path with spaces whole, its backslashes stay.
+    let build = format!("'{}' {}", exe.display(), CHILD_ARGS.join(" "));
+    let mut cmd = sb.stator(&["--build", &build], "sleep");
+    cmd.env("WT_BUILD_ROLE", "build").env("WT_OK", sb.join("ok"));
+    let st = sb.spawn(cmd);
+    sb.wait_lines(&st, "build", 1);
+    let said = |text: &str| wait_until(TIMEOUT, || st.stderr().contains(text));
+    assert!(said("build failed after"), "{}", st.stderr());
+    assert!(sb.lines_starting("start").is_empty(), "the command ran without a build");
+
+    fs::write(sb.join("ok"), "").expect("ok");
+    sb.edit("two\n");
+    let first = sb.wait_lines(&st, "start", 1);
+    let old = pid_of(&first[0]);
+
+    fs::remove_file(sb.join("ok")).expect("rm ok");
+    sb.edit("three\n");
+    assert!(said("the previous run keeps running"), "{}", st.stderr());
+    assert!(alive(old), "a failed build stopped the old run");
+
+    fs::write(sb.join("ok"), "").expect("ok");
+    sb.edit("four\n");
+    let both = sb.wait_lines(&st, "start", 2);
+    assert!(both[1].starts_with("start run=2 "), "{both:?}");
+    assert!(wait_until(TIMEOUT, || !alive(old)), "the old run {old} outlived the swap");
+    assert_eq!(sb.lines_starting("build").len(), 4, "{:?}", sb.log_lines());
+}
+
 #[test]
 fn a_grandchild_is_stopped_at_every_restart() {
     let sb = Sandbox::new();
