@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::learn::{backdate, django_python, http_get};
-use crate::support::sandbox::{Sandbox, Stator, append, fast, free_port, s, which};
+use crate::support::learn::{backdate, django_python, http_get, venv_python};
+use crate::support::sandbox::{Sandbox, Stator, append, fast, free_port, s};
 use crate::support::skip;
 
 // -----------------------------------------------------------------------------------------------------------------
@@ -404,42 +404,7 @@ const TOOLS: [&str; 2] = ["flask==3.1.*", "pytest==8.*"];
 /// The python interpreter of a virtualenv with Flask and pytest installed, made once per Python version and kept
 /// under `target/tmp`, as [`django_python`] makes Django's. `Err` says why it could not be made.
 fn tools_python() -> Result<PathBuf, String> {
-    let python = which("python3").ok_or("python3 is not on PATH")?;
-    let version = Command::new(&python)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-        .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    let key = format!("flask-pytest-py{version}");
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
-    let venv = base.join(&key);
-    if venv.join("ready").exists() {
-        return Ok(venv.join("bin/python"));
-    }
-    fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
-    // Built aside and renamed into place; only `bin/python -m ...` is used from it (console scripts would name the
-    // temporary path in their #! line).
-    let tmp = base.join(format!("{key}.tmp-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let made = Command::new(&python).args(["-m", "venv"]).arg(&tmp).output().map_err(|e| e.to_string())?;
-    if !made.status.success() {
-        return Err(format!("python3 -m venv failed: {}", String::from_utf8_lossy(&made.stderr).trim()));
-    }
-    let pip = Command::new(tmp.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "2"])
-        .args(TOOLS)
-        .output()
-        .map_err(|e| format!("cannot run pip: {e}"))?;
-    if !pip.status.success() {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(format!("pip install {TOOLS:?} failed: {}", String::from_utf8_lossy(&pip.stderr).trim()));
-    }
-    fs::write(tmp.join("ready"), "").map_err(|e| e.to_string())?;
-    if fs::rename(&tmp, &venv).is_err() {
-        // Another test made it meanwhile.
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    if venv.join("ready").exists() { Ok(venv.join("bin/python")) } else { Err("the virtualenv is not in place".into()) }
+    venv_python("flask-pytest", &TOOLS)
 }
 
 /// The README's `stator -e py,html -i migrations -- flask --app app run`: without `--debug`, Jinja keeps a

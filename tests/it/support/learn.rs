@@ -60,13 +60,23 @@ pub(crate) fn reported(stderr: &str) -> Vec<String> {
 /// The python interpreter of a virtualenv with Django installed, made once per Python version and Django series
 /// and kept under `target/tmp`. `Err` says why it could not be made (no python3, no network for pip...).
 pub(crate) fn django_python() -> Result<PathBuf, String> {
+    let django = format!("django=={DJANGO}");
+    venv_python(&format!("django-{}", DJANGO.trim_end_matches(".*")), &[&django])
+}
+
+/// The python interpreter of a virtualenv named `name` (and the Python version) with `packages` installed from
+/// PyPI, made once and kept under `target/tmp`. `Err` says why it could not be made.
+pub(crate) fn venv_python(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    // One at a time: the tests of this binary share a process, and with it the temporary path below.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let python = which("python3").ok_or("python3 is not on PATH")?;
     let version = Command::new(&python)
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()
         .map_err(|e| format!("cannot run python3: {e}"))?;
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    let key = format!("django-{}-py{version}", DJANGO.trim_end_matches(".*"));
+    let key = format!("{name}-py{version}");
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venvs");
     let venv = base.join(&key);
     let venv_python = venv.join("bin/python");
@@ -81,13 +91,13 @@ pub(crate) fn django_python() -> Result<PathBuf, String> {
     run(Command::new(&python).args(["-m", "venv"]).arg(&tmp), "python3 -m venv")?;
     let pip = Command::new(tmp.join("bin/python"))
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "2"])
-        .arg(format!("django=={DJANGO}"))
+        .args(packages)
         .output()
         .map_err(|e| format!("cannot run pip: {e}"))?;
     if !pip.status.success() {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(format!(
-            "pip install django failed ({}): {}",
+            "pip install {packages:?} failed ({}): {}",
             pip.status,
             String::from_utf8_lossy(&pip.stderr).trim()
         ));
