@@ -39,6 +39,7 @@ pub mod hooks;
 pub mod loops;
 #[cfg(any(windows, test))]
 mod pathext;
+mod pauses;
 pub mod policy;
 pub mod ready;
 pub mod signal;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal as RawSignal, WaitOptions};
 
+use super::pauses::Pauses;
 use super::signal::Signal;
 use super::{SLOW_STOP, Stage, StopKind, Terminal};
 use sentinel::Sentinel;
@@ -24,10 +25,6 @@ use sentinel::Sentinel;
 /// How long a process group gets to disappear after `SIGKILL` before stator gives up on it (a process stuck in
 /// uninterruptible sleep, e.g. on a dead NFS server, cannot die until its I/O returns).
 const KILL_GRACE: Duration = Duration::from_secs(2);
-
-/// The first and the longest pause between two looks at a process that is being stopped.
-const FIRST_PAUSE: Duration = Duration::from_millis(2);
-const MAX_PAUSE: Duration = Duration::from_millis(50);
 
 /// The children a [`Proc`] is kept for (the command, the build, the hooks), with the status [`reap_orphans`] took
 /// from one before its `Proc` looked. As PID 1, a look for any child's status takes whichever ended, the build's
@@ -489,26 +486,6 @@ impl Progress<'_> {
             self.killing_said = true;
             (self.notice)(Stage::Killing { leftovers });
         }
-    }
-}
-
-/// Growing pauses between looks at a process: short first, since most children exit at once.
-struct Pauses(Duration);
-
-impl Pauses {
-    fn new() -> Pauses {
-        Pauses(FIRST_PAUSE)
-    }
-
-    /// Sleeps for the next pause, but not past `until`. Returns false, without sleeping, once `until` has passed.
-    fn sleep_until(&mut self, until: Instant) -> bool {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(self.0.min(left));
-        self.0 = (self.0 * 2).min(MAX_PAUSE);
-        true
     }
 }
 

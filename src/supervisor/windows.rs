@@ -49,16 +49,13 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::Options;
+use super::pauses::Pauses;
 use super::policy::OnBusy;
 use super::signal::Signal;
 use super::{Stage, StopKind, Terminal};
 
 /// How long a job gets to empty after `TerminateJobObject` before stator gives up on its child.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-
-/// The first and the longest pause between two looks at a process that is being stopped.
-const FIRST_PAUSE: Duration = Duration::from_millis(2);
-const MAX_PAUSE: Duration = Duration::from_millis(50);
 
 /// The exit code of the processes a stop terminates: what `taskkill /F` gives them.
 const KILLED_CODE: u32 = 1;
@@ -520,24 +517,4 @@ pub fn reap_orphans() -> Vec<(u32, ExitStatus)> {
 /// Never: Windows has no PID 1 to be.
 pub fn is_pid1() -> bool {
     false
-}
-
-/// Growing pauses between looks at a process: short first, since most children exit at once.
-struct Pauses(Duration);
-
-impl Pauses {
-    fn new() -> Pauses {
-        Pauses(FIRST_PAUSE)
-    }
-
-    /// Sleeps for the next pause, but not past `until`. Returns false, without sleeping, once `until` has passed.
-    fn sleep_until(&mut self, until: Instant) -> bool {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(self.0.min(left));
-        self.0 = (self.0 * 2).min(MAX_PAUSE);
-        true
-    }
 }
