@@ -625,7 +625,8 @@ impl Running {
 /// `sh -c '"$SLEEP" 1000 & wait'`: a launcher and its server; stator is killed with SIGKILL.
 fn sigkill_leaves_nothing(dir: &Dir, spawn: impl FnOnce(Command) -> Running) {
     fs::create_dir_all(dir.join("src")).expect("mkdir");
-    let script = r#""$SLEEP" 1000 & echo $! > "$DIR/server.pid"; echo $$ > "$DIR/launcher.pid"; wait"#;
+    let script = r#"echo "$STATOR_CHANGED_FILE" > "$DIR/lists"; echo "$STATOR_WATCH_FILE" >> "$DIR/lists"
+        "$SLEEP" 1000 & echo $! > "$DIR/server.pid"; echo $$ > "$DIR/launcher.pid"; wait"#;
     let mut running = spawn(dir.stator(&[&FAST[..], &["-w", "src", "--", "sh", "-c", script]].concat()));
     let started = || read_pid(&dir.join("server.pid")).is_some() && read_pid(&dir.join("launcher.pid")).is_some();
     assert!(wait_until(started), "the launcher did not start its server");
@@ -638,6 +639,12 @@ fn sigkill_leaves_nothing(dir: &Dir, spawn: impl FnOnce(Command) -> Running) {
     assert!(wait_until(|| !alive(server) && !alive(launcher)), "the server or its launcher outlived stator");
     let marker = dir.sleep();
     assert!(wait_until(|| pids_with(&marker).is_empty()), "left running: {:?}", pids_with(&marker));
+    // A killed stator cannot remove its private directories: the test does.
+    for list in fs::read_to_string(dir.join("lists")).unwrap_or_default().lines() {
+        if let Some(private) = Path::new(list).parent().filter(|d| d.to_string_lossy().contains("stator-")) {
+            let _ = fs::remove_dir_all(private);
+        }
+    }
 }
 
 #[test]
