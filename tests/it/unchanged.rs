@@ -96,7 +96,7 @@ fn the_first_skip_is_said_without_v_with_how_to_turn_it_off() {
     save_in_place(&file, "v2\n", 3);
     save_in_place(&file, "v3\n", 4);
     st.wait("run 3", || sb.log_count("start") == 3);
-    assert_eq!(st.lines_with("unchanged").len(), 1, "said once without -v\n{}", st.stderr());
+    assert_eq!(st.lines_with("[stator] unchanged").len(), 1, "said once without -v\n{}", st.stderr());
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn no_skip_unchanged_restarts_on_every_save() {
         save_in_place(&file, "v1\n", n);
         st.wait(&format!("run {run}"), || sb.log_count("start") == run);
     }
-    assert!(st.lines_with("unchanged").is_empty(), "{}", st.stderr());
+    assert!(st.lines_with("[stator] unchanged").is_empty(), "{}", st.stderr());
 }
 
 #[test]
