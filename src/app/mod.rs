@@ -116,6 +116,10 @@ fn run(inv: Invocation) -> Exit {
     if let Some(program) = sentinel_program() {
         sup.set_sentinel(program);
     }
+    // A stator killed by SIGKILL cannot remove its private directories: each run's sentinel does.
+    if let Some(dir) = learner.dir() {
+        sup.remove_on_death(dir.to_path_buf());
+    }
     // A stop blocks this thread for up to --stop-timeout: what it waits for is said as it happens.
     let (verbosity, json) = (inv.verbosity, inv.json);
     sup.on_stop_notice(move |n| Reporter::new(verbosity, json).stop_notice(&n));

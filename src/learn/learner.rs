@@ -127,6 +127,12 @@ impl Learner {
         (learner, errors)
     }
 
+    /// The private directory holding the report file and the shims, if one could be made (removed when the
+    /// learner is dropped).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
+    }
+
     /// The variables every child gets: `STATOR_WATCH_FILE`, and `PYTHONPATH` / `NODE_OPTIONS` for the shims.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
         self.env.clone()

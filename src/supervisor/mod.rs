@@ -525,6 +525,9 @@ pub struct Supervisor {
     terminal: Option<Terminal>,
     /// The stator binary, run as each run's sentinel (Unix).
     sentinel: Option<PathBuf>,
+    /// Directories of stator's own that a sentinel removes if stator dies without removing them (see
+    /// [`Supervisor::remove_on_death`]).
+    litter: Vec<PathBuf>,
     /// The last Ctrl-C the current run's sentinel reported.
     last_interrupt: Option<Instant>,
     /// The current run got the terminal.
@@ -613,6 +616,7 @@ impl Supervisor {
             kill: KillHandle::default(),
             terminal: None,
             sentinel: None,
+            litter: Vec::new(),
             last_interrupt: None,
             gave_terminal: false,
             stop_reported: false,
@@ -674,6 +678,17 @@ impl Supervisor {
     /// replaced it.
     pub fn set_sentinel(&mut self, program: PathBuf) {
         self.sentinel = Some(program);
+    }
+
+    /// Has each run's sentinel remove `dir` (a private directory of stator's, named `stator-*`) if stator dies
+    /// without removing it itself, even by `SIGKILL`. The directory of the changed-files list is always on it.
+    pub fn remove_on_death(&mut self, dir: PathBuf) {
+        self.litter.push(dir);
+    }
+
+    /// What a sentinel removes if stator dies: the changed-files list's directory and [`Supervisor::remove_on_death`]'s.
+    fn litter(&self) -> Vec<PathBuf> {
+        self.dir.iter().map(|d| d.path().to_path_buf()).chain(self.litter.iter().cloned()).collect()
     }
 
     /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
@@ -1119,7 +1134,8 @@ impl Supervisor {
         }
         // As PID 1 the kernel ends every process of the namespace with stator: no sentinel needed.
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
-        let with = sys::SpawnWith { terminal: self.terminal.as_ref(), sentinel };
+        let litter = self.litter();
+        let with = sys::SpawnWith { terminal: self.terminal.as_ref(), sentinel, litter: &litter };
         let (mut child, given) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
         self.gave_terminal = given;
         self.stop_reported = false;
@@ -1160,7 +1176,8 @@ impl Supervisor {
         self.notify(Notice::BuildStarted { build: number, again });
         cmd.env("STATOR_BUILD", number.to_string()).stdin(Stdio::null());
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
-        let with = sys::SpawnWith { terminal: None, sentinel };
+        let litter = self.litter();
+        let with = sys::SpawnWith { terminal: None, sentinel, litter: &litter };
         let (proc, _) = sys::Proc::spawn(&mut cmd, with).map_err(|e| SpawnError::from_io(&program, e))?;
         self.kill.0.build_pid.store(proc.id(), Ordering::SeqCst);
         if self.kill.0.abort.load(Ordering::SeqCst) {

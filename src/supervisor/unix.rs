@@ -60,6 +60,8 @@ pub(crate) struct SpawnWith<'a> {
     pub(crate) terminal: Option<&'a Terminal>,
     /// The stator binary, to run as the sentinel.
     pub(crate) sentinel: Option<&'a Path>,
+    /// Stator's private directories, for the sentinel to remove if stator dies.
+    pub(crate) litter: &'a [std::path::PathBuf],
 }
 
 impl Proc {
@@ -92,7 +94,7 @@ impl Proc {
         ours().push((pgid.as_raw_nonzero().get(), None));
         // The child made itself the foreground group already; setting it here too covers either order.
         let given = terminal.is_some_and(|t| t.give(pgid));
-        let sentinel = with.sentinel.and_then(|program| Sentinel::spawn(program, pgid, given).ok());
+        let sentinel = with.sentinel.and_then(|program| Sentinel::spawn(program, pgid, given, with.litter).ok());
         let proc = Proc { child, pgid, status: None, stop: None, sentinel, own_interrupts: 0, interrupted: false };
         Ok((proc, given))
     }

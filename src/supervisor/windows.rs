@@ -268,6 +268,9 @@ pub(crate) struct SpawnWith<'a> {
     /// Unused: there is no sentinel on Windows.
     #[allow(dead_code)]
     pub(crate) sentinel: Option<&'a std::path::Path>,
+    /// Unused, as `sentinel`.
+    #[allow(dead_code)]
+    pub(crate) litter: &'a [std::path::PathBuf],
 }
 
 impl Drop for Proc {

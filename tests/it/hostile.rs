@@ -583,16 +583,11 @@ fn stator_killed_with_sigkill_takes_its_child_and_the_rest_of_the_group_along() 
     // The direct child gets SIGKILL from the kernel when stator dies (PR_SET_PDEATHSIG).
     st.wait("the direct child to die with stator", || !alive(child));
     // The parent-death signal reaches the direct child only; the rest of its process group (a launcher's server)
-    // is killed by the run's sentinel, which sees stator's end of their socket close. What remains, documented:
-    // the private directory of the changed-files list stays behind in the temp dir (nobody is left to remove it).
+    // is killed by the run's sentinel, which sees stator's end of their socket close. The sentinel then removes
+    // stator's private directories (the changed-files list's, the report file's), which a killed stator cannot.
     st.wait("the grandchild in the group to die with stator (the sentinel)", || !alive(gc));
-    assert!(changed_file.exists(), "the changed-files directory is left behind after SIGKILL");
-    // So is the directory of the file the command may report paths to: the test removes both.
     for file in [&changed_file, &watch_file] {
-        if let Some(dir) =
-            file.parent().filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("stator-")))
-        {
-            let _ = fs::remove_dir_all(dir);
-        }
+        let dir = file.parent().expect("a private directory").to_path_buf();
+        st.wait(&format!("the sentinel to remove {}", dir.display()), || !dir.exists());
     }
 }

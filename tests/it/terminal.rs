@@ -639,11 +639,10 @@ fn sigkill_leaves_nothing(dir: &Dir, spawn: impl FnOnce(Command) -> Running) {
     assert!(wait_until(|| !alive(server) && !alive(launcher)), "the server or its launcher outlived stator");
     let marker = dir.sleep();
     assert!(wait_until(|| pids_with(&marker).is_empty()), "left running: {:?}", pids_with(&marker));
-    // A killed stator cannot remove its private directories: the test does.
-    for list in fs::read_to_string(dir.join("lists")).unwrap_or_default().lines() {
-        if let Some(private) = Path::new(list).parent().filter(|d| d.to_string_lossy().contains("stator-")) {
-            let _ = fs::remove_dir_all(private);
-        }
+    // A killed stator cannot remove its private directories: the sentinel does.
+    for list in fs::read_to_string(dir.join("lists")).expect("the lists' paths").lines() {
+        let private = Path::new(list).parent().expect("a private directory").to_path_buf();
+        assert!(wait_until(|| !private.exists()), "left behind: {}", private.display());
     }
 }
 

@@ -14,17 +14,21 @@
 //! stator sends the group, the terminal's `SIGTSTP`, `SIGTTIN`, `SIGHUP`), so it outlives the command; stator
 //! does not count it among the group's survivors, and kills it itself once the run is over. Without the terminal
 //! it stays in a process group of its own, out of everyone's way.
+//!
+//! Once it has killed the group of a stator that died, it removes stator's private directories (the changed-files
+//! list, the report file), which a killed stator cannot: only directories named `stator-*`, and never while stator
+//! lives (stator ends its sentinels itself, by `SIGKILL`, when a run ends and when it exits).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal as RawSignal, WaitOptions};
 
-/// The hidden first argument that makes the stator binary a sentinel: `stator __stator_sentinel PGID [join]`.
+/// The hidden first argument that makes the stator binary a sentinel: `stator __stator_sentinel PGID join|own DIR...`.
 pub(crate) const ARG: &str = "__stator_sentinel";
 
 /// The byte the sentinel writes for each `SIGINT` it receives.
@@ -46,15 +50,15 @@ pub(crate) struct Sentinel {
 
 impl Sentinel {
     /// Starts `program` (the stator binary) as the sentinel of the group `pgid`; with `join`, it joins the group.
-    pub(crate) fn spawn(program: &Path, pgid: Pid, join: bool) -> io::Result<Sentinel> {
+    /// `litter`: the directories it removes if stator dies.
+    pub(crate) fn spawn(program: &Path, pgid: Pid, join: bool, litter: &[PathBuf]) -> io::Result<Sentinel> {
         let (ours, theirs) = UnixStream::pair()?;
         let mut cmd = Command::new(program);
         // What `ps` shows (the program may be `/proc/self/exe`).
         std::os::unix::process::CommandExt::arg0(&mut cmd, "stator-sentinel");
         cmd.arg(ARG).arg(pgid.as_raw_nonzero().get().to_string());
-        if join {
-            cmd.arg("join");
-        } else {
+        cmd.arg(if join { "join" } else { "own" }).args(litter);
+        if !join {
             // Its own group: the terminal's signals for stator's job do not reach it.
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
@@ -118,6 +122,7 @@ pub(crate) fn run(args: &[std::ffi::OsString]) -> i32 {
         return 2;
     };
     let join = args.get(1).is_some_and(|a| a == "join");
+    let litter: Vec<PathBuf> = args.get(2..).unwrap_or_default().iter().map(PathBuf::from).collect();
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([
         SIGINT, SIGTSTP, SIGTTIN, SIGTTOU, SIGHUP, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2,
@@ -155,9 +160,20 @@ pub(crate) fn run(args: &[std::ffi::OsString]) -> i32 {
             Err(_) => break,
         }
     }
+    // Before the group goes: in it (with the terminal), the sentinel goes with it.
+    remove_litter(&litter);
     // SIGCONT first is not needed: SIGKILL ends stopped processes too. ESRCH: nothing left.
     match rustix::process::kill_process_group(pgid, RawSignal::KILL) {
         Ok(()) | Err(Errno::SRCH) => 0,
         Err(_) => 1,
+    }
+}
+
+/// Removes what a dead stator left of its own: only directories named `stator-*` (a guard against a bad argument).
+fn remove_litter(dirs: &[PathBuf]) {
+    for dir in dirs {
+        if dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("stator-")) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
