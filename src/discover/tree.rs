@@ -284,14 +284,12 @@ pub(crate) struct Tree {
     hasher: DefaultHashBuilder,
 }
 
-impl Tree {
-    /// The directory holding explicit paths inside `path` (created unlisted if new).
-    pub(crate) fn holder(&mut self, path: &Path) -> DirId {
-        if let Some(&id) = self.holders.get(path) {
-            return id;
-        }
-        let id = self.dirs.insert(DirNode {
-            path: path.to_path_buf(),
+impl DirNode {
+    /// A directory at `path` that nothing was learned of yet: not listed, no node, no identity, no handle (a
+    /// holder as it is; [`Tree::attach_dir`] fills in the rest for a descended directory).
+    fn unlisted(path: PathBuf) -> DirNode {
+        DirNode {
+            path,
             root: None,
             is_root: false,
             scope: IgnoreScope::empty(),
@@ -306,7 +304,17 @@ impl Tree {
             failing: false,
             handle: None,
             taken_from: None,
-        });
+        }
+    }
+}
+
+impl Tree {
+    /// The directory holding explicit paths inside `path` (created unlisted if new).
+    pub(crate) fn holder(&mut self, path: &Path) -> DirId {
+        if let Some(&id) = self.holders.get(path) {
+            return id;
+        }
+        let id = self.dirs.insert(DirNode::unlisted(path.to_path_buf()));
         self.holders.insert(path.to_path_buf(), id);
         id
     }
@@ -390,21 +398,12 @@ impl Tree {
     ) -> DirId {
         let path = self.path(id);
         let did = self.dirs.insert(DirNode {
-            path,
             root: Some(root),
             is_root,
-            scope: IgnoreScope::empty(),
-            scope_stale: None,
-            children: HashTable::new(),
-            names: Vec::new(),
-            dead: 0,
-            listed: false,
             fresh,
             node: Some(id),
             ident: Some(ident),
-            failing: false,
-            handle: None,
-            taken_from: None,
+            ..DirNode::unlisted(path)
         });
         self.by_ident.insert(ident, did);
         if let Some(n) = self.nodes.get_mut(id) {
