@@ -19,7 +19,7 @@ use std::time::Duration;
 use rustix::process::{Pid, Signal};
 
 use crate::support;
-use crate::support::sandbox::{alive, read_pid};
+use crate::support::sandbox::{alive, proc_stat_ids, read_pid};
 
 /// The bound on every wait; generous, as the tests run on a small, noisy machine.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -37,20 +37,13 @@ fn wait_until(cond: impl FnMut() -> bool) -> bool {
 
 /// `(state, ppid, pgrp, session)` from `/proc/<pid>/stat`; `None` when there is no such process.
 fn proc_stat(pid: i32) -> Option<(char, i32, i32, i32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    let session = fields.next()?.parse().ok()?;
-    Some((state, ppid, pgrp, session))
+    let (state, ids) = proc_stat_ids(pid, 3)?;
+    Some((state, ids[0], ids[1], ids[2]))
 }
 
 /// The foreground process group of `pid`'s controlling terminal (`tpgid` in `/proc/<pid>/stat`).
 fn tpgid(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_ascii_whitespace().nth(5)?.parse().ok()
+    proc_stat_ids(pid, 5).map(|(_, ids)| ids[4])
 }
 
 /// The live processes of session `sid`.

@@ -312,13 +312,18 @@ pub(crate) fn read_pid(path: &Path) -> Option<i32> {
 
 /// `(state, ppid, pgrp)` from `/proc/<pid>/stat`; `None` when there is no such process.
 pub(crate) fn proc_stat(pid: i32) -> Option<(char, i32, i32)> {
+    let (state, ids) = proc_stat_ids(pid, 2)?;
+    Some((state, ids[0], ids[1]))
+}
+
+/// The state and the first `n` numbers after it in `/proc/<pid>/stat`: ppid, pgrp, session, tty_nr, tpgid, ...
+pub(crate) fn proc_stat_ids(pid: i32, n: usize) -> Option<(char, Vec<i32>)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, ppid, pgrp))
+    let ids: Vec<i32> = fields.take(n).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    (ids.len() == n).then_some((state, ids))
 }
 
 /// Whether `pid` is a live process (a zombie is dead: it runs nothing and holds nothing but its pid).
