@@ -4,7 +4,7 @@
 //! | code | when |
 //! |---|---|
 //! | 0 | `--help`, `--version`, `--list`, `stator doctor`'s report on every path it was given |
-//! | 1 | stator itself failed (see [`Exit::Failure`]); `stator doctor` could not examine a path it was given |
+//! | 1 | stator itself failed (see [`Exit::Failure`]), a `--socket` cannot be bound; `stator doctor` could not examine a path it was given |
 //! | 2 | a bad command line, pattern, project config file or `--env-file` |
 //! | 126 | the command exists but cannot be executed |
 //! | 127 | the command was not found |
@@ -23,8 +23,10 @@ pub(crate) enum Exit {
     /// 0: done as asked: `--help` (or `doctor --help`), `--version`, `--list`, `stator doctor`'s report on every
     /// path it was given.
     Success,
-    /// 1: stator itself failed: the signal handlers could not be installed, or the signal channel broke. Also `stator doctor` when a path it was given does not exist, or was not examined (a special file,
-    /// a kernel pseudo-filesystem like `/proc`): after its report, which says why.
+    /// 1: stator itself failed: the signal handlers could not be installed, the signal channel broke, or a
+    /// `--socket` could not be bound (before any run). Also `stator doctor` when a path it was given does not exist,
+    /// or was not examined (a special file, a kernel pseudo-filesystem like `/proc`): after its report, which says
+    /// why.
     Failure,
     /// 2: a bad command line (an unknown flag, a bad duration, `-q` with `-v`, no command), a bad pattern (`-f`,
     /// `-i`, an ignore file's line that is not a glob), a bad project config file (`stator.toml`, `[tool.stator]`:

@@ -312,6 +312,16 @@ impl Reporter {
         self.line(Verbosity::Normal, "2", &format!("settings from {file} (--no-config ignores it)"));
     }
 
+    /// The `--socket`s stator holds, in fd order from 3 (verbose).
+    #[cfg(unix)]
+    pub(crate) fn sockets(&self, held: &[String]) {
+        if self.json {
+            return self.event(Verbosity::Verbose, json!({"event": "sockets", "sockets": held, "first_fd": 3}));
+        }
+        let list: Vec<String> = held.iter().enumerate().map(|(i, s)| format!("{s} as fd {}", i + 3)).collect();
+        self.line(Verbosity::Verbose, "2", &format!("holding {} for every run (LISTEN_FDS)", list.join(", ")));
+    }
+
     /// What was learned about each filesystem (verbose); `given` when `--granularity` decided it.
     pub(crate) fn filesystems(&self, fss: &[FsSummary], given: bool) {
         for fs in fss {

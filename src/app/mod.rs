@@ -89,6 +89,15 @@ fn run(inv: Invocation) -> Exit {
             return Exit::Usage;
         }
     }
+    // `--socket`: bound before the first run, held for stator's life.
+    #[cfg(unix)]
+    let sockets = match crate::supervisor::sockets::Sockets::bind(&inv.supervisor.sockets) {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            rep.error(&e.to_string());
+            return Exit::Failure;
+        }
+    };
     let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
     let (files, dirs) = poller.counts();
     rep.watching(&roots, files, dirs, took, inv.config.interval);
@@ -108,6 +117,11 @@ fn run(inv: Invocation) -> Exit {
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
     let mut sup = Supervisor::new(opts);
+    #[cfg(unix)]
+    if !sockets.is_empty() {
+        rep.sockets(&sockets.describe());
+        sup.hold_sockets(sockets);
+    }
     let said = Rc::clone(&rep);
     sup.set_listener(move |notice| report_notice(&said, notice));
     if let Some(note) = sup.platform_note() {

@@ -22,6 +22,7 @@ use crate::doctor::DoctorOptions;
 use crate::exit::{Exit, usage_line};
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
+use crate::supervisor::sockets::SocketSpec;
 use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, Signal};
 
 #[derive(FromArgs, ArgsInfo, Debug)]
@@ -249,6 +250,12 @@ struct Args {
     #[argh(option)]
     on_failure: Option<String>,
 
+    /// bind this socket once and give it to every run of the command as fd 3 (then 4, ...) with LISTEN_FDS, as
+    /// systemfd does, so restarts refuse no connection: PORT (on 127.0.0.1), HOST:PORT, tcp::, http::, udp::ADDR,
+    /// unix::PATH; repeatable (Unix)
+    #[argh(option)]
+    socket: Vec<SocketSpec>,
+
     /// the command to run, and its arguments (put them after --)
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -458,6 +465,9 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_success: line("--on-success", a.on_success.clone())?,
         on_failure: line("--on-failure", a.on_failure.clone())?,
     };
+    if cfg!(windows) && !a.socket.is_empty() {
+        return Err("--socket is not supported on Windows yet (systemfd's Windows protocol is not built)".into());
+    }
     if a.ready_port == Some(0) {
         return Err("--ready-port must be a port number from 1 to 65535".into());
     }
@@ -497,6 +507,7 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         build,
         ready,
         hooks,
+        sockets: a.socket,
     };
     let learn = LearnOptions { python: a.python, node: a.node, dep_files: a.dep_file };
     Ok(Invocation {

@@ -43,6 +43,7 @@ mod pauses;
 pub mod policy;
 pub mod ready;
 pub mod signal;
+pub mod sockets;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -227,6 +228,8 @@ pub struct Options {
     pub ready: ReadyCheck,
     /// Commands run when a run is ready, and when the command (with a build: the build) ends.
     pub hooks: Hooks,
+    /// `--socket`: what the caller binds (see [`sockets`]) and hands over with [`Supervisor::hold_sockets`].
+    pub sockets: Vec<sockets::SocketSpec>,
 }
 
 impl Default for Options {
@@ -245,6 +248,7 @@ impl Default for Options {
             build: None,
             ready: ReadyCheck::default(),
             hooks: Hooks::default(),
+            sockets: Vec::new(),
         }
     }
 }
@@ -500,6 +504,9 @@ pub struct Supervisor {
     policy: Policy,
     /// [`Options::env_files`], with their last good values.
     env_files: env_file::EnvFiles,
+    /// `--socket`'s listeners, passed to every run of the command.
+    #[cfg(unix)]
+    sockets: Option<sockets::Sockets>,
     child: Option<sys::Proc>,
     /// Children that survived `SIGKILL` for a while; reaped when they finally die.
     abandoned: Vec<sys::Proc>,
@@ -599,6 +606,8 @@ impl Supervisor {
         }
         Supervisor {
             env_files: env_file::EnvFiles::new(&opts.env_files),
+            #[cfg(unix)]
+            sockets: None,
             opts,
             policy,
             child: None,
@@ -678,6 +687,13 @@ impl Supervisor {
     /// replaced it.
     pub fn set_sentinel(&mut self, program: PathBuf) {
         self.sentinel = Some(program);
+    }
+
+    /// Hands every later run of the command (not the build, nor the hooks) these sockets, as fds 3, 4, ... with
+    /// `LISTEN_FDS` (see [`sockets`]). The supervisor holds them until it is dropped.
+    #[cfg(unix)]
+    pub fn hold_sockets(&mut self, sockets: sockets::Sockets) {
+        self.sockets = Some(sockets);
     }
 
     /// Has each run's sentinel remove `dir` (a private directory of stator's, named `stator-*`) if stator dies
@@ -1122,6 +1138,10 @@ impl Supervisor {
         cmd.envs(self.env_files.load());
         cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env("STATOR_RUN", run.to_string());
+        #[cfg(unix)]
+        if let Some(sockets) = &self.sockets {
+            sockets.pass_to(&mut cmd);
+        }
         match &file {
             Some(file) => cmd.env("STATOR_CHANGED_FILE", file),
             // Not an older list, nor one inherited from a stator that runs this one.
@@ -1163,6 +1183,17 @@ impl Supervisor {
         Ok(run)
     }
 
+    /// With `--socket`, what is not a run of the command (the build, a hook) gets no `LISTEN_*` variables: an
+    /// inherited set would describe file descriptors it does not have.
+    fn withhold_sockets(&self, cmd: &mut Command) {
+        #[cfg(unix)]
+        if self.sockets.is_some() {
+            sockets::Sockets::withhold(cmd);
+        }
+        #[cfg(not(unix))]
+        let _ = cmd;
+    }
+
     /// Starts the build (the old run, if any, goes on).
     fn spawn_build(&mut self, now: Instant) -> Result<(), SpawnError> {
         let Some(words) = self.opts.build.as_deref() else {
@@ -1175,6 +1206,7 @@ impl Supervisor {
         let again = std::mem::take(&mut self.rebuilding);
         self.notify(Notice::BuildStarted { build: number, again });
         cmd.env("STATOR_BUILD", number.to_string()).stdin(Stdio::null());
+        self.withhold_sockets(&mut cmd);
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
         let litter = self.litter();
         let with = sys::SpawnWith { terminal: None, sentinel, litter: &litter };
@@ -1276,6 +1308,7 @@ impl Supervisor {
         }
         let spawned = self.command_for(&words).and_then(|(mut cmd, program)| {
             cmd.stdin(Stdio::null());
+            self.withhold_sockets(&mut cmd);
             for (k, v) in why.env() {
                 cmd.env(k, v);
             }

@@ -49,6 +49,9 @@ mod remount;
 /// Changed paths never reach a shell; the changed-files list is private and removed.
 #[cfg(target_os = "linux")]
 mod security;
+/// `--socket`: the listener held across restarts, passed as fd 3 with `LISTEN_FDS` (issue 16).
+#[cfg(target_os = "linux")]
+mod socket;
 /// The terminal belongs to the command: stator and interactive commands in a pseudo-terminal.
 #[cfg(target_os = "linux")]
 mod terminal;
