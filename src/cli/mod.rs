@@ -22,7 +22,7 @@ use crate::doctor::DoctorOptions;
 use crate::exit::{Exit, usage_line};
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
-use crate::supervisor::sockets::SocketSpec;
+use crate::supervisor::sockets::{SocketKind, SocketSpec};
 use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, Signal};
 
 #[derive(FromArgs, ArgsInfo, Debug)]
@@ -468,6 +468,18 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
     if cfg!(windows) && !a.socket.is_empty() {
         return Err("--socket is not supported on Windows yet (systemfd's Windows protocol is not built)".into());
     }
+    if let Some(port) = a.ready_port {
+        let held = a
+            .socket
+            .iter()
+            .any(|s| s.kind == SocketKind::Tcp && s.address.rsplit(':').next() == Some(&*port.to_string()));
+        if held {
+            return Err(format!(
+                "--ready-port {port} is a port stator holds with --socket: it accepts at once, whatever the command \
+                 does; use --ready-log"
+            ));
+        }
+    }
     if a.ready_port == Some(0) {
         return Err("--ready-port must be a port number from 1 to 65535".into());
     }
@@ -814,6 +826,8 @@ mod tests {
         assert_eq!((none.build, none.ready, none.hooks), (None, ReadyCheck::default(), Hooks::default()));
         for (args, says) in [
             (&["--ready-port", "0", "--", "x"][..], "--ready-port must be"),
+            (&["--socket", "8000", "--ready-port", "8000", "--", "x"][..], "is a port stator holds with --socket"),
+            (&["--socket", "tcp::0", "--", "x"][..], "port 0 would be"),
             (&["--ready-port", "70000", "--", "x"], "--ready-port"),
             (&["--ready-log", "(", "--", "x"], "invalid --ready-log pattern"),
             (&["--build", "a \"b", "--", "x"], "--build: the quote \" is not closed"),

@@ -181,7 +181,7 @@ mod held {
             cmd.env_remove("LISTEN_FDS").env_remove("LISTEN_PID").env_remove("LISTEN_FDNAMES");
         }
 
-        /// Makes `cmd`'s process get the sockets as fds 3, 4, ... and `LISTEN_FDS`; an inherited `LISTEN_PID` and
+        /// Makes `cmd`'s process get the sockets, blocking, as fds 3, 4, ... and `LISTEN_FDS`; an inherited `LISTEN_PID` and
         /// `LISTEN_FDNAMES` are removed (they would describe someone else's sockets).
         #[allow(unsafe_code)]
         pub fn pass_to(&self, cmd: &mut Command) {
@@ -190,6 +190,12 @@ mod held {
                 return;
             }
             cmd.env("LISTEN_FDS", OsStr::new(&self.held.len().to_string()));
+            // A run shares the sockets' open file descriptions: one that made them non-blocking (Python's
+            // `settimeout`, Node) would hand the next run `EAGAIN` from a blocking `accept`. Each run gets them as
+            // they were bound.
+            for (_, fd) in &self.held {
+                let _ = rustix::io::ioctl_fionbio(fd, false);
+            }
             let sources: Vec<RawFd> = self.held.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
             let mut parked: Vec<RawFd> = vec![-1; sources.len()];
             // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe operations are

@@ -55,7 +55,7 @@ while not stop:
 "#;
 
 /// What the command (or, with an argument, the build) sees: `LISTEN_*`, and every socket among its fds with its
-/// address, one line each, appended to `$DIR/seen`.
+/// address and blocking mode, one line each, appended to `$DIR/seen`; then it makes them non-blocking.
 const CHECK: &str = r#"
 import os, socket, sys
 who = sys.argv[1]
@@ -69,7 +69,11 @@ for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
     if link.startswith("socket:"):
         s = socket.socket(fileno=os.dup(fd))
         listening = s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-        out.append("%s fd %d %s %s listening=%d" % (who, fd, s.family.name, s.getsockname(), listening))
+        blocking = os.get_blocking(fd)
+        out.append("%s fd %d %s %s listening=%d blocking=%d" % (who, fd, s.family.name, s.getsockname(), listening,
+                   blocking))
+        # As Python's settimeout does: the next run must get it blocking again.
+        os.set_blocking(fd, False)
 with open(os.path.join(os.environ["DIR"], "seen"), "a") as f:
     f.write("\n".join(out) + "\n")
 "#;
@@ -239,7 +243,7 @@ fn without_socket_the_same_connection_is_refused() {
 }
 
 #[test]
-fn the_command_gets_fds_3_and_4_with_listen_fds_and_the_build_gets_none() {
+fn every_run_gets_fds_3_and_4_blocking_with_listen_fds_and_the_build_gets_none() {
     let Some(python) = python() else { return };
     let sb = Sandbox::new();
     let src = sb.src();
@@ -257,14 +261,19 @@ fn the_command_gets_fds_3_and_4_with_listen_fds_and_the_build_gets_none() {
     let mut st = sb.spawn_cmd(cmd);
     let seen = sb.join("seen");
     st.wait("the build and the command to report", || read_lines(&seen).iter().any(|l| l.starts_with("run fds")));
-    let lines = read_lines(&seen);
-    let want = [
-        "build fds=None pid=None names=None".to_owned(),
+    let build = "build fds=None pid=None names=None".to_owned();
+    let run = [
         "run fds=2 pid=None names=None".to_owned(),
-        format!("run fd 3 AF_INET ('127.0.0.1', {port}) listening=1"),
-        format!("run fd 4 AF_UNIX {} listening=1", s(&path)),
+        format!("run fd 3 AF_INET ('127.0.0.1', {port}) listening=1 blocking=1"),
+        format!("run fd 4 AF_UNIX {} listening=1 blocking=1", s(&path)),
     ];
-    assert_eq!(lines, want, "what the build and the command saw");
+    let first: Vec<String> = std::iter::once(build.clone()).chain(run.iter().cloned()).collect();
+    assert_eq!(read_lines(&seen), first, "what the build and the command saw");
+    // The run made them non-blocking; after a change, the build and the next run see what the first did.
+    write(src.join("edit.py"), "edit\n");
+    st.wait("the second run to report", || read_lines(&seen).iter().filter(|l| l.starts_with("run fds")).count() >= 2);
+    let twice: Vec<String> = first.iter().chain(first.iter()).cloned().collect();
+    assert_eq!(read_lines(&seen), twice, "what the second build and run saw");
     assert!(path.exists(), "the Unix socket is bound while stator runs");
     st.signal(rustix::process::Signal::TERM);
     st.wait_exit();
