@@ -16,6 +16,9 @@ mod cli_e2e;
 /// The project config file (`stator.toml`, `[tool.stator]` in `pyproject.toml`) and `--env-file` (issue 16).
 #[cfg(unix)]
 mod config_file;
+/// What stator ships (`.ci/dist`): the static musl binaries in a chroot as PID 1, the Python wheel.
+#[cfg(target_os = "linux")]
+mod dist;
 /// The engine on real temporary directories: the simulated scenarios checked on the real disk.
 mod engine_real_fs;
 /// The first hour, as a new user tries it: the README's Python recipes on real Django, Flask and pytest
