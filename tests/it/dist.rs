@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::learn::{backdate, django_python, http_get};
+use crate::support::learn::{django_project, django_python, django_view, http_get};
 use crate::support::sandbox::{Sandbox, alive, all_pids, free_port, s};
 use crate::support::skip;
 
@@ -144,22 +144,7 @@ fn the_wheel_installs_stator_and_a_django_project_reloads_through_it() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), version, "the wheel's stator --version");
 
     let project = sb.join("project");
-    fs::create_dir(&project).expect("create the project directory");
-    let made = Command::new(&python).args(["-m", "django", "startproject", "mysite"]).arg(&project).output().unwrap();
-    assert!(made.status.success(), "startproject: {}", String::from_utf8_lossy(&made.stderr));
-    let view = project.join("mysite/views.py");
-    let view_text = |text: &str| {
-        format!("from django.http import HttpResponse\n\n\ndef index(request):\n    return HttpResponse({text:?})\n")
-    };
-    fs::write(&view, view_text("hello v1")).unwrap();
-    fs::write(
-        project.join("mysite/urls.py"),
-        "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
-    )
-    .unwrap();
-    for entry in fs::read_dir(project.join("mysite")).unwrap().chain(fs::read_dir(&project).unwrap()) {
-        backdate(&entry.unwrap().path());
-    }
+    let view = django_project(&python, &project);
     let port = free_port();
     // The only root is an empty directory: the view is watched only because the shim reported it.
     let empty = sb.src();
@@ -170,6 +155,6 @@ fn the_wheel_installs_stator_and_a_django_project_reloads_through_it() {
     cmd.current_dir(&project);
     let mut st = sb.spawn_cmd(cmd);
     st.wait("the page to say hello v1", || http_get(port).as_deref() == Some("hello v1"));
-    fs::write(&view, view_text("hello v2")).unwrap();
+    fs::write(&view, django_view("hello v2")).unwrap();
     st.wait("the page to say hello v2", || http_get(port).as_deref() == Some("hello v2"));
 }

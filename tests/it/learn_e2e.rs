@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::learn::{backdate, django_python, http_get, reported, write_old};
+use crate::support::learn::{django_project, django_python, django_view, http_get, reported, write_old};
 use crate::support::mounts::SSHFS;
 use crate::support::sandbox::{Sandbox, append, fast, free_port, s, which};
 use crate::support::skip;
@@ -133,22 +133,7 @@ fn django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_synt
     };
     let sb = Sandbox::new();
     let project = sb.join("project");
-    fs::create_dir(&project).unwrap();
-    let made = Command::new(&python).args(["-m", "django", "startproject", "mysite"]).arg(&project).output().unwrap();
-    assert!(made.status.success(), "startproject: {}", String::from_utf8_lossy(&made.stderr));
-    let view = project.join("mysite/views.py");
-    let view_text = |text: &str| {
-        format!("from django.http import HttpResponse\n\n\ndef index(request):\n    return HttpResponse({text:?})\n")
-    };
-    fs::write(&view, view_text("hello v1")).unwrap();
-    fs::write(
-        project.join("mysite/urls.py"),
-        "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
-    )
-    .unwrap();
-    for entry in fs::read_dir(project.join("mysite")).unwrap().chain(fs::read_dir(&project).unwrap()) {
-        backdate(&entry.unwrap().path());
-    }
+    let view = django_project(&python, &project);
 
     let port = free_port();
     // The only root is an unrelated empty directory: the view is known only because Python reported it.
@@ -163,7 +148,7 @@ fn django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_synt
     st.wait_stderr(&format!("{:?}", s(&view)));
     assert!(reported(&st.stderr()).contains(&s(&view).to_owned()), "{}", st.stderr());
 
-    fs::write(&view, view_text("hello v2")).unwrap();
+    fs::write(&view, django_view("hello v2")).unwrap();
     st.wait("the page to say hello v2", || http_get(port).as_deref() == Some("hello v2"));
 
     // A syntax error: the new run dies with a traceback and the server is gone...
@@ -172,7 +157,7 @@ fn django_runserver_reloads_a_view_outside_the_roots_and_comes_back_after_a_synt
     st.wait_stderr("command ended");
     assert!(http_get(port).is_none(), "the server is down\n{}", st.stderr());
     // ...and fixing the file brings it back.
-    fs::write(&view, view_text("hello v3")).unwrap();
+    fs::write(&view, django_view("hello v3")).unwrap();
     st.wait("the page to say hello v3", || http_get(port).as_deref() == Some("hello v3"));
 }
 

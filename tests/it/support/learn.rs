@@ -44,6 +44,32 @@ pub(crate) fn write_old(path: &Path, text: &str) {
     backdate(path);
 }
 
+/// The source of `mysite/views.py` in [`django_project`]: its one view answers `text`.
+pub(crate) fn django_view(text: &str) -> String {
+    format!("from django.http import HttpResponse\n\n\ndef index(request):\n    return HttpResponse({text:?})\n")
+}
+
+/// A Django project made by `django-admin startproject mysite` in `project` (created), whose one URL answers with
+/// [`django_view`]`("hello v1")`; every file is backdated, so it is old news to stator. Returns the view's path.
+pub(crate) fn django_project(python: &Path, project: &Path) -> PathBuf {
+    std::fs::create_dir_all(project).expect("create the project directory");
+    let made = Command::new(python).args(["-m", "django", "startproject", "mysite"]).arg(project).output();
+    let made = made.expect("run django startproject");
+    assert!(made.status.success(), "startproject: {}", String::from_utf8_lossy(&made.stderr));
+    let view = project.join("mysite/views.py");
+    std::fs::write(&view, django_view("hello v1")).expect("write the view");
+    std::fs::write(
+        project.join("mysite/urls.py"),
+        "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('', views.index)]\n",
+    )
+    .expect("write the urls");
+    let entries = std::fs::read_dir(project.join("mysite")).into_iter().chain(std::fs::read_dir(project));
+    for entry in entries.flatten().flatten() {
+        backdate(&entry.path());
+    }
+    view
+}
+
 /// The paths stator's `--json -v` output says the command reported.
 pub(crate) fn reported(stderr: &str) -> Vec<String> {
     stderr
