@@ -465,9 +465,6 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_success: line("--on-success", a.on_success.clone())?,
         on_failure: line("--on-failure", a.on_failure.clone())?,
     };
-    if cfg!(windows) && !a.socket.is_empty() {
-        return Err("--socket is not supported on Windows yet (systemfd's Windows protocol is not built)".into());
-    }
     if let Some(port) = a.ready_port {
         let held = a
             .socket
@@ -479,6 +476,9 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
                  does; use --ready-log"
             ));
         }
+    }
+    if cfg!(windows) && !a.socket.is_empty() {
+        return Err("--socket is not supported on Windows yet (systemfd's Windows protocol is not built)".into());
     }
     if a.ready_port == Some(0) {
         return Err("--ready-port must be a port number from 1 to 65535".into());
