@@ -171,7 +171,7 @@ mod held {
             self.held.is_empty()
         }
 
-        /// What is held, in file-descriptor order: `"tcp 127.0.0.1:8000"`, with the port a host name resolved to.
+        /// What is held, in file-descriptor order, as given: `"tcp 127.0.0.1:8000"`.
         pub fn describe(&self) -> Vec<String> {
             self.held.iter().map(|(spec, _)| spec.to_string()).collect()
         }
