@@ -22,7 +22,7 @@ use crate::doctor::DoctorOptions;
 use crate::exit::{Exit, usage_line};
 use crate::learn::LearnOptions;
 use crate::report::Verbosity;
-use crate::supervisor::sockets::{SocketKind, SocketSpec};
+use crate::supervisor::sockets::SocketSpec;
 use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, Signal};
 
 #[derive(FromArgs, ArgsInfo, Debug)]
@@ -465,17 +465,11 @@ fn invocation(a: Args, command: Vec<OsString>) -> Result<Invocation, String> {
         on_success: line("--on-success", a.on_success.clone())?,
         on_failure: line("--on-failure", a.on_failure.clone())?,
     };
-    if let Some(port) = a.ready_port {
-        let held = a
-            .socket
-            .iter()
-            .any(|s| s.kind == SocketKind::Tcp && s.address.rsplit(':').next() == Some(&*port.to_string()));
-        if held {
-            return Err(format!(
-                "--ready-port {port} is a port stator holds with --socket: it accepts at once, whatever the command \
-                 does; use --ready-log"
-            ));
-        }
+    if let Some(port) = a.ready_port.filter(|p| a.socket.iter().any(|s| s.tcp_port() == Some(*p))) {
+        return Err(format!(
+            "--ready-port {port} is a port stator holds with --socket: it accepts at once, whatever the command \
+             does; use --ready-log"
+        ));
     }
     if cfg!(windows) && !a.socket.is_empty() {
         return Err("--socket is not supported on Windows yet (systemfd's Windows protocol is not built)".into());

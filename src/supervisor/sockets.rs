@@ -82,6 +82,14 @@ impl FromStr for SocketSpec {
     }
 }
 
+impl SocketSpec {
+    /// The TCP port, for a TCP socket.
+    pub fn tcp_port(&self) -> Option<u16> {
+        let port = self.address.rsplit_once(':')?.1;
+        if self.kind == SocketKind::Tcp { port.parse().ok() } else { None }
+    }
+}
+
 impl fmt::Display for SocketSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
@@ -291,6 +299,13 @@ mod tests {
             let e = spec(given).expect_err(given);
             assert!(e.contains(says) && e.starts_with("invalid --socket") && !e.contains('\n'), "{given}: {e}");
         }
+    }
+
+    #[test]
+    fn only_tcp_sockets_have_a_tcp_port() {
+        let port = |s: &str| s.parse::<SocketSpec>().ok().and_then(|s| s.tcp_port());
+        assert_eq!((port("8000"), port("http::[::1]:81")), (Some(8000), Some(81)));
+        assert_eq!((port("udp::127.0.0.1:53"), port("unix::/tmp/a:1")), (None, None));
     }
 
     #[test]
