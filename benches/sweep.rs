@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] [--interval 500ms]
-//!                              [--hot-interval 100ms] [--trials N] [--idle 5s] [--dir PATH] [--keep]
+//!                              [--hot-interval 100ms] [--trials N] [--idle 5s] [--process N]
+//!                              [--process-interval 1s] [--dir PATH] [--keep]
 //! ```
 //!
 //! For each size it generates a deterministic tree of small files (directories of 10 to 100 files, up to six levels
@@ -23,7 +24,14 @@
 //!   otherwise (settle 200 ms, hot for 5 min);
 //! - the CPU of idle watching, as % of one core, with the hot tier and with full sweeps alone (`--hot-interval 0`)
 //!   at the same interval, interleaved, their ratio first, and the effective interval (whether the schedule backed
-//!   off).
+//!   off);
+//! - the whole process: the `stator` binary itself watching the tree (one sweep thread, `--process-interval`, no
+//!   hot tier), its CPU time per full sweep over an idle window of ten sweeps (from `/proc/PID/stat`, so everything
+//!   the running process does counts: the sweeps, the main loop, the child's watch), against a *spaced* `fstatat`
+//!   floor measured the same way in a child process that sweeps the same names at the same fixed rate, sleeping in
+//!   between (as stator does: caches cool between sweeps, so a spaced loop costs more than a back-to-back one).
+//!
+//! The floors follow symlinks, as stator's sweep does (a watched symlink is watched through to its target).
 //!
 //! Never run by the test suite: timings on a shared machine are for reading, not for asserting.
 
@@ -58,7 +66,7 @@ mod bench {
     use rustix::process::{Resource, getrlimit};
     use rustix::time::{ClockId, clock_gettime};
     use stator::config::Config;
-    use stator::poll::{Cadence, Poller, Schedule, Settle, Sweep, Tick};
+    use stator::poll::{Cadence, Parts, Poller, Schedule, Settle, Sweep, Tick};
     use stator::vfs::real::RealFs;
 
     /// Set in the environment of the re-executed binary: "THREADS REPS ROOT" asks for the memory-only mode.
@@ -83,7 +91,8 @@ mod bench {
     }
 
     const USAGE: &str = "usage: cargo bench --bench sweep -- [--sizes 10k,100k,1m] [--reps N] [--threads N] \
-                         [--interval 500ms] [--hot-interval 100ms] [--trials N] [--idle 5s] [--dir PATH] [--keep]
+                         [--interval 500ms] [--hot-interval 100ms] [--trials N] [--idle 5s] [--process N] \
+                         [--process-interval 1s] [--dir PATH] [--keep]
   --sizes         tree sizes, comma-separated (k = thousand, m = million); default 10k,100k
   --reps          full sweeps measured per contender (medians are reported); default 5
   --threads       stator's \"default\" thread count; default RAYON_NUM_THREADS or the number of cores
@@ -94,6 +103,10 @@ mod bench {
                   schedule backs off, to keep the latency part near 2.5 minutes
   --idle          how long each idle loop (hot tier, full sweeps alone) watches, in four interleaved
                   quarters, each ending at a full-sweep period; default 5s, at least four periods
+  --process       rounds of the whole-process measurement (the stator binary and a spaced fstatat floor,
+                  interleaved, ten idle sweeps each); default 2, at sizes up to 200k (given, at every size);
+                  0 for none
+  --process-interval  the interval of that measurement; default 1s
   --dir           where the trees go; default the system temp dir
   --keep          keep the trees in --dir (as stator-sweep-N, with a stator-sweep-N.done marker) and reuse them
                   in later runs instead of generating and removing them (removing 1M files can take minutes);
@@ -108,6 +121,9 @@ mod bench {
         trials: usize,
         trials_given: bool,
         idle: Duration,
+        process: usize,
+        process_given: bool,
+        process_interval: Duration,
         dir: PathBuf,
         keep: bool,
     }
@@ -151,6 +167,9 @@ mod bench {
                 trials: 30,
                 trials_given: false,
                 idle: Duration::from_secs(5),
+                process: 2,
+                process_given: false,
+                process_interval: Duration::from_secs(1),
                 dir: std::env::temp_dir(),
                 keep: false,
             };
@@ -195,6 +214,11 @@ mod bench {
                     "--interval" => args.interval = duration(&value)?.max(Duration::from_millis(1)),
                     "--hot-interval" => args.hot_interval = duration(&value)?,
                     "--idle" => args.idle = duration(&value)?,
+                    "--process" => {
+                        args.process = value.parse().map_err(|_| format!("bad {flag}: {value}"))?;
+                        args.process_given = true;
+                    }
+                    "--process-interval" => args.process_interval = duration(&value)?.max(Duration::from_millis(10)),
                     "--dir" => args.dir = PathBuf::from(value),
                     _ => return Err(format!("unknown argument {arg}")),
                 }
@@ -425,7 +449,7 @@ mod bench {
             let cost = measure(|| {
                 for (fd, (_, names)) in fds.iter().zip(batch) {
                     for name in names {
-                        black_box(statat(fd, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok());
+                        black_box(statat(fd, name.as_c_str(), AtFlags::empty()).is_ok());
                     }
                 }
             });
@@ -517,6 +541,137 @@ mod bench {
         Ok(m)
     }
 
+    // ----- the whole process -----
+
+    /// Set in the environment of the re-executed binary: "INTERVAL_NS ROOT" asks for the spaced-floor mode.
+    const FLOOR_ENV: &str = "STATOR_SWEEP_FLOOR_CHILD";
+    /// Full sweeps in one measured window of the whole-process mode: the `-v` scan summary stator prints comes
+    /// every ten scans.
+    const WINDOW_SWEEPS: usize = 10;
+    /// Sizes above this skip the whole-process mode unless --process says otherwise (at 1M files a window of ten
+    /// spaced sweeps of one thread takes minutes).
+    const PROCESS_MAX_FILES: usize = 200_000;
+
+    /// The spaced-floor mode: lists the tree under ROOT, opens a handle on every directory, then every INTERVAL
+    /// (fixed rate, as stator's schedule) `fstatat`s every name in it (files and directories, following symlinks:
+    /// what stator's sweep stats) and prints a line. Runs until killed.
+    fn floor_child(spec: &str) {
+        let (interval, root) = spec.split_once(' ').expect("INTERVAL_NS ROOT");
+        let interval = Duration::from_nanos(interval.parse().expect("interval"));
+        let mut dirs = Vec::new();
+        let mut todo = vec![PathBuf::from(root)];
+        while let Some(dir) = todo.pop() {
+            let mut names = Vec::new();
+            for entry in fs::read_dir(&dir).expect("list a directory").flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(entry.path());
+                }
+                names.push(CString::new(entry.file_name().as_bytes()).expect("name"));
+            }
+            let fd = open(&dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).expect("open");
+            dirs.push((fd, names));
+        }
+        let mut next = Instant::now();
+        let mut out = std::io::stdout().lock();
+        loop {
+            sleep_until(next);
+            next += interval;
+            for (fd, names) in &dirs {
+                for name in names {
+                    black_box(statat(fd, name.as_c_str(), AtFlags::empty()).is_ok());
+                }
+            }
+            if writeln!(out, "swept").and_then(|_| out.flush()).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The CPU time (user + system, all threads) a process has used so far, from `/proc/PID/stat`.
+    fn process_cpu(pid: u32) -> Option<Duration> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let hz = rustix::param::clock_ticks_per_second();
+        Some(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+    }
+
+    /// Runs `cmd` and measures the process's CPU time from the first line of its stdout (or, if `stderr`, its
+    /// stderr) that `mark` picks to the second: the CPU per full sweep of that window, and its wall time.
+    fn window(
+        mut cmd: Command,
+        stderr: bool,
+        mut mark: impl FnMut(&str) -> bool,
+    ) -> Result<(Duration, Duration), String> {
+        use std::io::BufRead as _;
+        let (out, err) = if stderr { (Stdio::null(), Stdio::piped()) } else { (Stdio::piped(), Stdio::null()) };
+        let mut child = cmd.stdout(out).stderr(err).spawn().map_err(|e| e.to_string())?;
+        let pid = child.id();
+        let stream: Box<dyn std::io::Read> = match (child.stdout.take(), child.stderr.take()) {
+            (Some(o), _) => Box::new(o),
+            (None, Some(e)) => Box::new(e),
+            (None, None) => return Err("no output to read".into()),
+        };
+        let mut marks = Vec::new();
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if mark(&line) {
+                marks.push((process_cpu(pid), Instant::now()));
+                if marks.len() == 2 {
+                    break;
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        match marks.as_slice() {
+            [(Some(a), wa), (Some(b), wb)] => Ok(((*b - *a) / WINDOW_SWEEPS as u32, *wb - *wa)),
+            _ => Err(format!("the process ended before two marks ({} seen)", marks.len())),
+        }
+    }
+
+    /// One round of the whole-process mode: stator and the spaced floor, each CPU per sweep and window wall time.
+    #[derive(Clone, Copy)]
+    struct ProcessRound {
+        stator: Duration,
+        stator_wall: Duration,
+        floor: Duration,
+        floor_wall: Duration,
+    }
+
+    /// The whole-process mode: the `stator` binary itself watching the tree (one sweep thread, `--interval`, no
+    /// hot tier), its CPU over ten idle full sweeps (between two of its `-v --json` scan summaries, after ten
+    /// warm-up sweeps), against the spaced floor measured the same way (this binary re-executed: ten warm-up
+    /// sweeps, then ten), `rounds` times each, interleaved.
+    fn process(root: &Path, interval: Duration, rounds: usize) -> Result<Vec<ProcessRound>, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for _ in 0..rounds {
+            let mut floor = Command::new(&exe);
+            floor.env(FLOOR_ENV, format!("{} {}", interval.as_nanos(), root.display())).stdin(Stdio::null());
+            let mut seen = 0;
+            let (floor, floor_wall) = window(floor, false, |_| {
+                seen += 1;
+                seen % WINDOW_SWEEPS == 0
+            })?;
+            let mut stator = Command::new(env!("CARGO_BIN_EXE_stator"));
+            stator
+                .args(["-v", "--json", "--no-vcs-ignore", "--no-default-ignore", "--no-config", "--interval"])
+                .arg(format!("{}ms", interval.as_millis()))
+                .args(["--hot-interval", "0s", "-w"])
+                .arg(root)
+                .args(["--", "sleep", "100000"])
+                .env("RAYON_NUM_THREADS", "1")
+                .stdin(Stdio::null());
+            let (stator, stator_wall) = window(stator, true, |line| line.contains(r#""event":"scans""#))?;
+            out.push(ProcessRound { stator, stator_wall, floor, floor_wall });
+        }
+        Ok(out)
+    }
+
     // ----- the tick loop -----
 
     /// Looks of one kind: how many, and the CPU time they cost (on all cores, as the app measures it).
@@ -539,6 +694,8 @@ mod bench {
         intervals: Vec<Duration>,
         /// The most paths the hot tier re-checked at once.
         hot_paths: usize,
+        /// Parts of full sweeps that did not finish one (a big tree's sweep goes in parts, hot ticks between).
+        parts: usize,
     }
 
     impl Watch {
@@ -552,6 +709,7 @@ mod bench {
             self.back_offs += other.back_offs;
             self.intervals.extend(other.intervals);
             self.hot_paths = self.hot_paths.max(other.hot_paths);
+            self.parts += other.parts;
         }
 
         /// CPU time per second of watching, as % of one core.
@@ -607,6 +765,7 @@ mod bench {
     ) -> Watch {
         let (c0, w0) = (cpu(), Instant::now());
         let mut cadence = Cadence::new(cfg, w0);
+        let mut parts = Parts::new(cfg);
         let mut settle = Settle::new(cfg.settle, cfg.max_wait);
         let mut watch = Watch::default();
         loop {
@@ -621,26 +780,34 @@ mod bench {
             }
             sleep_until(due);
             let (start, c) = (Instant::now(), cpu());
-            let mut tick = match kind {
-                Sweep::Full => poller.tick(),
-                Sweep::Hot => poller.tick_hot(),
-            };
+            let mut tick = poller.look(kind, parts.size());
             let (end, cost) = (Instant::now(), cpu() - c);
-            if cadence.done(kind, start, cost, tick.pending).is_some() {
+            if kind != Sweep::Hot {
+                parts.record(tick.stats, end - start);
+            }
+            if cadence.done(kind, start, cost, tick.pending, tick.more).is_some() {
                 watch.back_offs += 1;
             }
             let looks = match kind {
-                Sweep::Full => &mut watch.full,
+                Sweep::Full | Sweep::Part => &mut watch.full,
                 Sweep::Hot => &mut watch.hot,
             };
-            looks.count += 1;
             looks.cpu += cost;
-            if kind == Sweep::Full {
+            if kind != Sweep::Hot && !tick.more {
+                looks.count += 1;
                 watch.intervals.push(cadence.schedule().effective_interval());
+            } else if kind == Sweep::Hot {
+                looks.count += 1;
+            } else {
+                watch.parts += 1;
             }
             watch.hot_paths = watch.hot_paths.max(poller.hot_count());
             seen(end, &tick, &cadence);
-            settle.push(std::mem::take(&mut tick.changes), kind, end);
+            let changes = std::mem::take(&mut tick.changes);
+            match kind {
+                Sweep::Hot => settle.push(changes, kind, end),
+                _ => settle.push_sweep(changes, kind == Sweep::Full, !tick.more, end),
+            }
             let _ = settle.take(end);
         }
         watch.cost = Cost { cpu: cpu() - c0, wall: w0.elapsed() };
@@ -794,6 +961,8 @@ mod bench {
         memory: [Option<Memory>; 2],
         latency: Latency,
         idle: Idle,
+        /// The whole-process rounds (none when skipped), or why they failed.
+        process: Result<Vec<ProcessRound>, String>,
     }
 
     fn run_size(args: &Args, label: &str, files: usize) -> (SizeResult, Option<Cleanup>) {
@@ -938,12 +1107,34 @@ mod bench {
         let each = args.idle.max(period * 4);
         note!(label, "idle watching for {} with the hot tier and {0} with full sweeps alone ...", millis(each));
         let idle = idle(&mut many, &many_pool, &cfg, each);
+        drop(many);
 
-        let result =
-            SizeResult { label: label.to_string(), files, one: one_runs, many: many_runs, memory, latency, idle };
+        let rounds = if args.process_given || files <= PROCESS_MAX_FILES { args.process } else { 0 };
+        if rounds > 0 {
+            note!(
+                label,
+                "the whole process: the stator binary and a spaced fstatat floor, {rounds} rounds of {WINDOW_SWEEPS} \
+                 idle sweeps each after {WINDOW_SWEEPS} warm-up sweeps, every {} ...",
+                humantime::format_duration(args.process_interval)
+            );
+        }
+        let process = process(&root, args.process_interval, rounds);
+        if let Err(e) = &process {
+            note!(label, "the whole process: {e}");
+        }
+
+        let result = SizeResult {
+            label: label.to_string(),
+            files,
+            one: one_runs,
+            many: many_runs,
+            memory,
+            latency,
+            idle,
+            process,
+        };
         let info = SizeInfo { tree: &tree, generated, tracked, listed, stats, walk_one, walk_many, unexpected };
         print_size(args, &result, &info);
-        drop(many);
         let cleanup = match tmp {
             Some(tmp) => Some(Cleanup { label: label.to_string(), tmp, tree, threads }),
             None => {
@@ -1199,14 +1390,62 @@ mod bench {
             &format!(
                 "(full, hot, loop: the CPU of full sweeps, of hot ticks (up to {} hot paths), of the rest of the loop; \
                  fulls, hots: how many; every: the full sweeps' effective interval, median; with the hot tier {}; \
-                 alone {}; the app backs off when a full sweep costs more than a quarter of the interval in CPU time)",
+                 alone {}; the app backs off when a full sweep costs more than a quarter of the interval in CPU time; \
+                 parts: {} sweep parts ran besides the sweeps' last ones, hot ticks between them)",
                 idle.tiers.hot_paths,
                 schedule_note(args, &idle.tiers),
-                schedule_note(args, &idle.alone)
+                schedule_note(args, &idle.alone),
+                idle.tiers.parts + l.watch.parts,
             ),
             116,
         ));
+        match &r.process {
+            Ok(rounds) if rounds.is_empty() => line(format!(
+                "the whole process: not measured at this size (more than {} files; --process N measures it)",
+                thousands(PROCESS_MAX_FILES)
+            )),
+            Ok(rounds) => {
+                line(wrap(
+                    &format!(
+                        "the whole process, CPU per full sweep: the stator binary (1 sweep thread, every {}, no hot \
+                         tier) against a spaced fstatat floor (a process sweeping the same names at the same rate); \
+                         each over {WINDOW_SWEEPS} idle sweeps from /proc/PID/stat, {} rounds interleaved",
+                        humantime::format_duration(args.process_interval),
+                        rounds.len()
+                    ),
+                    116,
+                ));
+                line(format!(
+                    "  {:<34} {:>7.2}x (median of the rounds' ratios)",
+                    "ratio, stator / floor",
+                    process_ratio(rounds)
+                ));
+                for (i, p) in rounds.iter().enumerate() {
+                    line(format!(
+                        "  round {}: stator {:>7.1} ms per sweep ({:.1} s window), floor {:>7.1} ms ({:.1} s), {:.2}x",
+                        i + 1,
+                        ms(p.stator),
+                        p.stator_wall.as_secs_f64(),
+                        ms(p.floor),
+                        p.floor_wall.as_secs_f64(),
+                        ratio(p.stator, p.floor)
+                    ));
+                }
+            }
+            Err(e) => line(format!("the whole process: not measured: {e}")),
+        }
         println!("{out}");
+    }
+
+    /// The whole-process ratio, stator / spaced floor: the median of the rounds' own ratios (0 with no rounds).
+    fn process_ratio(rounds: &[ProcessRound]) -> f64 {
+        let mut v: Vec<f64> = rounds.iter().map(|p| ratio(p.stator, p.floor)).collect();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
     }
 
     fn hot_every(args: &Args) -> String {
@@ -1344,10 +1583,11 @@ mod bench {
              baseline after the walk, with 1 and {t} threads; latency p50/p99 in ms, cold = a random file, hot = the \
              file edited just before; idle x (own): CPU with the hot tier / with full sweeps alone, as measured and \
              (counting only the hot tier's own CPU); idle %: % of one core with the hot tier / alone; every: the full \
-             sweeps' effective interval while idle, with the back-off)\n"
+             sweeps' effective interval while idle, with the back-off; proc: the whole stator process / the spaced \
+             fstatat floor, CPU per idle sweep)\n"
         ));
         out.push_str(&format!(
-            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>11} {:>13} {:>13} {:>13} {:>11} {:>7}\n",
+            "{:<6} {:>10} {:>7} {:>7} {:>7} {:>7} {:>11} {:>13} {:>13} {:>13} {:>11} {:>7} {:>6}\n",
             "size",
             "files",
             "1t cpu",
@@ -1359,7 +1599,8 @@ mod bench {
             "hot p50/p99",
             "idle x (own)",
             "idle %",
-            "every"
+            "every",
+            "proc"
         ));
         for r in results {
             let per = |m: &Option<Memory>| {
@@ -1368,7 +1609,7 @@ mod bench {
             let bytes = format!("{}/{}", per(&r.memory[0]), per(&r.memory[1]));
             let (c, h) = (&r.latency.cold, &r.latency.hot);
             out.push_str(&format!(
-                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>11} {:>13} {:>13} {:>13} {:>11} {:>7}\n",
+                "{:<6} {:>10} {:>6.2}x {:>6.2}x {:>6.2}x {:>6.2}x {:>11} {:>13} {:>13} {:>13} {:>11} {:>7} {:>6}\n",
                 r.label,
                 thousands(r.files),
                 r.one.vs_fstatat.cpu,
@@ -1380,7 +1621,11 @@ mod bench {
                 format!("{:.0}/{:.0}", ms(percentile(h, 50.0)), ms(percentile(h, 99.0))),
                 format!("{:.2}x ({:.2}x)", idle_ratio(&r.idle), own_ratio(&r.idle)),
                 format!("{:.1}/{:.1}", r.idle.tiers.pct(), r.idle.alone.pct()),
-                millis(r.idle.tiers.interval().0)
+                millis(r.idle.tiers.interval().0),
+                match &r.process {
+                    Ok(rounds) if !rounds.is_empty() => format!("{:.2}x", process_ratio(rounds)),
+                    _ => "n/a".to_string(),
+                }
             ));
         }
         out.push_str(&format!(
@@ -1396,6 +1641,10 @@ mod bench {
         stator::sys::raise_fd_limit();
         if let Ok(spec) = std::env::var(CHILD_ENV) {
             memory_child(&spec);
+            return;
+        }
+        if let Ok(spec) = std::env::var(FLOOR_ENV) {
+            floor_child(&spec);
             return;
         }
         let args = match Args::parse() {

@@ -140,6 +140,7 @@ pub(crate) struct ScanTally {
     count: u64,
     stats: usize,
     listings: usize,
+    parts: usize,
     sum: Duration,
     max: Duration,
     span: Duration,
@@ -156,6 +157,9 @@ pub(crate) struct ScanSummary {
     pub stats: usize,
     /// Directories re-listed, in all these scans.
     pub listings: usize,
+    /// The looks these scans took, in all: more than the scans when a big tree's scans went in parts (with the
+    /// hot tier running between them).
+    pub parts: usize,
     /// A scan's time, on average.
     pub mean: Duration,
     /// The slowest scan's time.
@@ -165,12 +169,13 @@ pub(crate) struct ScanSummary {
 }
 
 impl ScanTally {
-    /// One scan: `stats` stats and `listings` listings in `took`, `since` the previous scan ended. The summary of
-    /// the last [`SUMMARY_EVERY`] scans when this one completes them.
+    /// One scan: `stats` stats and `listings` listings in `parts` looks that took `took` in all, `since` the
+    /// previous scan ended. The summary of the last [`SUMMARY_EVERY`] scans when this one completes them.
     pub(crate) fn add(
         &mut self,
         stats: usize,
         listings: usize,
+        parts: usize,
         took: Duration,
         since: Duration,
     ) -> Option<ScanSummary> {
@@ -178,6 +183,7 @@ impl ScanTally {
         self.count += 1;
         self.stats += stats;
         self.listings += listings;
+        self.parts += parts;
         self.sum += took;
         self.max = self.max.max(took);
         self.span += since;
@@ -189,6 +195,7 @@ impl ScanTally {
             total: self.total,
             stats: self.stats / self.count as usize,
             listings: self.listings,
+            parts: self.parts,
             mean: self.sum / self.count as u32,
             max: self.max,
             span: self.span,
@@ -480,14 +487,15 @@ impl Reporter {
             return self.event(
                 Verbosity::Verbose,
                 json!({"event": "scans", "count": s.count, "total": s.total, "stats": s.stats, "listings": s.listings,
-                       "mean_ms": ms(s.mean), "max_ms": ms(s.max), "span_ms": ms(s.span)}),
+                       "parts": s.parts, "mean_ms": ms(s.mean), "max_ms": ms(s.max), "span_ms": ms(s.span)}),
             );
         }
+        let parts = if s.parts as u64 > s.count { format!(", in {} parts", s.parts) } else { String::new() };
         self.line(
             Verbosity::Verbose,
             "2",
             &format!(
-                "scans: {} in {:.1}s ({} in all): {} each, {} in all; {:.1} ms on average, {:.1} ms at most",
+                "scans: {} in {:.1}s ({} in all){parts}: {} each, {} in all; {:.1} ms on average, {:.1} ms at most",
                 s.count,
                 s.span.as_secs_f64(),
                 s.total,
@@ -835,6 +843,7 @@ mod tests {
         total: 20,
         stats: 2,
         listings: 1,
+        parts: 10,
         mean: Duration::from_micros(3000),
         max: Duration::from_micros(4500),
         span: Duration::from_secs(5),
@@ -1177,6 +1186,7 @@ mod tests {
         rep.watching(&[Path::new("/w")], 0, 2, ms(5), ms(500));
         rep.reported(&["/a".into(), "/b".into()], 2);
         rep.scans(&ScanSummary { stats: 1, listings: 0, ..SCANS });
+        rep.scans(&ScanSummary { parts: 140, ..SCANS });
         assert_eq!(
             buf.lines(),
             [
@@ -1185,6 +1195,8 @@ mod tests {
                 "[stator] the command reported 2 new files (2 in all): /a, /b",
                 "[stator] scans: 10 in 5.0s (20 in all): 1 stat each, 0 listings in all; 3.0 ms on average, 4.5 ms \
                  at most",
+                "[stator] scans: 10 in 5.0s (20 in all), in 140 parts: 2 stats each, 1 listing in all; 3.0 ms on \
+                 average, 4.5 ms at most",
             ]
         );
         assert_eq!(
@@ -1219,7 +1231,7 @@ mod tests {
     fn scans_are_summed_up_every_ten() {
         let mut tally = ScanTally::default();
         for i in 1..=25u64 {
-            let summary = tally.add(100, usize::from(i == 3), ms(i), ms(500));
+            let summary = tally.add(100, usize::from(i == 3), 1 + usize::from(i == 5), ms(i), ms(500));
             match i {
                 10 => assert_eq!(
                     summary,
@@ -1228,12 +1240,13 @@ mod tests {
                         total: 10,
                         stats: 100,
                         listings: 1,
+                        parts: 11,
                         mean: Duration::from_micros(5500),
                         max: ms(10),
                         span: Duration::from_secs(5),
                     })
                 ),
-                20 => assert_eq!(summary.map(|s| (s.total, s.listings, s.max)), Some((20, 0, ms(20)))),
+                20 => assert_eq!(summary.map(|s| (s.total, s.listings, s.parts, s.max)), Some((20, 0, 10, ms(20)))),
                 _ => assert_eq!(summary, None, "scan {i}"),
             }
         }

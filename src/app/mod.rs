@@ -17,7 +17,7 @@ use crate::cli::{Invocation, Parsed, parse_with};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
 use crate::learn::{LearnError, LearnOptions, Learner, Note};
-use crate::poll::{Cadence, Poller, Settle, Sweep, Warning, normalize};
+use crate::poll::{Cadence, Parts, Poller, Settle, Sweep, Warning, normalize};
 use crate::report::{BuildFailure, Ended, Next, Reporter, ScanTally};
 use crate::supervisor::{Effect, LoopGuard, Notice, SpawnError, StopKind, Supervisor, Terminal, Termination};
 use crate::vfs::real::RealFs;
@@ -152,7 +152,7 @@ fn run(inv: Invocation) -> Exit {
         }
     }
     let ctx = Context { rep: &rep, terminal: terminal.as_ref(), inv: &inv };
-    let mut looper = Loop::new(&inv, &rep, started, took);
+    let mut looper = Loop::new(&inv, &rep, started, took, files);
     let mut runs = Runs { command: &inv.supervisor.command, current: None };
     if !inv.postpone {
         if inv.clear {
@@ -285,6 +285,10 @@ struct Loop<'a> {
     /// Whether a skipped set was reported at normal verbosity yet (the first one is, with how to turn it off).
     told_unchanged: bool,
     rep: &'a Reporter,
+    /// How many paths each part of a full sweep looks at (a big tree's sweep goes in parts, hot ticks between).
+    parts: Parts,
+    /// The full sweep in progress: its stats, listings, parts and time so far, for the tally.
+    partial: (usize, usize, usize, Duration),
     /// The full scans, summed up for `-v` every few seconds.
     tally: ScanTally,
     /// When the last full scan ended.
@@ -292,8 +296,8 @@ struct Loop<'a> {
 }
 
 impl<'a> Loop<'a> {
-    /// The schedule after a baseline that started at `started` and took `took`.
-    fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration) -> Loop<'a> {
+    /// The schedule after a baseline of `files` files that started at `started` and took `took`.
+    fn new(inv: &Invocation, rep: &'a Reporter, started: Instant, took: Duration, files: usize) -> Loop<'a> {
         let mut cadence = Cadence::new(&inv.config, started);
         if let Some(hot) = cadence.hot_interval() {
             rep.detail(&format!(
@@ -302,9 +306,12 @@ impl<'a> Loop<'a> {
                 humantime::format_duration(hot)
             ));
         }
-        if let Some(b) = cadence.done(Sweep::Full, started, took, false) {
+        if let Some(b) = cadence.done(Sweep::Full, started, took, false, false) {
             rep.stretched(&b);
         }
+        // The baseline also listed every directory: a sweep costs less per file, so the first parts are small.
+        let mut parts = Parts::new(&inv.config);
+        parts.record(files, took);
         Loop {
             cadence,
             settle: Settle::new(inv.config.settle, inv.config.max_wait),
@@ -314,6 +321,8 @@ impl<'a> Loop<'a> {
             hash_limit: inv.config.hash_limit,
             told_unchanged: false,
             rep,
+            parts,
+            partial: (0, 0, 0, Duration::ZERO),
             tally: ScanTally::default(),
             last_full: started + took,
         }
@@ -384,22 +393,26 @@ impl<'a> Loop<'a> {
 
     fn tick(&mut self, poller: &mut Poller, kind: Sweep, learner: &mut Learner) {
         let (start, cpu_start) = (Instant::now(), crate::sys::cpu_time());
-        let mut tick = match kind {
-            Sweep::Full => poller.tick(),
-            Sweep::Hot => poller.tick_hot(),
-        };
+        let mut tick = poller.look(kind, self.parts.size());
         let took = start.elapsed();
         // What the scan cost: CPU time on all cores where known (a parallel scan's wall time hides half of it).
         let cost = cpu_start.zip(crate::sys::cpu_time()).map_or(took, |(a, b)| b.saturating_sub(a));
-        if kind == Sweep::Full {
-            let end = Instant::now();
-            let since = end.saturating_duration_since(self.last_full);
-            self.last_full = end;
-            if let Some(summary) = self.tally.add(tick.stats, tick.listings, took, since) {
-                self.rep.scans(&summary);
+        if kind != Sweep::Hot {
+            self.parts.record(tick.stats, took);
+            let (stats, listings, parts, spent) =
+                if kind == Sweep::Full { (0, 0, 0, Duration::ZERO) } else { self.partial };
+            self.partial = (stats + tick.stats, listings + tick.listings, parts + 1, spent + took);
+            if !tick.more {
+                let end = Instant::now();
+                let since = end.saturating_duration_since(self.last_full);
+                self.last_full = end;
+                let (stats, listings, parts, spent) = self.partial;
+                if let Some(summary) = self.tally.add(stats, listings, parts, spent, since) {
+                    self.rep.scans(&summary);
+                }
             }
         }
-        if let Some(b) = self.cadence.done(kind, start, cost, tick.pending) {
+        if let Some(b) = self.cadence.done(kind, start, cost, tick.pending, tick.more) {
             self.rep.stretched(&b);
         }
         for w in &tick.warnings {
@@ -408,7 +421,11 @@ impl<'a> Loop<'a> {
         tell(self.rep, learner.filter(&mut tick.changes, poller));
         // The paths of a restart loop found restart nothing, and hold no burst open.
         tick.changes.retain(|c| !self.loops.ignores(&c.path));
-        self.settle.push(tick.changes, kind, Instant::now());
+        let now = Instant::now();
+        match kind {
+            Sweep::Hot => self.settle.push(tick.changes, kind, now),
+            _ => self.settle.push_sweep(tick.changes, kind == Sweep::Full, !tick.more, now),
+        }
     }
 }
 

@@ -65,7 +65,7 @@ mod sweep;
 mod warning;
 mod wide;
 
-pub use cadence::Cadence;
+pub use cadence::{Cadence, Parts};
 pub use filesystems::FsSummary;
 pub use poller::{Poller, Tick, normalize};
 pub use schedule::{Schedule, Stretch};

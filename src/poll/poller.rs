@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
 use filetime::FileTime;
@@ -10,6 +11,7 @@ use ignore::gitignore::Gitignore;
 use super::filesystems::{Filesystems, FsSummary};
 use super::hot::Hot;
 use super::outage::{Outages, World};
+use super::settle::Sweep;
 use super::sweep::{self, Found, Look, Sighting};
 use super::warning::Warning;
 use super::wide::Wide;
@@ -36,15 +38,31 @@ pub struct Tick {
     pub stats: usize,
     /// How many directories were listed.
     pub listings: usize,
+    /// A full sweep in parts ([`Poller::tick_part`]) is not finished: the next part goes on from where this one
+    /// stopped.
+    pub more: bool,
 }
 
 /// Which nodes a sweep looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Wanted {
-    /// Every node: the full sweep.
-    All,
-    /// Those not looked at yet (they joined with a listing), and those in directories to look at again.
+    /// Every node whose id is in the range: the full sweep, or one part of it.
+    Ids(Range<usize>),
+    /// Those not looked at yet (they joined with a listing, or were added as paths), and those in directories to
+    /// look at again.
     Unseen,
+}
+
+/// Where a full sweep in parts stands.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// When its first part started: the sweep's scan time once it is finished.
+    began: FileTime,
+    /// The next node id to look at.
+    next: usize,
+    /// The end of the node arena when the sweep began. Nodes that join later are looked at as they join (the
+    /// "sweep unseen" stage), so the sweep is finished at this id.
+    end: usize,
 }
 
 /// The polling engine. Drive it with [`Poller::tick`]: the first call takes the baseline, every later call
@@ -70,6 +88,11 @@ pub struct Poller<V: Vfs = RealFs> {
     outages: Outages,
     /// More threads than cores, for the files of network and FUSE filesystems.
     wide: Wide,
+    /// The full sweep in progress, when it goes in parts.
+    cursor: Option<Cursor>,
+    /// Paths were added ([`Poller::add_paths`]) since the last part: a part that does not cover the whole arena
+    /// also looks at them, wherever their ids are.
+    planted: bool,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -89,6 +112,8 @@ impl<V: Vfs> Poller<V> {
             restat: HashSet::new(),
             outages: Outages::default(),
             wide: Wide::default(),
+            cursor: None,
+            planted: false,
         })
     }
 
@@ -105,7 +130,7 @@ impl<V: Vfs> Poller<V> {
     /// Paths already watched are not added twice.
     pub fn add_paths(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
         for path in paths {
-            self.plant(&path, State::Unseen(Join::Unlisted));
+            self.planted |= self.plant(&path, State::Unseen(Join::Unlisted)).is_some();
         }
     }
 
@@ -152,30 +177,88 @@ impl<V: Vfs> Poller<V> {
     }
 
     /// Looks once: the first call records the baseline and reports nothing; each later call reports the
-    /// changes since the previous one.
+    /// changes since the previous one. A full sweep of every tracked path, in one go (a sweep in parts that was in
+    /// progress starts over).
     pub fn tick(&mut self) -> Tick {
+        self.restart_sweep();
+        self.tick_part(usize::MAX)
+    }
+
+    /// Looks at the next `nodes` tracked paths of a full sweep in parts, beginning a sweep when none is in
+    /// progress; [`Tick::more`] says the sweep is not finished. Between parts the hot tier can run
+    /// ([`Poller::tick_hot`]), so that on a tree whose sweep takes seconds an edit to a recently changed file is
+    /// still seen within a hot interval. Each part reports what it found at once, judged against the time the
+    /// part started; the sweep's scan time, which the next sweep's "newer than the previous scan" rule uses, is
+    /// when its first part started. `tick_part(usize::MAX)` is [`Poller::tick`] when no sweep is in progress.
+    pub fn tick_part(&mut self, nodes: usize) -> Tick {
         let scan = self.vfs.now();
         let first = self.prev_scan.is_none();
         let ctx = self.ctx(scan);
         let mut tick = Tick::default();
         let mut to_list = Vec::new();
-        if first {
-            self.plant_roots();
-        } else {
-            self.watch_mounts(&mut tick, &mut to_list);
-        }
-        let seen = self.sweep(&ctx, Wanted::All, &mut tick);
+        let begin = self.cursor.is_none();
+        let cursor = match self.cursor {
+            Some(c) => c,
+            None => {
+                if first {
+                    self.plant_roots();
+                } else {
+                    self.watch_mounts(&mut tick, &mut to_list);
+                }
+                Cursor { began: scan, next: 0, end: self.tree.nodes.items.len() }
+            }
+        };
+        let stop = cursor.next.saturating_add(nodes.max(1)).min(cursor.end);
+        let whole = cursor.next == 0 && stop == cursor.end;
+        let seen = self.sweep(&ctx, Wanted::Ids(cursor.next..stop), &mut tick);
         self.apply(seen, scan, &mut tick, &mut to_list);
-        self.rescan_if_due(scan, first, &mut to_list);
+        if std::mem::take(&mut self.planted) && !whole {
+            // Added paths whose ids this part did not cover: looked at now, not when the cursor gets there.
+            let seen = self.sweep(&ctx, Wanted::Unseen, &mut tick);
+            self.apply(seen, scan, &mut tick, &mut to_list);
+        }
+        if begin {
+            self.rescan_if_due(scan, first, &mut to_list);
+        }
         self.list_and_sweep_unseen(&ctx, first, to_list, &mut tick);
         self.report_stat_errors(&mut tick);
+        if stop < cursor.end {
+            self.cursor = Some(Cursor { next: stop, ..cursor });
+            tick.more = true;
+            return tick;
+        }
+        self.cursor = None;
         if first {
             // The tree grew by doubling during the walk; most trees change little after it.
             self.tree.nodes.items.shrink_to_fit();
             self.tree.shrink_names();
         }
-        self.prev_scan = Some(scan);
+        self.prev_scan = Some(cursor.began);
         tick
+    }
+
+    /// One look of `kind`, as [`Cadence`](super::Cadence) says: a full sweep beginning (again), in parts of
+    /// `nodes` (`usize::MAX`: in one look), the next part of the sweep in progress, or a hot tick.
+    pub fn look(&mut self, kind: Sweep, nodes: usize) -> Tick {
+        match kind {
+            Sweep::Full => {
+                self.restart_sweep();
+                self.tick_part(nodes)
+            }
+            Sweep::Part => self.tick_part(nodes),
+            Sweep::Hot => self.tick_hot(),
+        }
+    }
+
+    /// Drops the full sweep in progress, if any: the next [`Poller::tick_part`] begins a new one. What the parts
+    /// so far found was reported; the paths they did not reach are looked at by the new sweep.
+    pub fn restart_sweep(&mut self) {
+        self.cursor = None;
+    }
+
+    /// Whether a full sweep in parts is in progress.
+    pub fn sweeping(&self) -> bool {
+        self.cursor.is_some()
     }
 
     /// Looks once at the hot paths only: those that changed in the last [`Config::hot_for`] and their
@@ -231,17 +314,22 @@ impl<V: Vfs> Poller<V> {
         self.outages.watch_mounts(&mut w, &self.roots, to_list);
     }
 
-    /// Stage "sweep": stats every node in parallel, or only the `Wanted` ones, and applies the rules; returns the
-    /// nodes with something to act on.
+    /// Stage "sweep": stats the `Wanted` nodes in parallel (every node, for a full sweep in one go) and applies
+    /// the rules; returns the nodes with something to act on.
     fn sweep(&mut self, ctx: &Ctx, only: Wanted, tick: &mut Tick) -> Vec<Sighting> {
         let look = Look { vfs: &self.vfs, params: self.fs.params(), ctx };
         let remote = self.fs.remote();
-        let restat = std::mem::take(&mut self.restat);
+        // Directories to look at again are drained by the "sweep unseen" stage that follows whatever filled them,
+        // so a tick begins with none: a range needs no exception for them.
+        let (range, all, restat) = match only {
+            Wanted::Ids(range) => (range, true, HashSet::new()),
+            Wanted::Unseen => (0..usize::MAX, false, std::mem::take(&mut self.restat)),
+        };
         let again = |n: &Node| !restat.is_empty() && restat.contains(&n.parent);
-        let wanted = |n: &Node| only == Wanted::All || n.state.is_unseen() || again(n);
+        let wanted = |n: &Node| all || n.state.is_unseen() || again(n);
         // Files on network and FUSE filesystems are looked at by the wide pool, where a stat waits on a round trip.
         let wide = self.wide.pool(!remote.is_empty());
-        let found = sweep::sweep(&look, &mut self.tree, &wanted, &remote, wide);
+        let found = sweep::sweep(&look, &mut self.tree, range, &wanted, &remote, wide);
         self.absorb(found, tick)
     }
 

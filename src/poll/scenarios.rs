@@ -179,6 +179,85 @@ fn every_scenario_on_every_filesystem() {
     }
 }
 
+/// Sweeps `n` times, `TICK` apart, each sweep in parts of `part` nodes 10 ms apart with a hot tick between two
+/// parts, folding the changes; `mid` runs after the first part of the first sweep.
+fn sweeps_in_parts(p: &mut Poller<SimFs>, n: usize, part: usize, mid: impl FnOnce(&SimFs)) -> ChangeSet {
+    let mut set = ChangeSet::new();
+    let mut mid = Some(mid);
+    for _ in 0..n {
+        p.vfs().advance(TICK);
+        for parts in 1.. {
+            assert!(parts < 1000, "a sweep in parts of {part} never ends");
+            let tick = p.tick_part(part);
+            set.extend(tick.changes);
+            if let Some(act) = mid.take() {
+                act(p.vfs());
+            }
+            if !tick.more {
+                break;
+            }
+            assert!(p.sweeping());
+            p.vfs().advance(Duration::from_millis(10));
+            set.extend(p.tick_hot().changes);
+        }
+        assert!(!p.sweeping());
+    }
+    set
+}
+
+#[test]
+fn every_scenario_on_every_filesystem_with_sweeps_in_parts() {
+    for (profile_name, profile) in profiles() {
+        for (name, setup, act, want) in scenarios() {
+            for part in [1, 2, 3] {
+                // Changed between two sweeps in parts.
+                let mut p = start(SimFs::new(profile.clone()), &["/w"], setup);
+                act(p.vfs());
+                let set = sweeps_in_parts(&mut p, 3, part, |_| {});
+                expect(&set, &want, profile_name, &format!("{name}, parts of {part}"));
+                // Changed while a sweep in parts is half-way.
+                let mut p = start(SimFs::new(profile.clone()), &["/w"], setup);
+                let set = sweeps_in_parts(&mut p, 3, part, act);
+                expect(&set, &want, profile_name, &format!("{name}, mid-sweep in parts of {part}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sweep_in_parts_looks_at_every_node_once_and_then_starts_over() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        for i in 0..10 {
+            fs.write(format!("/w/f{i}.rs"), b"x");
+        }
+    });
+    let nodes = p.tick().stats;
+    assert!(nodes >= 11, "the root and its ten files: {nodes}");
+    let mut looked = 0;
+    let mut parts = 0;
+    loop {
+        assert!(parts < nodes, "a sweep in parts of 4 never ends");
+        let tick = p.tick_part(4);
+        looked += tick.stats;
+        parts += 1;
+        if !tick.more {
+            break;
+        }
+    }
+    assert_eq!((looked, parts), (nodes, nodes.div_ceil(4)));
+    // Restarted half-way, the next part begins at the first node again.
+    let first = p.tick_part(4).stats;
+    p.restart_sweep();
+    assert!(!p.sweeping());
+    let again = p.tick_part(4);
+    assert_eq!((first, again.stats, again.more), (4, 4, true));
+    // A path added half-way is looked at by the next part, wherever its id is.
+    p.vfs().write("/elsewhere/late.rs", b"new");
+    p.add_paths([sim::path("/elsewhere/late.rs")]);
+    let tick = p.tick_part(1);
+    assert_eq!(tick.stats, 2, "one node of the sweep and the added path");
+}
+
 #[test]
 fn same_size_rewrite_inside_one_timestamp_tick_is_caught() {
     for (profile_name, profile) in profiles() {

@@ -25,34 +25,60 @@ pub struct Settle {
     last: Option<Instant>,
     /// A full sweep found nothing after the last change.
     confirmed: bool,
+    /// No change came in since the full sweep in progress began (a sweep in parts, with hot ticks between them).
+    clean: bool,
 }
 
-/// Which kind of tick found the changes.
+/// A kind of look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sweep {
-    /// Every tracked path was looked at.
+    /// A full sweep: every tracked path is looked at, in one look or, on a big tree, in parts (this look is the
+    /// first part; a sweep in progress is dropped and begins again).
     Full,
-    /// Only the hot paths were.
+    /// The next part of the full sweep in progress.
+    Part,
+    /// Only the hot paths are looked at.
     Hot,
 }
 
 impl Settle {
     /// Settles after `quiet` without changes, or `max_wait` after the first change of a burst.
     pub fn new(quiet: Duration, max_wait: Duration) -> Settle {
-        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None, confirmed: false }
+        Settle { quiet, max_wait, pending: ChangeSet::new(), first: None, last: None, confirmed: false, clean: false }
     }
 
-    /// Adds the changes one tick of kind `sweep` found at `now`.
+    /// Adds the changes one look of kind `sweep` found at `now`; a [`Sweep::Full`] look here is a whole sweep in
+    /// one look, a [`Sweep::Part`] one neither begins nor ends a sweep (see [`Settle::push_sweep`]).
     pub fn push(&mut self, changes: Vec<Change>, sweep: Sweep, now: Instant) {
+        match sweep {
+            Sweep::Full => self.push_sweep(changes, true, true, now),
+            Sweep::Part => self.push_sweep(changes, false, false, now),
+            Sweep::Hot => self.add(changes, now),
+        }
+    }
+
+    /// Adds the changes a look that was part of a full sweep found at `now`: the look `begins` the sweep, or
+    /// `ends` it, or both (a sweep in one look). A sweep confirms the burst only when no change came in from its
+    /// first look to its last, hot ticks between its parts included: a change found half-way may belong to a
+    /// burst that also touched paths the sweep had already passed.
+    pub fn push_sweep(&mut self, changes: Vec<Change>, begins: bool, ends: bool, now: Instant) {
+        if begins {
+            self.clean = true;
+        }
+        self.add(changes, now);
+        if ends && self.clean {
+            self.confirmed = true;
+        }
+    }
+
+    fn add(&mut self, changes: Vec<Change>, now: Instant) {
         if changes.is_empty() {
-            if sweep == Sweep::Full {
-                self.confirmed = true;
-            }
             return;
         }
         self.first.get_or_insert(now);
         self.last = Some(now);
         self.confirmed = false;
+        self.clean = false;
         self.pending.extend(changes);
     }
 
@@ -191,6 +217,37 @@ mod tests {
         assert!(!s.needs_full_sweep());
         assert_eq!(s.take(t0 + ms(1099)), None);
         assert_eq!(s.take(t0 + ms(1100)).map(|set| set.len()), Some(1));
+    }
+
+    #[test]
+    fn a_sweep_in_parts_confirms_only_when_no_change_came_in_from_its_first_part_to_its_last() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(ms(100), ms(5000));
+        s.push(vec![created("/a")], Sweep::Hot, t0);
+        // A sweep in three parts that finds nothing: the burst is confirmed when it ends, not before.
+        s.push_sweep(vec![], true, false, t0 + ms(10));
+        s.push_sweep(vec![], false, false, t0 + ms(20));
+        assert!(s.needs_full_sweep());
+        s.push_sweep(vec![], false, true, t0 + ms(30));
+        assert!(!s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(100)).map(|set| set.len()), Some(1));
+        // A hot tick between two parts finds an edit: the sweep in progress cannot confirm it.
+        s.push_sweep(vec![], true, false, t0 + ms(200));
+        s.push(vec![created("/b")], Sweep::Hot, t0 + ms(210));
+        s.push_sweep(vec![], false, true, t0 + ms(220));
+        assert!(s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(400)), None);
+        // Nor can one whose own middle part found a change.
+        s.push_sweep(vec![], true, false, t0 + ms(400));
+        s.push(vec![created("/c")], Sweep::Part, t0 + ms(410));
+        s.push_sweep(vec![], false, true, t0 + ms(420));
+        assert!(s.needs_full_sweep());
+        // The next whole sweep does.
+        s.push_sweep(vec![], true, false, t0 + ms(430));
+        s.push(vec![], Sweep::Hot, t0 + ms(440));
+        s.push_sweep(vec![], false, true, t0 + ms(450));
+        assert!(!s.needs_full_sweep());
+        assert_eq!(s.take(t0 + ms(510)).map(|set| set.len()), Some(2));
     }
 
     #[test]

@@ -56,6 +56,40 @@ fn a_burst_of_50_files_gives_exactly_one_restart() {
     assert!(changed[0].ends_with("and 47 more"), "the one set holds all 50 files: {}", changed[0]);
 }
 
+/// A tree whose sweep outlasts the hot interval is swept in parts, the hot tier running between them: an edit, then
+/// an edit to the file just changed, each restart the command exactly once.
+#[test]
+fn a_tree_swept_in_parts_restarts_once_per_edit_cold_and_hot() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    for d in 0..60 {
+        let dir = src.join(format!("d{d:02}"));
+        fs::create_dir(&dir).unwrap();
+        for f in 0..250 {
+            fs::write(dir.join(format!("f{f:03}.txt")), "x\n").unwrap();
+        }
+    }
+    let file = src.join("d59").join("f249.txt");
+    // Parts aim at half the hot interval: 10 ms here, far less than a sweep of 15,000 files.
+    let args = ["-v", "--interval", "300ms", "--hot-interval", "20ms", "--settle", "100ms", "-w", s(&src)];
+    let mut st = sb.spawn(&args, &sb.sh(LOG_AND_STAY));
+    st.wait_watching();
+    st.wait("run 1 to log its start", || sb.log_count("start") == 1);
+    st.wait_scans(10);
+    let summary = st.lines_with("[stator] scans: ");
+    assert!(summary.iter().any(|l| l.contains(" parts: ")), "the sweeps went in parts\n{}", st.stderr());
+
+    append(&file, "cold\n");
+    st.wait("run 2 to log its start", || sb.log_count("start") >= 2);
+    append(&file, "hot\n");
+    st.wait("run 3 to log its start", || sb.log_count("start") >= 3);
+    st.wait_scans(3);
+
+    assert_eq!(sb.log_lines(), ["start", "start", "start"], "one restart per edit\n{}", st.stderr());
+    assert_eq!(st.lines_with("restarted (run").len(), 2, "{}", st.stderr());
+    assert!(st.lines_with("[stator] changed:").iter().all(|l| l.contains("f249.txt")), "{}", st.stderr());
+}
+
 #[test]
 fn the_child_gets_its_run_number_and_the_changed_files() {
     let sb = Sandbox::new();

@@ -19,8 +19,9 @@ if [ ! -e "$DIR/src/ok" ]; then echo 'the build is broken' >&2; exit 3; fi
 const HOOK: &str = r#"echo "$STATOR_HOOK run=$STATOR_RUN code=$STATOR_EXIT_CODE build=$STATOR_BUILD args=$#" >> "$DIR/hooks"
 "#;
 
-/// A command that logs its start and its pid, then stays up.
-const SERVE: &str = r#"echo start >> "$LOG"; echo $$ > "$DIR/pid"; exec "$SLEEP" 1000"#;
+/// A command that writes its pid, then logs its start (so that a test which saw the start reads this run's pid),
+/// then stays up.
+const SERVE: &str = r#"echo $$ > "$DIR/pid"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
 
 /// `sh SCRIPT`, the script written into the sandbox: a command line for `--build` or a hook (split into words, no
 /// shell in between; the sandbox's path keeps the processes findable).
