@@ -1518,7 +1518,8 @@ mod bench {
              caches. cpu = user+sys time of the whole process (all threads), wall = elapsed time; each is the median \
              of {reps} sweeps run round-robin with the floors, after one uncounted round. Floors, both single-threaded \
              and over the same files: lstat = rustix lstat(2) on each absolute path; fstatat = rustix \
-             statat(dirfd, name, AT_SYMLINK_NOFOLLOW) relative to directory handles opened beforehand (not timed). \
+             statat(dirfd, name, 0) relative to directory handles opened beforehand (not timed), following symlinks \
+             as stator's sweep does. \
              Ratios are stator / floor: 1.00x is the floor, lower is better; stator also stats its directories. The \
              walk is the first (baseline) tick, which lists the tree. Memory is measured in child processes (this \
              binary re-executed in a memory-only mode, which never builds the floors' lists), one with 1 thread and \

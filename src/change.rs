@@ -41,6 +41,8 @@ pub enum Reason {
     Fields(Fields),
     /// The path was missing on two scans in a row.
     Vanished,
+    /// Found by a first scan that ran while the command was starting, with an mtime newer than the command's start.
+    Started,
 }
 
 impl fmt::Display for Reason {
@@ -51,6 +53,7 @@ impl fmt::Display for Reason {
             Reason::Appeared => f.write_str("watched path appeared"),
             Reason::Fields(fields) => write!(f, "{fields} changed"),
             Reason::Vanished => f.write_str("missing on two scans"),
+            Reason::Started => f.write_str("changed as the command started"),
         }
     }
 }

@@ -20,7 +20,8 @@ use crate::time::{dur, nanos};
 /// How a path joined the tracked set, for its first observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Join {
-    /// Found by the initial scan: never a change.
+    /// Found by the initial scan: never a change, but on a first scan that runs while the command already runs
+    /// (see [`Ctx::started`]).
     Baseline,
     /// A name that was not in the previous listing of its directory: created, whatever its mtime.
     Listed,
@@ -83,6 +84,10 @@ pub struct Ctx {
     pub ignore: Fields,
     /// Files larger than this are never hashed.
     pub hash_limit: u64,
+    /// On a first scan that runs while the command already runs (it was started without waiting for the scan):
+    /// a file found with an mtime at or after this changed as the command started, and the command may have read
+    /// its old bytes. `None` on every other scan.
+    pub started: Option<FileTime>,
 }
 
 /// The result of one observation of one path.
@@ -166,7 +171,10 @@ fn first_sight(join: Join, stat: &Stat, fs: FsParams, ctx: &Ctx, hash: &mut dyn 
     let scan = nanos(ctx.scan);
     let recent = |since: FileTime| nanos(stat.mtime) > nanos(since) - dur(fs.window);
     let change = match join {
-        Join::Baseline => None,
+        Join::Baseline => ctx
+            .started
+            .filter(|t| stat.kind != FileKind::Dir && nanos(stat.mtime) >= nanos(*t))
+            .map(|_| (ChangeKind::Modified, Reason::Started)),
         Join::Listed => Some((ChangeKind::Created, Reason::NewName)),
         Join::Unlisted => ctx.prev_scan.filter(|prev| recent(*prev)).map(|_| (ChangeKind::Created, Reason::Recent)),
     };
@@ -226,7 +234,13 @@ mod tests {
     }
 
     fn ctx(scan_ms: i128, prev_ms: Option<i128>) -> Ctx {
-        Ctx { scan: ft(scan_ms), prev_scan: prev_ms.map(ft), ignore: Fields::empty(), hash_limit: 1 << 20 }
+        Ctx {
+            scan: ft(scan_ms),
+            prev_scan: prev_ms.map(ft),
+            ignore: Fields::empty(),
+            hash_limit: 1 << 20,
+            started: None,
+        }
     }
 
     const LOCAL: FsParams = FsParams { window: Duration::from_millis(100), advisory: false };

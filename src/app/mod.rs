@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use crate::change::{ChangeKind, ChangeSet};
+use crate::change::{Change, ChangeKind, ChangeSet};
 use crate::cli::{Invocation, Parsed, parse_with};
 use crate::discover::IgnoreScope;
 use crate::exit::Exit;
@@ -74,12 +74,12 @@ fn run(inv: Invocation) -> Exit {
     // command, which reads them again.
     let env_files = inv.supervisor.env_files.iter().map(|f| normalize(&base.join(f)));
     let extra: Vec<PathBuf> = triggers.iter().cloned().chain(env_files).collect();
-    let mut poller = match baseline(&inv, &rep, &mut learner, &extra) {
+    let mut poller = match new_poller(&inv, &rep, &mut learner, &extra) {
         Ok(poller) => poller,
         Err(code) => return code,
     };
-    let took = started.elapsed();
     if inv.list {
+        baseline(&mut poller, &rep);
         return list(&poller);
     }
     // `--env-file`: each must be good at the start (later, a bad one keeps its last good values, with a warning).
@@ -89,7 +89,7 @@ fn run(inv: Invocation) -> Exit {
             return Exit::Usage;
         }
     }
-    // `--socket`: bound before the first run, held for stator's life.
+    // `--socket`: bound before anything is scanned or run, held for stator's life.
     #[cfg(unix)]
     let sockets = match crate::supervisor::sockets::Sockets::bind(&inv.supervisor.sockets) {
         Ok(sockets) => sockets,
@@ -98,21 +98,13 @@ fn run(inv: Invocation) -> Exit {
             return Exit::Failure;
         }
     };
-    let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
-    let (files, dirs) = poller.counts();
-    rep.watching(&roots, files, dirs, took, inv.config.interval);
-    rep.filesystems(&poller.filesystems(), inv.config.granularity.is_some());
-    rep.detail(&format!(
-        "directories whose files are statted through an open handle (local filesystems): {} of {dirs}",
-        poller.handles()
-    ));
-    if let Some(threads) = poller.wide_threads() {
-        rep.detail(&format!(
-            "files on network and FUSE filesystems are statted by {threads} threads (each stat there waits on a round \
-             trip); elsewhere by one thread per core"
-        ));
+    // The command starts without waiting for the baseline where an edit made during it shows in its mtime (see
+    // `early_start`); otherwise the baseline comes first, as it always did.
+    let early = early_start(&inv, &poller, &rep);
+    let mut base = (!early).then(|| baseline(&mut poller, &rep));
+    if let Some((_, took)) = base {
+        watching(&poller, &inv, &rep, took);
     }
-
     // As PID 1 (a container's entrypoint) the supervisor also reaps orphans; it decides that itself.
     let mut opts = inv.supervisor.clone();
     opts.env.extend(learner.env());
@@ -152,11 +144,15 @@ fn run(inv: Invocation) -> Exit {
         }
     }
     let ctx = Context { rep: &rep, terminal: terminal.as_ref(), inv: &inv };
-    let mut looper = Loop::new(&inv, &rep, started, took, files);
     let mut runs = Runs { command: &inv.supervisor.command, current: None };
+    let mut first_run = None;
     if !inv.postpone {
         if inv.clear {
             clear_screen();
+        }
+        let at = Instant::now();
+        if early {
+            poller.command_started(crate::sys::file_clock());
         }
         let first = sup.start(&[]);
         unlisted(&rep, &mut sup);
@@ -167,11 +163,26 @@ fn run(inv: Invocation) -> Exit {
         }
         // With --build, the first run starts once the first build succeeded.
         if sup.runs() > 0 {
-            looper.started(Instant::now());
+            first_run = Some(at);
             runs.begin(sup.runs(), sup.pid());
             rep.started(sup.runs(), sup.pid(), runs.command, None);
         }
     }
+    let (mut changed, took) = match base.take() {
+        Some(base) => base,
+        None => {
+            let (changed, took) = baseline(&mut poller, &rep);
+            watching(&poller, &inv, &rep, took);
+            (changed, took)
+        }
+    };
+    let mut looper = Loop::new(&inv, &rep, started, took, poller.counts().0);
+    if let Some(at) = first_run {
+        looper.started(at);
+    }
+    // What changed as the command started (an early start's baseline): settled as any change is.
+    tell(&rep, learner.filter(&mut changed, &mut poller));
+    looper.settle.push(changed, Sweep::Full, Instant::now());
     loop {
         let now = Instant::now();
         let wake = looper.next_tick(now).0.min(now + CHILD_POLL);
@@ -246,9 +257,9 @@ fn run(inv: Invocation) -> Exit {
     }
 }
 
-/// Builds the poller and takes the baseline, reporting its warnings; a bad pattern is a usage error. `extra`: paths
-/// watched whatever the filters say (`--trigger`, `--env-file`).
-fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, extra: &[PathBuf]) -> Result<Poller, Exit> {
+/// Builds the poller, reporting the global excludes' warnings; a bad pattern is a usage error. `extra`: paths
+/// watched whatever the filters say (`--trigger`, `--env-file`). Nothing is scanned yet.
+fn new_poller(inv: &Invocation, rep: &Reporter, learner: &mut Learner, extra: &[PathBuf]) -> Result<Poller, Exit> {
     let (global, warnings) = if inv.config.filter.vcs_ignores { IgnoreScope::global() } else { (None, Vec::new()) };
     for w in warnings {
         rep.warning(&Warning::IgnoreFile(w));
@@ -263,10 +274,56 @@ fn baseline(inv: &Invocation, rep: &Reporter, learner: &mut Learner, extra: &[Pa
     };
     tell(rep, learner.start(&mut poller));
     poller.add_paths(extra.iter().cloned());
-    for w in &poller.tick().warnings {
+    Ok(poller)
+}
+
+/// Takes the baseline (the first tick: the walk) and reports its warnings; returns what changed as the command
+/// started (only after [`Poller::command_started`]) and how long it took.
+fn baseline(poller: &mut Poller, rep: &Reporter) -> (Vec<Change>, Duration) {
+    let began = Instant::now();
+    let tick = poller.tick();
+    let took = began.elapsed();
+    for w in &tick.warnings {
         rep.warning(w);
     }
-    Ok(poller)
+    (tick.changes, took)
+}
+
+/// Says what is watched, after a baseline that took `took`.
+fn watching(poller: &Poller, inv: &Invocation, rep: &Reporter, took: Duration) {
+    let roots: Vec<&Path> = inv.config.roots.iter().map(PathBuf::as_path).collect();
+    let (files, dirs) = poller.counts();
+    rep.watching(&roots, files, dirs, took, inv.config.interval);
+    rep.filesystems(&poller.filesystems(), inv.config.granularity.is_some());
+    rep.detail(&format!(
+        "directories whose files are statted through an open handle (local filesystems): {} of {dirs}",
+        poller.handles()
+    ));
+    if let Some(threads) = poller.wide_threads() {
+        rep.detail(&format!(
+            "files on network and FUSE filesystems are statted by {threads} threads (each stat there waits on a round \
+             trip); elsewhere by one thread per core"
+        ));
+    }
+}
+
+/// Whether the command starts before the baseline: not with `--build` (the build runs first, and the baseline
+/// hides behind it) nor `--postpone`, nor where an edit during the baseline might not show in its mtime (a network,
+/// FUSE or coarse-timestamped root). `-v` says which, and why.
+fn early_start(inv: &Invocation, poller: &Poller, rep: &Reporter) -> bool {
+    if inv.postpone || inv.supervisor.build.is_some() {
+        return false;
+    }
+    match poller.early_start_blocker() {
+        None => {
+            rep.detail("the command starts while the first scan runs (what changes meanwhile restarts it)");
+            true
+        }
+        Some(why) => {
+            rep.detail(&format!("the command starts after the first scan: {why}"));
+            false
+        }
+    }
 }
 
 /// The polling half of the loop: when to look (the [`Cadence`]: a full sweep on the fixed-rate schedule, the hot

@@ -93,6 +93,8 @@ pub struct Poller<V: Vfs = RealFs> {
     /// Paths were added ([`Poller::add_paths`]) since the last part: a part that does not cover the whole arena
     /// also looks at them, wherever their ids are.
     planted: bool,
+    /// When the command started, if it did before the baseline (see [`Poller::command_started`]).
+    started: Option<FileTime>,
 }
 
 impl<V: Vfs> Poller<V> {
@@ -114,6 +116,7 @@ impl<V: Vfs> Poller<V> {
             wide: Wide::default(),
             cursor: None,
             planted: false,
+            started: None,
         })
     }
 
@@ -132,6 +135,39 @@ impl<V: Vfs> Poller<V> {
         for path in paths {
             self.planted |= self.plant(&path, State::Unseen(Join::Unlisted)).is_some();
         }
+    }
+
+    /// Says that the command was started at `at`, before the baseline, `at` read from the clock file times come
+    /// from ([`crate::sys::file_clock`]): the baseline (the first tick) then reports the files it finds with an
+    /// mtime at or after `at` as modified, since the command may have read them before they changed. Sound only
+    /// where file times come from this machine's clock at a fine granularity: see
+    /// [`Poller::early_start_blocker`].
+    pub fn command_started(&mut self, at: FileTime) {
+        self.started = Some(at);
+    }
+
+    /// Why the command cannot start before the baseline, if it cannot: a root on a network or FUSE filesystem
+    /// (its server's clock is not this machine's), on a filesystem with coarse timestamps (FAT, exFAT, HFS+), or
+    /// whose own timestamps have whole seconds only (ext4 with small inodes, ext3). An edit made during the
+    /// baseline is seen by its mtime only where mtimes are fine and from this clock. A root that does not exist
+    /// yet blocks nothing.
+    pub fn early_start_blocker(&self) -> Option<String> {
+        for root in &self.cfg.roots {
+            let Ok(stat) = self.vfs.stat(root) else { continue };
+            let info = self.vfs.fs_info(root).unwrap_or_else(|_| crate::vfs::FsInfo::unknown());
+            let shown = root.display();
+            if info.remote {
+                return Some(format!("{shown} is on {} (a network or FUSE filesystem)", info.name));
+            }
+            if COARSE_FILESYSTEMS.contains(&info.name.as_str()) {
+                return Some(format!("{shown} is on {}, whose timestamps are coarse", info.name));
+            }
+            let whole = |t: FileTime| t.nanoseconds() == 0;
+            if whole(stat.mtime) && stat.ctime.is_none_or(whole) {
+                return Some(format!("{shown} has timestamps in whole seconds"));
+            }
+        }
+        None
     }
 
     /// The filesystem and clock this poller uses.
@@ -491,7 +527,8 @@ impl<V: Vfs> Poller<V> {
 
     fn ctx(&self, scan: FileTime) -> Ctx {
         let ignore = if self.cfg.trust_ctime { Fields::empty() } else { Fields::CTIME };
-        Ctx { scan, prev_scan: self.prev_scan, ignore, hash_limit: self.cfg.hash_limit }
+        let started = self.started.filter(|_| self.prev_scan.is_none());
+        Ctx { scan, prev_scan: self.prev_scan, ignore, hash_limit: self.cfg.hash_limit, started }
     }
 
     /// Drops directory `d`'s handle unless the sighting shows the same directory still at its path: the sweep
@@ -518,6 +555,9 @@ impl<V: Vfs> Poller<V> {
         }
     }
 }
+
+/// Filesystems whose file times are too coarse for an edit during the baseline to show in its mtime.
+const COARSE_FILESYSTEMS: [&str; 5] = ["vfat", "msdos", "exfat", "hfs", "hfsplus"];
 
 /// An absolute path with `.` and `..` resolved lexically, so that `./src` and `src/../src` are one root.
 pub fn normalize(path: &Path) -> PathBuf {

@@ -259,6 +259,66 @@ fn a_sweep_in_parts_looks_at_every_node_once_and_then_starts_over() {
 }
 
 #[test]
+fn a_baseline_taken_after_the_command_started_reports_what_changed_since() {
+    use ChangeKind::*;
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/old.rs", b"old");
+    fs.write("/w/edited.rs", b"one");
+    fs.advance(Duration::from_secs(30));
+    fs.write("/w/just_before.rs", b"saved 200 ms before the start");
+    fs.advance(Duration::from_millis(200));
+    let mut p = Poller::new(config(&["/w"]), fs).unwrap();
+    assert_eq!(p.early_start_blocker(), None, "a fine local filesystem");
+    p.command_started(p.vfs().now());
+    // While the baseline runs (here: before it, which is the same to the rules): an edit, a new file, a new
+    // directory with a file in it.
+    p.vfs().advance(Duration::from_millis(5));
+    p.vfs().write("/w/edited.rs", b"two");
+    p.vfs().write("/w/new.rs", b"new");
+    p.vfs().write("/w/d/inner.rs", b"inner");
+    let base = p.tick();
+    let mut set = ChangeSet::new();
+    set.extend(base.changes);
+    assert_eq!(
+        kinds(&set),
+        changes(&[("/w/d/inner.rs", Modified), ("/w/edited.rs", Modified), ("/w/new.rs", Modified)]),
+        "what changed as the command started, and nothing older"
+    );
+    assert!(set.iter().all(|(_, _, r)| r == Reason::Started));
+    // Only the baseline: later ticks go by the usual rules.
+    assert!(ticks(&mut p, 3).is_empty());
+    // Without a command start, the same baseline reports nothing.
+    let fs = SimFs::new(Profile::fine());
+    fs.write("/w/edited.rs", b"two");
+    let mut p = Poller::new(config(&["/w"]), fs).unwrap();
+    assert!(p.tick().changes.is_empty());
+}
+
+#[test]
+fn the_command_waits_for_the_baseline_where_file_times_cannot_show_an_edit_made_during_it() {
+    for (name, profile, blocked) in [
+        ("fine", Profile::fine(), false),
+        ("ntfs", Profile::ntfs(), false),
+        ("hfs+", Profile::hfs_plus(), true),
+        ("fat", Profile::fat(), true),
+        ("server", Profile::skewed_server(0), true),
+    ] {
+        let fs = SimFs::new(profile);
+        fs.write("/w/a.rs", b"a");
+        let p = Poller::new(config(&["/w", "/missing"]), fs).unwrap();
+        assert_eq!(p.early_start_blocker().is_some(), blocked, "{name}: {:?}", p.early_start_blocker());
+    }
+    // Whole-second timestamps on a filesystem that could have finer ones (ext4 with small inodes).
+    let fs = SimFs::new(Profile { tick: Duration::from_secs(1), ..Profile::fine() });
+    fs.write("/w/a.rs", b"a");
+    let p = Poller::new(config(&["/w"]), fs).unwrap();
+    assert_eq!(
+        p.early_start_blocker().as_deref(),
+        Some(&*format!("{} has timestamps in whole seconds", sim::path("/w").display()))
+    );
+}
+
+#[test]
 fn same_size_rewrite_inside_one_timestamp_tick_is_caught() {
     for (profile_name, profile) in profiles() {
         let mut p = start(SimFs::new(profile), &["/w"], |fs| fs.write("/w/a.rs", b"aaaa"));

@@ -4,6 +4,7 @@
 //!   see [`crate::vfs::handle`]), [`restore_fd_limit`] for a child between `fork` and `exec`, and the budget of
 //!   directory handles ([`open_handles`]);
 //! - **the process's CPU time** ([`cpu_time`]), to judge what a scan costs;
+//! - **the file clock** ([`file_clock`]): the earliest time a file written from now on can be stamped with;
 //! - **paths from raw bytes** ([`path_from_bytes`]), for what a child or a dependency file writes;
 //! - **private files**: a directory only the owner may enter, files only the owner may read;
 //! - **regular files only** (`open_regular`): what stator reads is never a FIFO, a socket or a device.
@@ -75,6 +76,21 @@ fn budget_from_limit(soft: usize) -> usize {
 /// The process's CPU time so far (all its threads, not its children), where the platform tells it.
 pub fn cpu_time() -> Option<Duration> {
     imp::cpu_time()
+}
+
+/// The earliest modification time a file written from now on can get: file times come from a coarse clock that
+/// lags the precise one by up to a tick (Linux: `CLOCK_REALTIME_COARSE`, read as such; elsewhere the precise
+/// clock less a tick, 16 ms, Windows' usual).
+pub fn file_clock() -> filetime::FileTime {
+    imp::file_clock()
+}
+
+/// `t` less a timer tick (16 ms), where the coarse clock file times come from cannot be read.
+#[allow(dead_code)] // Linux reads the coarse clock itself
+fn tick_before(t: filetime::FileTime) -> filetime::FileTime {
+    let ns = i128::from(t.unix_seconds()) * 1_000_000_000 + i128::from(t.nanoseconds()) - 16_000_000;
+    let (s, n) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+    filetime::FileTime::from_unix_time(i64::try_from(s).unwrap_or(i64::MIN), u32::try_from(n).unwrap_or(0))
 }
 
 /// A path from raw bytes: any bytes on Unix; UTF-8 elsewhere (`None` if they are not).
@@ -165,5 +181,23 @@ mod tests {
     fn any_bytes_are_a_path_on_unix() {
         use std::os::unix::ffi::OsStrExt;
         assert_eq!(path_from_bytes(b"caf\xe9").unwrap().as_os_str().as_bytes(), b"caf\xe9");
+    }
+
+    #[test]
+    fn a_file_written_after_reading_the_file_clock_is_stamped_at_or_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..200 {
+            let at = file_clock();
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, b"x").unwrap();
+            let mtime = filetime::FileTime::from_last_modification_time(&std::fs::metadata(&path).unwrap());
+            assert!(mtime >= at, "written after {at:?}, stamped {mtime:?}");
+        }
+    }
+
+    #[test]
+    fn a_tick_before_borrows_from_the_seconds() {
+        let t = tick_before(filetime::FileTime::from_unix_time(10, 5_000_000));
+        assert_eq!((t.unix_seconds(), t.nanoseconds()), (9, 989_000_000));
     }
 }

@@ -12,6 +12,11 @@ pub(super) fn cpu_time() -> Option<Duration> {
     None
 }
 
+/// See [`crate::sys::file_clock`].
+pub(super) fn file_clock() -> filetime::FileTime {
+    super::tick_before(filetime::FileTime::now())
+}
+
 /// See [`crate::sys::path_from_bytes`].
 pub(super) fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
     std::str::from_utf8(bytes).ok().map(PathBuf::from)

@@ -54,6 +54,20 @@ pub(super) fn cpu_time() -> Option<Duration> {
     Some(Duration::new(u64::try_from(t.tv_sec).ok()?, u32::try_from(t.tv_nsec).ok()?))
 }
 
+/// See [`crate::sys::file_clock`].
+pub(super) fn file_clock() -> filetime::FileTime {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(ClockId::RealtimeCoarse);
+        filetime::FileTime::from_unix_time(t.tv_sec, u32::try_from(t.tv_nsec).unwrap_or(0))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        super::tick_before(filetime::FileTime::now())
+    }
+}
+
 /// See [`crate::sys::path_from_bytes`].
 pub(super) fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
     Some(PathBuf::from(OsStr::from_bytes(bytes)))

@@ -90,6 +90,41 @@ fn a_tree_swept_in_parts_restarts_once_per_edit_cold_and_hot() {
     assert!(st.lines_with("[stator] changed:").iter().all(|l| l.contains("f249.txt")), "{}", st.stderr());
 }
 
+/// On a local filesystem with fine timestamps the command starts while the first scan runs, and what it (or
+/// anyone) changes meanwhile is not lost: a file the scan reaches after the edit is reported as changed as the
+/// command started, one it reached before is seen by the next sweep; one restart in all.
+#[test]
+fn the_command_starts_during_the_first_scan_and_what_changes_meanwhile_restarts_it_once() {
+    let sb = Sandbox::new();
+    let src = sb.src();
+    for d in 0..40 {
+        let dir = src.join(format!("d{d:02}"));
+        fs::create_dir(&dir).unwrap();
+        for f in 0..500 {
+            fs::write(dir.join(format!("f{f:03}.txt")), "x\n").unwrap();
+        }
+    }
+    // The first run edits one file in each directory at once, while stator is still walking 20,000 files.
+    let edit = r#"echo start >> "$LOG"; if [ ! -e "$DIR/edited" ]; then : > "$DIR/edited";
+        for d in "$DIR"/src/d*; do echo edited >> "$d/f499.txt"; done; fi; exec "$SLEEP" 1000"#;
+    let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(edit));
+    st.wait("run 2 to log its start", || sb.log_count("start") >= 2);
+    st.wait_scans(5);
+
+    let text = st.stderr();
+    let (started, watching) = (text.find("started (run 1)").unwrap(), text.find("[stator] watching").unwrap());
+    assert!(started < watching, "the command started before the first scan ended\n{text}");
+    assert!(text.contains("the command starts while the first scan runs"), "{text}");
+    assert_eq!(sb.log_lines(), ["start", "start"], "one restart\n{text}");
+    let modified = st.lines_with("[stator] modified ");
+    assert_eq!(modified.len(), 40, "every edited file, once\n{text}");
+    assert!(modified.iter().all(|l| l.contains("f499.txt")), "{text}");
+    assert!(
+        modified.iter().any(|l| l.ends_with("(changed as the command started)")),
+        "some edits were made before the first scan reached their files\n{text}"
+    );
+}
+
 #[test]
 fn the_child_gets_its_run_number_and_the_changed_files() {
     let sb = Sandbox::new();

@@ -341,8 +341,13 @@ pub(crate) fn check(data: &[u8]) -> usize {
         };
         let readable = obs < 230;
         let content = (readable && world.exists && world.stat.kind == FileKind::File).then_some(world.content);
-        let ctx =
-            Ctx { scan: ft(scan), prev_scan: prev_scan.map(ft), ignore: params.ignore, hash_limit: params.hash_limit };
+        let ctx = Ctx {
+            scan: ft(scan),
+            prev_scan: prev_scan.map(ft),
+            ignore: params.ignore,
+            hash_limit: params.hash_limit,
+            started: None,
+        };
         let mut calls = 0;
         let out = compare::observe(&state, seen.as_ref().map_err(|e| *e), params.fs, &ctx, &mut || {
             calls += 1;
