@@ -31,7 +31,8 @@
 //!   floor measured the same way in a child process that sweeps the same names at the same fixed rate, sleeping in
 //!   between (as stator does: caches cool between sweeps, so a spaced loop costs more than a back-to-back one).
 //!
-//! The floors follow symlinks, as stator's sweep does (a watched symlink is watched through to its target).
+//! The `fstatat` floors follow symlinks, as stator's sweep does (a watched symlink is watched through to its
+//! target); the `lstat` floor is the classic polling loop's call.
 //!
 //! Never run by the test suite: timings on a shared machine are for reading, not for asserting.
 
