@@ -63,6 +63,39 @@ fn the_musl_binaries_are_static() {
     }
 }
 
+/// The aarch64 binary, run under user-mode emulation (`qemu-aarch64-static`): it says its version, watches a
+/// directory, runs its command (itself, `--version`, emulated too) again on a change, and SIGTERM ends it.
+#[test]
+fn the_aarch64_binary_runs_under_emulation_and_runs_its_command_again_on_a_change() {
+    let bin = match artifact("stator-aarch64-unknown-linux-musl") {
+        Ok(p) => p,
+        Err(why) => return skip(&why),
+    };
+    if Command::new("qemu-aarch64-static").arg("--version").output().is_err() {
+        return skip("qemu-aarch64-static is not installed (Debian: qemu-user-static)");
+    }
+    let version = format!("stator {}", env!("CARGO_PKG_VERSION"));
+    let out = Command::new("qemu-aarch64-static").arg(&bin).arg("--version").output().expect("run it");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), version, "{}", String::from_utf8_lossy(&out.stderr));
+
+    let sb = Sandbox::new();
+    let src = sb.src();
+    let mut cmd = Command::new("qemu-aarch64-static");
+    cmd.arg(&bin).args(["--interval", "100ms", "--settle", "100ms", "-w", s(&src), "--"]);
+    cmd.arg("qemu-aarch64-static").arg(&bin).arg("--version");
+    sb.prepare(&mut cmd);
+    let mut st = sb.spawn_cmd(cmd);
+    let stdout = sb.join("stator.stdout");
+    let runs = || fs::read_to_string(&stdout).unwrap_or_default().lines().filter(|l| *l == version).count();
+    st.wait("the first run", || runs() == 1);
+    st.wait_watching();
+    fs::write(src.join("changed.txt"), "x\n").expect("write into src");
+    st.wait("a second run after the change", || runs() == 2);
+    st.signal(rustix::process::Signal::TERM);
+    let status = st.wait_exit();
+    assert_eq!(status.code(), Some(143), "SIGTERM ends the emulated stator with 143\n{}", st.stderr());
+}
+
 /// The processes whose root directory is `root` (those inside the chroot).
 fn chrooted(root: &Path) -> Vec<i32> {
     all_pids().into_iter().filter(|&p| fs::read_link(format!("/proc/{p}/root")).is_ok_and(|r| r == root)).collect()
