@@ -33,12 +33,22 @@
 //!
 //! What is known per filesystem (type, remote or not, granularity, clock skew warned) is in `filesystems.rs`.
 //!
+//! **Sweeps in parts.** [`Poller::tick_part`] runs the same pipeline over the next slice of node ids only (a cursor
+//! fixed at the arena's end when the sweep began: nodes that join later are looked at as they join), so that a
+//! sweep of a million files, seconds long, leaves room for hot ticks between its parts; [`Poller::tick`] is one
+//! part covering everything. [`Parts`] sizes the slices to a few tens of milliseconds.
+//!
+//! **A baseline beside the command.** Where file times are fine and from this machine's clock, the app starts the
+//! command first and tells the poller when ([`Poller::command_started`]); the baseline then reports a file whose
+//! mtime is at or after that as changed, instead of taking it in silently.
+//!
 //! **Tiers.** The full tick looks at everything, at the fixed rate of the [`Schedule`] (`schedule.rs`). The *hot
 //! tier* ([`Poller::tick_hot`], `hot.rs`) looks only at the paths that changed lately and their directories, and
 //! at removals waiting to be confirmed, every [`Config::hot_interval`](crate::config::Config::hot_interval) in
 //! between; [`Cadence`] (`cadence.rs`) says which look is due. Either look feeds [`Settle`] (`settle.rs`), which
 //! turns a burst of changes into one restart, and only once a full sweep found nothing new since the burst's last
-//! change: the hot tier sees an edit first, never that nothing changed beyond the hot paths.
+//! change (a sweep in parts: during which no change came in): the hot tier sees an edit first, never that nothing
+//! changed beyond the hot paths.
 //!
 //! **The pure rules** live elsewhere and are the heart of it: [`crate::fingerprint`] (what a file looks like,
 //! timestamp granularity learned per filesystem) and [`crate::compare`] (old state, new stat, scan time -> new

@@ -28,7 +28,8 @@ use crate::vfs::{Vfs, real::RealFs};
 /// What one tick found.
 #[derive(Debug, Default)]
 pub struct Tick {
-    /// Paths that changed since the previous tick (empty on the first, which only takes the baseline).
+    /// Paths that changed since the previous tick. Empty on the first, which only takes the baseline, unless
+    /// the command started before it ([`Poller::command_started`]): then what changed since the command started.
     pub changes: Vec<Change>,
     /// Notices for the user, each reported once per episode.
     pub warnings: Vec<Warning>,
@@ -212,9 +213,9 @@ impl<V: Vfs> Poller<V> {
         self.hot.len()
     }
 
-    /// Looks once: the first call records the baseline and reports nothing; each later call reports the
-    /// changes since the previous one. A full sweep of every tracked path, in one go (a sweep in parts that was in
-    /// progress starts over).
+    /// Looks once: the first call records the baseline and reports nothing (but see [`Poller::command_started`]);
+    /// each later call reports the changes since the previous one. A full sweep of every tracked path, in one go
+    /// (a sweep in parts that was in progress starts over).
     pub fn tick(&mut self) -> Tick {
         self.restart_sweep();
         self.tick_part(usize::MAX)
