@@ -1539,7 +1539,12 @@ mod bench {
              (below 100 trials p99 is the maximum). Idle = the same loop with no edits, CPU (user+sys of the whole \
              process, waiting included) as % of one core, for {idle} or four full-sweep periods if longer with the \
              hot tier (re-checking what the trials edited) and as long with full sweeps alone (no hot tier, the same \
-             interval and back-off), in four interleaved quarters; their ratio is the hot tier's overhead.",
+             interval and back-off), in four interleaved quarters; their ratio is the hot tier's overhead. Whole \
+             process (sizes up to 200k unless --process is given): the stator binary itself (-v --json, one sweep \
+             thread, every {pint}, no hot tier), its CPU (utime+stime of /proc/PID/stat) per sweep between its 10th \
+             and 20th scans, against a child process sweeping the same names with fstatat at the same fixed rate, \
+             measured the same way between its 10th and 20th sweeps; stator backs off to its own interval where a \
+             sweep costs more than a quarter of it.",
             cores = cores(),
             model = cpu_model(),
             fs = fs_type(&args.dir),
@@ -1550,6 +1555,7 @@ mod bench {
             hot = hot_every(args),
             trials = args.trials,
             idle = humantime::format_duration(args.idle),
+            pint = humantime::format_duration(args.process_interval),
         );
         println!("{}\n", wrap(&text, 116));
     }

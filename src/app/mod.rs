@@ -119,8 +119,14 @@ fn run(inv: Invocation) -> Exit {
     if let Some(note) = sup.platform_note() {
         rep.status("note", &format!("note: {note}"));
     }
-    if let Some(program) = sentinel_program() {
-        sup.set_sentinel(program);
+    match sentinel_program() {
+        // No /proc (a bare chroot): the sentinel cannot run. As PID 1, none is needed.
+        Some(program) if !program.exists() && !sup.reaps_all() => rep.warn(&format!(
+            "{} is missing (is /proc mounted?): if stator is killed with SIGKILL, the command keeps running",
+            program.display()
+        )),
+        Some(program) => sup.set_sentinel(program),
+        None => {}
     }
     // A stator killed by SIGKILL cannot remove its private directories: each run's sentinel does.
     if let Some(dir) = learner.dir() {

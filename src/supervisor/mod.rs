@@ -707,6 +707,12 @@ impl Supervisor {
         self.dir.iter().map(|d| d.path().to_path_buf()).chain(self.litter.iter().cloned()).collect()
     }
 
+    /// Whether this supervisor reaps every exited child process (see [`Supervisor::set_reap_all`]): as PID 1, where
+    /// the kernel ends every process of the namespace with stator, so no sentinel is needed.
+    pub fn reaps_all(&self) -> bool {
+        self.reap_all
+    }
+
     /// Reap every exited child process, not only ours (what PID 1 must do, and a child subreaper). On by default
     /// when [`is_pid1`]. Do not turn it on in a process that waits for other children of its own: their statuses
     /// would be taken.

@@ -56,19 +56,24 @@ fn a_burst_of_50_files_gives_exactly_one_restart() {
     assert!(changed[0].ends_with("and 47 more"), "the one set holds all 50 files: {}", changed[0]);
 }
 
+/// `dirs` directories `d00`, `d01`... in `src`, each with `files` small files `f000.txt`, `f001.txt`...
+fn many_files(src: &std::path::Path, dirs: usize, files: usize) {
+    for d in 0..dirs {
+        let dir = src.join(format!("d{d:02}"));
+        fs::create_dir(&dir).expect("create a directory");
+        for f in 0..files {
+            fs::write(dir.join(format!("f{f:03}.txt")), "x\n").expect("write a file");
+        }
+    }
+}
+
 /// A tree whose sweep outlasts the hot interval is swept in parts, the hot tier running between them: an edit, then
 /// an edit to the file just changed, each restart the command exactly once.
 #[test]
 fn a_tree_swept_in_parts_restarts_once_per_edit_cold_and_hot() {
     let sb = Sandbox::new();
     let src = sb.src();
-    for d in 0..60 {
-        let dir = src.join(format!("d{d:02}"));
-        fs::create_dir(&dir).unwrap();
-        for f in 0..250 {
-            fs::write(dir.join(format!("f{f:03}.txt")), "x\n").unwrap();
-        }
-    }
+    many_files(&src, 60, 250);
     let file = src.join("d59").join("f249.txt");
     // Parts aim at half the hot interval: 10 ms here, far less than a sweep of 15,000 files.
     let args = ["-v", "--interval", "300ms", "--hot-interval", "20ms", "--settle", "100ms", "-w", s(&src)];
@@ -97,13 +102,7 @@ fn a_tree_swept_in_parts_restarts_once_per_edit_cold_and_hot() {
 fn the_command_starts_during_the_first_scan_and_what_changes_meanwhile_restarts_it_once() {
     let sb = Sandbox::new();
     let src = sb.src();
-    for d in 0..40 {
-        let dir = src.join(format!("d{d:02}"));
-        fs::create_dir(&dir).unwrap();
-        for f in 0..500 {
-            fs::write(dir.join(format!("f{f:03}.txt")), "x\n").unwrap();
-        }
-    }
+    many_files(&src, 40, 500);
     // The first run edits one file in each directory at once, while stator is still walking 20,000 files.
     let edit = r#"echo start >> "$LOG"; if [ ! -e "$DIR/edited" ]; then : > "$DIR/edited";
         for d in "$DIR"/src/d*; do echo edited >> "$d/f499.txt"; done; fi; exec "$SLEEP" 1000"#;

@@ -148,6 +148,34 @@ fn the_static_binary_runs_alone_in_a_chroot_as_pid_1_and_stops_on_sigterm() {
     st.wait("nothing left in the chroot", || chrooted(&root).iter().all(|&p| !alive(p)));
 }
 
+/// In a chroot without `/proc` (and not as PID 1) the sentinel, `/proc/self/exe`, cannot run: stator says so in
+/// one warning and runs the command anyway.
+#[test]
+fn without_proc_stator_warns_that_a_sigkill_would_leave_the_command_running_and_runs_it() {
+    let bin = match artifact("stator-x86_64-unknown-linux-musl") {
+        Ok(p) => p,
+        Err(why) => return skip(&why),
+    };
+    let sb = Sandbox::new();
+    fs::create_dir(sb.join("root")).expect("create the root");
+    let root = fs::canonicalize(sb.join("root")).expect("the root");
+    fs::copy(&bin, root.join("stator")).expect("copy the binary");
+    fs::create_dir(root.join("w")).expect("create /w");
+    if !Command::new("chroot").arg(&root).arg("/stator").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return skip("chroot fails here (needs root)");
+    }
+    let mut cmd = Command::new("chroot");
+    cmd.arg(&root).args(["/stator", "--interval", "100ms", "-w", "/w", "--", "/stator", "--version"]);
+    sb.prepare(&mut cmd);
+    let mut st = sb.spawn_cmd(cmd);
+    st.wait_stderr("[stator] command ended (run 1)");
+    let warned = st.lines_with("/proc/self/exe is missing");
+    assert_eq!(warned.len(), 1, "{}", st.stderr());
+    assert!(warned[0].ends_with("if stator is killed with SIGKILL, the command keeps running"), "{}", warned[0]);
+    st.signal(rustix::process::Signal::TERM);
+    assert_eq!(st.wait_exit().code(), Some(143), "{}", st.stderr());
+}
+
 /// The wheel in a fresh virtualenv: `pip install` (offline, from the file) puts `stator` in the venv's `bin`,
 /// with Cargo's version, and a real Django project reloads through it with `--python`: the shim comes from the
 /// binary the wheel installed.
