@@ -804,11 +804,7 @@ mod bench {
             }
             watch.hot_paths = watch.hot_paths.max(poller.hot_count());
             seen(end, &tick, &cadence);
-            let changes = std::mem::take(&mut tick.changes);
-            match kind {
-                Sweep::Hot => settle.push(changes, kind, end),
-                _ => settle.push_sweep(changes, kind == Sweep::Full, !tick.more, end),
-            }
+            settle.push_look(std::mem::take(&mut tick.changes), kind, tick.more, end);
             let _ = settle.take(end);
         }
         watch.cost = Cost { cpu: cpu() - c0, wall: w0.elapsed() };

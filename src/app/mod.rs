@@ -484,11 +484,7 @@ impl<'a> Loop<'a> {
         tell(self.rep, learner.filter(&mut tick.changes, poller));
         // The paths of a restart loop found restart nothing, and hold no burst open.
         tick.changes.retain(|c| !self.loops.ignores(&c.path));
-        let now = Instant::now();
-        match kind {
-            Sweep::Hot => self.settle.push(tick.changes, kind, now),
-            _ => self.settle.push_sweep(tick.changes, kind == Sweep::Full, !tick.more, now),
-        }
+        self.settle.push_look(tick.changes, kind, tick.more, Instant::now());
     }
 }
 

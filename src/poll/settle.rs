@@ -71,6 +71,15 @@ impl Settle {
         }
     }
 
+    /// Adds what one look of kind `kind` (as [`crate::poll::Cadence`] asked for it) found at `now`; `more` when it
+    /// left a full sweep in parts unfinished ([`crate::poll::Tick::more`]). What the app and the bench call.
+    pub fn push_look(&mut self, changes: Vec<Change>, kind: Sweep, more: bool, now: Instant) {
+        match kind {
+            Sweep::Hot => self.add(changes, now),
+            Sweep::Full | Sweep::Part => self.push_sweep(changes, kind == Sweep::Full, !more, now),
+        }
+    }
+
     fn add(&mut self, changes: Vec<Change>, now: Instant) {
         if changes.is_empty() {
             return;
