@@ -780,8 +780,8 @@ fn the_build_runs_first_and_a_failed_one_keeps_the_old_run() {
 fn a_change_during_the_build_stops_its_group_and_builds_again() {
     let dir = tempfile::tempdir().unwrap();
     let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
-    // A build that hangs, with a grandchild, while `slow` exists.
-    let build = "if [ -e slow ]; then sleep 1000 & echo $! >> gc.pid; echo $$ >> build.pid; wait; fi";
+    // A build that hangs, with a grandchild, while `slow` exists; gc.pid is written last, so both are there.
+    let build = "if [ -e slow ]; then sleep 1000 & echo $$ >> build.pid; echo $! >> gc.pid; wait; fi";
     let mut sup = Supervisor::new(with_build(dir.path(), run, build));
     let slow = dir.path().join("slow");
     fs::write(&slow, "").unwrap();

@@ -130,7 +130,7 @@ fn the_child_gets_its_run_number_and_the_changed_files() {
     let file = sb.src().join("main.txt");
     fs::write(&file, "v1\n").unwrap();
     let src = sb.src();
-    let script = r#"echo "run=$STATOR_RUN" >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/changed.$STATOR_RUN""#;
+    let script = r#"echo "run=$STATOR_RUN" >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/part.$STATOR_RUN" && mv "$DIR/part.$STATOR_RUN" "$DIR/changed.$STATOR_RUN""#;
     let mut st = sb.spawn(&fast(&["-w", s(&src)]), &sb.sh(script));
     st.wait_watching();
     st.wait("run 1 to log", || sb.log_lines().len() == 1);

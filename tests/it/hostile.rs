@@ -415,7 +415,7 @@ fn non_utf8_names_reach_the_child_and_the_list_byte_for_byte() {
     want.push(b'\n');
     assert_eq!(listed, want, "--list prints the raw bytes (lossy: {stdout:?})");
 
-    let script = r#"echo start >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/changed.$STATOR_RUN"; exec "$SLEEP" 1000"#;
+    let script = r#"echo start >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/part.$STATOR_RUN" && mv "$DIR/part.$STATOR_RUN" "$DIR/changed.$STATOR_RUN"; exec "$SLEEP" 1000"#;
     let mut st = sb.spawn(&fast(&["-v", "-w", s(&src)]), &sb.sh(script));
     st.wait_watching();
     st.wait("run 1 to log its start", || sb.log_count("start") == 1);

@@ -121,7 +121,7 @@ if [ -e "$DIR/src/slow" ]; then echo $$ > "$DIR/build.pid"; exec "$SLEEP" 1000; 
     let first = pid(&sb);
 
     write(src.join("slow"), "");
-    st.wait("the slow build", || sb.join("build.pid").exists());
+    st.wait("the slow build", || read_pid(&sb.join("build.pid")).is_some());
     let slow = read_pid(&sb.join("build.pid")).expect("the build's pid");
     assert!(alive(slow) && alive(first), "the build runs beside the old run");
 

@@ -77,7 +77,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The child script: records its pid and its list of changed files, then stays up.
-const SCRIPT: &str = r#"echo $$ > "$DIR/child.$STATOR_RUN.pid"; cp "$STATOR_CHANGED_FILE" "$DIR/changed.$STATOR_RUN"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
+const SCRIPT: &str = r#"echo $$ > "$DIR/child.$STATOR_RUN.pid"; cp "$STATOR_CHANGED_FILE" "$DIR/part.$STATOR_RUN" && mv "$DIR/part.$STATOR_RUN" "$DIR/changed.$STATOR_RUN"; echo start >> "$LOG"; exec "$SLEEP" 1000"#;
 
 /// Runs stator with `args` and `command`, edits the hostile files, and checks what run 2 was told and that nothing
 /// ran the names.

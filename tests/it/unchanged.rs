@@ -11,8 +11,7 @@ use crate::support::sandbox::{LOG_AND_STAY, POLL, Sandbox, Stator, TIMEOUT, fast
 use crate::support::{set_mtime, wait_until};
 
 /// A child that logs its start, keeps its changed-files list as `changed.<run>`, and stays up.
-const LOG_LIST_AND_STAY: &str =
-    r#"echo start >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/changed.$STATOR_RUN"; exec "$SLEEP" 1000"#;
+const LOG_LIST_AND_STAY: &str = r#"echo start >> "$LOG"; cp "$STATOR_CHANGED_FILE" "$DIR/part.$STATOR_RUN" && mv "$DIR/part.$STATOR_RUN" "$DIR/changed.$STATOR_RUN"; exec "$SLEEP" 1000"#;
 
 /// Saves `bytes` to `path` as an editor saving in place does, stamping it with the `n`th of a series of distinct
 /// past mtimes: the fingerprint changes whatever the clock's tick.
