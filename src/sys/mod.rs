@@ -4,7 +4,7 @@
 //!   see [`crate::vfs::handle`]), [`restore_fd_limit`] for a child between `fork` and `exec`, and the budget of
 //!   directory handles ([`open_handles`]);
 //! - **the process's CPU time** ([`cpu_time`]), to judge what a scan costs;
-//! - **the file clock** ([`file_clock`]): the earliest time a file written from now on can be stamped with;
+//! - **the file clock** ([`file_clock`]): a time that splits file writes into those stamped before it and after;
 //! - **paths from raw bytes** ([`path_from_bytes`]), for what a child or a dependency file writes;
 //! - **private files**: a directory only the owner may enter, files only the owner may read;
 //! - **regular files only** (`open_regular`): what stator reads is never a FIFO, a socket or a device.
@@ -78,19 +78,31 @@ pub fn cpu_time() -> Option<Duration> {
     imp::cpu_time()
 }
 
-/// The earliest modification time a file written from now on can get: file times come from a coarse clock that
-/// lags the precise one by up to a tick (Linux: `CLOCK_REALTIME_COARSE`, read as such; elsewhere the precise
-/// clock less a tick, 16 ms, Windows' usual).
+/// A time that splits file writes: a file written before the call is stamped before it, a file written after it
+/// returns at or after it. What an early start compares the baseline's mtimes with: a file stamped at or after the
+/// command's start changed as it started; one stamped before did not.
+///
+/// File times come from a coarse clock that lags the precise one by a tick or more (and, where the kernel hands
+/// out fine-grained times, from the precise one), so neither clock read alone tells a write just before the call
+/// from one just after. Linux reads the precise clock, then waits until the coarse one (`CLOCK_REALTIME_COARSE`)
+/// has passed it (a tick or two, 1 to 20 ms) and returns that; elsewhere the precise clock is read, then a tick
+/// (16 ms, Windows' usual) is waited out, so the writes after the call are stamped after the time read.
 pub fn file_clock() -> filetime::FileTime {
     imp::file_clock()
 }
 
-/// `t` less a timer tick (16 ms), where the coarse clock file times come from cannot be read.
+/// The longest [`file_clock`] waits for the coarse clock to move, and how often it looks.
+#[allow(dead_code)] // read on Linux only
+const TICK_WAIT: Duration = Duration::from_millis(50);
+#[allow(dead_code)] // read on Linux only
+const TICK_POLL: Duration = Duration::from_micros(250);
+
+/// `t`, once a timer tick (16 ms) has passed: where the coarse clock file times come from cannot be read, a
+/// file written from then on is stamped at or after `t`.
 #[allow(dead_code)] // Linux reads the coarse clock itself
-fn tick_before(t: filetime::FileTime) -> filetime::FileTime {
-    let ns = i128::from(t.unix_seconds()) * 1_000_000_000 + i128::from(t.nanoseconds()) - 16_000_000;
-    let (s, n) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
-    filetime::FileTime::from_unix_time(i64::try_from(s).unwrap_or(i64::MIN), u32::try_from(n).unwrap_or(0))
+fn after_a_tick(t: filetime::FileTime) -> filetime::FileTime {
+    std::thread::sleep(Duration::from_millis(16));
+    t
 }
 
 /// A path from raw bytes: any bytes on Unix; UTF-8 elsewhere (`None` if they are not).
@@ -196,8 +208,14 @@ mod tests {
     }
 
     #[test]
-    fn a_tick_before_borrows_from_the_seconds() {
-        let t = tick_before(filetime::FileTime::from_unix_time(10, 5_000_000));
-        assert_eq!((t.unix_seconds(), t.nanoseconds()), (9, 989_000_000));
+    fn a_file_written_before_reading_the_file_clock_is_stamped_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..50 {
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, b"x").unwrap();
+            let at = file_clock();
+            let mtime = filetime::FileTime::from_last_modification_time(&std::fs::metadata(&path).unwrap());
+            assert!(mtime < at, "written before {at:?}, stamped {mtime:?}");
+        }
     }
 }

@@ -14,7 +14,7 @@ pub(super) fn cpu_time() -> Option<Duration> {
 
 /// See [`crate::sys::file_clock`].
 pub(super) fn file_clock() -> filetime::FileTime {
-    super::tick_before(filetime::FileTime::now())
+    super::after_a_tick(filetime::FileTime::now())
 }
 
 /// See [`crate::sys::path_from_bytes`].

@@ -59,12 +59,27 @@ pub(super) fn file_clock() -> filetime::FileTime {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         use rustix::time::{ClockId, clock_gettime};
-        let t = clock_gettime(ClockId::RealtimeCoarse);
-        filetime::FileTime::from_unix_time(t.tv_sec, u32::try_from(t.tv_nsec).unwrap_or(0))
+        let read = |id| {
+            let t = clock_gettime(id);
+            filetime::FileTime::from_unix_time(t.tv_sec, u32::try_from(t.tv_nsec).unwrap_or(0))
+        };
+        // A file written before now is stamped at or before the precise time; one written later, at or after the
+        // coarse clock then (never behind it, fine-grained or not). Once the coarse clock has passed the precise
+        // time read now, the two sets are apart. That takes a tick (1 to 10 ms) or two; past the bound (a clock
+        // that does not move) the coarse time is taken, at worst a file written just before reported as changed.
+        let precise = read(ClockId::Realtime);
+        let until = std::time::Instant::now() + super::TICK_WAIT;
+        loop {
+            let coarse = read(ClockId::RealtimeCoarse);
+            if coarse > precise || std::time::Instant::now() >= until {
+                return coarse;
+            }
+            std::thread::sleep(super::TICK_POLL);
+        }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
-        super::tick_before(filetime::FileTime::now())
+        super::after_a_tick(filetime::FileTime::now())
     }
 }
 
