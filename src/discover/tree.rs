@@ -319,6 +319,18 @@ impl Tree {
         id
     }
 
+    /// The node a walk from one of `roots` (root nodes) tracks for `path` (normalized), if one does: the root
+    /// itself, or a name found by descending its listed directories.
+    pub(crate) fn walked(&self, roots: &[NodeId], path: &Path) -> Option<NodeId> {
+        roots.iter().find_map(|&root| {
+            let rest = path.strip_prefix(self.path(root)).ok()?;
+            rest.components().try_fold(root, |node, c| match c {
+                std::path::Component::Normal(name) => self.child(self.nodes.get(node)?.dir()?, name),
+                _ => None,
+            })
+        })
+    }
+
     /// The node named `name` inside `parent`, if tracked.
     pub(crate) fn child(&self, parent: DirId, name: &OsStr) -> Option<NodeId> {
         let dir = self.dirs.get(parent)?;

@@ -131,9 +131,17 @@ impl<V: Vfs> Poller<V> {
     /// loading, or a dependency file's list. They join without a listing, so at the next tick each one counts as
     /// created only if its mtime is newer than the previous tick (minus the racy window): reporting a file that
     /// has not changed is never a change. A path that does not exist is watched for, and fires when it appears.
-    /// Paths already watched are not added twice.
+    /// Paths already watched are not added twice, whether added before or found by the walk of a root (a
+    /// project file the command reports loading keeps its one node, and one stat per sweep).
     pub fn add_paths(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
         for path in paths {
+            if let Some(id) = self.tree.walked(&self.roots, &normalize(&path)) {
+                // Tracked already; reported from now on even if it was tracked only for its rules.
+                if let Some(n) = self.tree.nodes.get_mut(id) {
+                    n.set_quiet(false);
+                }
+                continue;
+            }
             self.planted |= self.plant(&path, State::Unseen(Join::Unlisted)).is_some();
         }
     }

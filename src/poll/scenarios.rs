@@ -685,6 +685,29 @@ fn added_paths_follow_the_newer_than_last_loop_rule() {
 }
 
 #[test]
+fn a_reported_file_under_a_root_keeps_its_one_node() {
+    let mut p = start(SimFs::new(Profile::fine()), &["/w"], |fs| {
+        fs.write("/w/app.py", b"v1");
+        fs.write("/w/pkg/mod.py", b"v1");
+    });
+    let stats = |p: &mut Poller<SimFs>| {
+        let count = |p: &Poller<SimFs>| p.vfs().counters().stats + p.vfs().counters().stats_in;
+        let before = count(p);
+        assert!(ticks(p, 1).is_empty());
+        count(p) - before
+    };
+    let per_sweep = stats(&mut p);
+    // The command reports the project files it loaded (and the root itself): nothing new to stat.
+    p.add_paths(["/w/app.py", "/w/pkg/mod.py", "/w/pkg/../app.py", "/w"].map(sim::path));
+    assert_eq!(stats(&mut p), per_sweep, "no second node, no second stat");
+    let files = p.files();
+    assert_eq!(files.iter().filter(|f| **f == sim::path("/w/pkg/mod.py")).count(), 1, "{files:?}");
+    p.vfs().write("/w/pkg/mod.py", b"v2, edited");
+    let set = ticks(&mut p, 2);
+    expect(&set, &[("/w/pkg/mod.py", ChangeKind::Modified)], "fine", "reported and walked");
+}
+
+#[test]
 fn the_safety_rescan_does_not_reread_ignore_files_or_rejudge_names() {
     // A network share: the rescan is for filesystems whose directory times cannot be trusted.
     let mut p = start(SimFs::new(Profile::skewed_server(0)), &["/w"], |fs| {
