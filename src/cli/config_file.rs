@@ -142,6 +142,44 @@ pub(crate) fn merge(read: Reader<'_>, cli: &[&str], command: Option<Vec<OsString
     Ok(Merged { args, command, file: Some(file) })
 }
 
+/// The keys `stator doctor` takes from the file: the roots and filters a run would use. The others are the run's.
+const DOCTOR_KEYS: [&str; 6] = ["watch", "exts", "filter", "ignore", "no-vcs-ignore", "no-default-ignore"];
+
+/// For `stator doctor`: the file's roots and filters as arguments, then `cli` (the doctor's own arguments, read
+/// with its `flags`), and the file read. A flag `cli` gives replaces the file's; paths given to the doctor replace
+/// the file's `watch`. The file's other keys are left to the run, which checks them; `--no-config` in `cli` reads
+/// no file.
+pub(crate) fn merge_for_doctor(
+    read: Reader<'_>,
+    cli: &[&str],
+    flags: &[FlagInfo<'_>],
+) -> Result<(Vec<String>, Option<&'static str>), String> {
+    let given = Given::of_all(flags, cli);
+    let plain = || cli.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    if given.flags.contains("no-config") || given.flags.contains("help") {
+        return Ok((plain(), None));
+    }
+    let Some((file, entries)) = load(read)? else { return Ok((plain(), None)) };
+    let run_flags = Args::get_args_info().flags;
+    let mut args = Vec::new();
+    for entry in &entries {
+        let name = entry.key.replace('_', "-");
+        let Some(flag) = run_flags.iter().find(|f| f.long.strip_prefix("--") == Some(name.as_str())) else {
+            continue;
+        };
+        if !DOCTOR_KEYS.contains(&name.as_str()) || given.flags.contains(&name) || (name == "watch" && given.positional)
+        {
+            continue;
+        }
+        let at = |msg: String| format!("{file}:{}: {}: {msg}", entry.line, entry.key);
+        let tokens = tokens(flag, &entry.value).map_err(at)?;
+        check(&tokens).map_err(at)?;
+        args.extend(tokens);
+    }
+    args.extend(plain());
+    Ok((args, Some(file)))
+}
+
 /// What the command line gives: the long names (without `--`) of its flags, and whether it has positional words
 /// (a command without `--`).
 #[derive(Debug, Default)]
@@ -154,6 +192,11 @@ impl Given {
     /// Reads `cli` the way argh does: an option takes the next argument as its value whatever it looks like, the
     /// first positional word starts the (greedy) command, `--flag=value` is one flag.
     fn of(flags: &[FlagInfo<'_>], cli: &[&str]) -> Given {
+        Given::read(flags, cli, true)
+    }
+
+    /// Reads `cli`; a positional word ends the flags when `greedy` (the run's command), else it is one of many.
+    fn read(flags: &[FlagInfo<'_>], cli: &[&str], greedy: bool) -> Given {
         let mut given = Given::default();
         let mut args = cli.iter();
         while let Some(arg) = args.next() {
@@ -173,13 +216,21 @@ impl Given {
                 flag
             } else {
                 given.positional = true;
-                break;
+                if greedy {
+                    break;
+                }
+                continue;
             };
             if flag.is_some_and(|f| matches!(f.kind, FlagInfoKind::Option { .. })) {
                 args.next();
             }
         }
         given
+    }
+
+    /// [`Given::of`] for a command line whose positional words are paths among the flags (the doctor's).
+    fn of_all(flags: &[FlagInfo<'_>], cli: &[&str]) -> Given {
+        Given::read(flags, cli, false)
     }
 
     /// Whether the file's flag `name` gives way to the command line's.
@@ -368,6 +419,42 @@ mod tests {
 
     fn args(m: &Merged) -> Vec<&str> {
         m.args.iter().map(String::as_str).collect()
+    }
+
+    fn doctor(list: &[(&str, &str)], cli: &[&str]) -> Result<(Vec<String>, Option<&'static str>), String> {
+        merge_for_doctor(&files(list), cli, crate::cli::doctor::flags())
+    }
+
+    #[test]
+    fn the_doctor_takes_the_files_roots_and_filters_and_its_own_arguments_win() {
+        let toml = "watch = ['src', 'lib']\nignore = '*.log'\nexts = 'py'\ninterval = '1s'\npython = true\n\
+                    command = ['python', 'app.py']\n";
+        let file = [(STATOR_TOML, toml)];
+        let (args, from) = doctor(&file, &["--json"]).unwrap();
+        assert_eq!(from, Some(STATOR_TOML));
+        let want = ["--watch", "src", "--watch", "lib", "--ignore", "*.log", "--exts", "py", "--json"];
+        assert_eq!(args, want);
+        // Paths given replace the file's roots, wherever they are among the flags; a flag replaces the file's.
+        for cli in [&["/mnt/share", "-i", "x"][..], &["-i", "x", "/mnt/share"], &["--ignore=x", "/mnt/share"]] {
+            let (args, _) = doctor(&file, cli).unwrap();
+            let mut want = vec!["--exts", "py"];
+            want.extend(cli);
+            assert_eq!(args, want, "{cli:?}");
+        }
+        // -w given too replaces them; -e's value is not taken for a path.
+        assert_eq!(doctor(&file, &["-e", "rs", "-w", "a"]).unwrap().0, ["--ignore", "*.log", "-e", "rs", "-w", "a"]);
+        assert_eq!(doctor(&file, &["--no-config"]).unwrap(), (vec!["--no-config".to_owned()], None));
+        assert_eq!(doctor(&[], &["x"]).unwrap(), (vec!["x".to_owned()], None));
+    }
+
+    #[test]
+    fn the_doctor_stops_at_a_bad_root_or_filter_in_the_file_and_leaves_the_rest_to_the_run() {
+        let err = doctor(&[(STATOR_TOML, "watch = ['src']\nexts = true\n")], &[]).unwrap_err();
+        assert!(err.starts_with("stator.toml:2: exts: expected"), "{err}");
+        let err = doctor(&[(STATOR_TOML, "watch = [")], &[]).unwrap_err();
+        assert!(err.starts_with("stator.toml:1: "), "{err}");
+        let (args, _) = doctor(&[(STATOR_TOML, "watch = 'src'\nintervall = 3\nclear = 'yes'\n")], &[]).unwrap();
+        assert_eq!(args, ["--watch", "src"]);
     }
 
     #[test]

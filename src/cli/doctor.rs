@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{Parsed, argh_exit, habits, usage};
+use super::{Parsed, argh_exit, config_file, habits, usage};
 use crate::config::{Config, FilterConfig};
 use crate::doctor::DoctorOptions;
 
@@ -50,16 +50,32 @@ struct DoctorArgs {
     #[argh(switch)]
     json: bool,
 
+    /// do not take the roots and filters of stator.toml or pyproject.toml's [tool.stator]
+    #[argh(switch)]
+    #[allow(dead_code)] // read before the parse, by config_file::merge_for_doctor
+    no_config: bool,
+
     /// the files or directories to examine (default: .)
     #[argh(positional)]
     paths: Vec<PathBuf>,
 }
 
-/// Parses the arguments after `doctor` (`name` is the program name, for the help text).
-pub(super) fn parse(name: &str, args: &[&str]) -> Parsed {
+/// The doctor's flags, as argh describes them.
+pub(super) fn flags() -> &'static [argh::FlagInfo<'static>] {
+    DoctorArgs::get_args_info().flags
+}
+
+/// Parses the arguments after `doctor` (`name` is the program name, for the help text), with the roots and filters
+/// of the project config file `read` finds, which the arguments override.
+pub(super) fn parse(name: &str, args: &[&str], read: config_file::Reader<'_>) -> Parsed {
     let args = match habits::rewrite(args, &habits::Flags::of::<DoctorArgs>(), false) {
         Ok(args) => args,
         Err(msg) => return usage(msg),
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (args, config_file) = match config_file::merge_for_doctor(read, &args, flags()) {
+        Ok(merged) => merged,
+        Err(msg) => return usage(format!("doctor: {msg}")),
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let a = match DoctorArgs::from_args(&[name, "doctor"], &args) {
@@ -85,5 +101,5 @@ pub(super) fn parse(name: &str, args: &[&str]) -> Parsed {
         },
         ..Config::default()
     };
-    Parsed::Doctor(Box::new(DoctorOptions { config, json: a.json }))
+    Parsed::Doctor(Box::new(DoctorOptions { config, json: a.json, config_file }))
 }

@@ -366,7 +366,7 @@ pub(crate) fn parse_with(args: &[OsString], read: config_file::Reader<'_>) -> Pa
                 None => return usage(format!("{} is not valid UTF-8", arg.display())),
             }
         }
-        return doctor::parse(name, &strs);
+        return doctor::parse(name, &strs, read);
     }
     let (flags, command) = match rest.iter().position(|a| a == "--") {
         Some(i) => (&rest[..i], Some(rest[i + 1..].to_vec())),

@@ -28,7 +28,8 @@ fn human(d: Duration) -> String {
 pub(super) fn text(e: &Examined) -> String {
     let mut out = String::new();
     let roots: Vec<String> = e.roots.iter().map(|r| r.display().to_string()).collect();
-    let _ = writeln!(out, "stator doctor: {}", roots.join(", "));
+    let from = e.config_file.map(|f| format!(" (roots and filters from {f})")).unwrap_or_default();
+    let _ = writeln!(out, "stator doctor: {}{from}", roots.join(", "));
     for w in &e.warnings {
         let _ = writeln!(out, "  warning: {w}");
     }
@@ -132,6 +133,7 @@ pub(super) fn json(e: &Examined) -> Value {
     let recommended = recommend_interval(e.scan);
     json!({
         "roots": e.roots.iter().map(|r| r.to_string_lossy()).collect::<Vec<_>>(),
+        "config_file": e.config_file,
         "files": e.files,
         "dirs": e.dirs,
         "scan_ms": ms(e.scan),
@@ -224,6 +226,7 @@ mod tests {
             warnings: vec![],
             skipped: vec![],
             missing: vec![],
+            config_file: None,
         }
     }
 

@@ -152,3 +152,43 @@ fn env_file_in_the_config_file_with_the_command() {
     fs::write(sb.join("app.env"), "GREETING=edited\n").unwrap();
     st.wait("run 2", || sb.log_count("start edited") == 1);
 }
+
+#[test]
+fn doctor_examines_the_config_files_roots_and_filters_unless_told_otherwise() {
+    let sb = Sandbox::new();
+    let (src, other) = (sb.src(), sb.join("other"));
+    fs::create_dir_all(&other).unwrap();
+    for f in [src.join("a.py"), src.join("b.txt"), other.join("c.py"), other.join("d.txt")] {
+        fs::write(f, "x").unwrap();
+    }
+    fs::write(sb.join("stator.toml"), "watch = ['src']\nignore = ['*.txt']\ninterval = '1s'\ncommand = ['true']\n")
+        .unwrap();
+    let doctor = |args: &[&str]| {
+        let (status, stdout, stderr) = sb.run(&[&["doctor", "--json"][..], args].concat(), &[]);
+        assert_eq!(status.code(), Some(0), "{args:?}: {stdout}{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let roots: Vec<String> = v["roots"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().into()).collect();
+        (roots, v["files"].as_u64().unwrap(), v["config_file"].as_str().map(str::to_owned))
+    };
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+    let tail = |roots: &[String]| roots.iter().map(|r| name(std::path::Path::new(r))).collect::<Vec<_>>();
+
+    // The file's root and its ignore: src, without its text file.
+    let (roots, files, from) = doctor(&[]);
+    assert_eq!((tail(&roots), files, from.as_deref()), (vec![name(&src)], 1, Some("stator.toml")));
+    // A path given replaces the file's roots; the file's ignore still holds.
+    let (roots, files, _) = doctor(&["other"]);
+    assert_eq!((tail(&roots), files), (vec!["other".to_owned()], 1));
+    // --no-config: no file, so no ignore: the text file counts.
+    let (roots, files, from) = doctor(&["--no-config", "other"]);
+    assert_eq!((tail(&roots), files, from), (vec!["other".to_owned()], 2, None));
+
+    // Text says where the roots came from; a bad root or filter in the file is one line and exit 2.
+    let (status, stdout, _) = sb.run(&["doctor"], &[]);
+    assert_eq!(status.code(), Some(0));
+    assert!(stdout.lines().next().is_some_and(|l| l.ends_with("(roots and filters from stator.toml)")), "{stdout}");
+    fs::write(sb.join("stator.toml"), "watch = ['src']\nignore = 3.5\n").unwrap();
+    let (status, _, stderr) = sb.run(&["doctor"], &[]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("stator: doctor: stator.toml:2: ignore: expected"), "{stderr}");
+}
