@@ -227,8 +227,8 @@ struct Args {
     #[argh(option)]
     build: Option<String>,
 
-    /// the command is ready when 127.0.0.1:PORT accepts a TCP connection: stator says "ready after ..." and runs
-    /// --on-ready
+    /// the command is ready when localhost:PORT (127.0.0.1 or ::1) accepts a TCP connection: stator says "ready
+    /// after ..." and runs --on-ready
     #[argh(option)]
     ready_port: Option<u16>,
 

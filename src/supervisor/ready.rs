@@ -1,9 +1,10 @@
 //! Readiness: when a run counts as ready (`--ready-port`, `--ready-log`), and the forwarding of its output that
 //! `--ready-log` needs.
 //!
-//! - **A port** is ready when `127.0.0.1:PORT` accepts a TCP connection. A thread beside the run tries to connect
-//!   every [`PROBE_EVERY`], each try bounded by [`PROBE_TIMEOUT`], until one succeeds or the run ends; the
-//!   connection is closed at once (servers see a client that sent nothing).
+//! - **A port** is ready when `127.0.0.1:PORT` or `[::1]:PORT` accepts a TCP connection (a server listening on
+//!   `localhost` may have bound either: Node 17 and later bind `::1` where it resolves first). A thread beside the
+//!   run tries both every [`PROBE_EVERY`], each try bounded by [`PROBE_TIMEOUT`], until one succeeds or the run
+//!   ends; the connection is closed at once (servers see a client that sent nothing).
 //! - **A log line** is ready when a line of the command's stdout or stderr matches the regular expression (on the
 //!   line's bytes, without its `\n` or `\r\n`; the output need not be UTF-8). To see its output stator must read
 //!   it: with `--ready-log` (and only then) the command's stdout and stderr are pipes, and two threads forward
@@ -15,7 +16,7 @@
 //! never ready. One not ready after [`PATIENCE`] is said once, and still watched.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -40,7 +41,7 @@ const MAX_LINE: usize = 64 * 1024;
 /// What makes a run ready; empty: nothing is watched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadyCheck {
-    /// Ready when `127.0.0.1:port` accepts a TCP connection.
+    /// Ready when `127.0.0.1:port` or `[::1]:port` accepts a TCP connection.
     pub port: Option<u16>,
     /// Ready when a line of the command's output matches (its output then goes through pipes).
     pub log: Option<LogPattern>,
@@ -52,11 +53,11 @@ impl ReadyCheck {
         self.port.is_none() && self.log.is_none()
     }
 
-    /// What is watched, for a message: "127.0.0.1:8000 accepts connections", "a line matches /ready/".
+    /// What is watched, for a message: "localhost:8000 accepts connections", "a line matches /ready/".
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(port) = self.port {
-            parts.push(format!("127.0.0.1:{port} accepts connections"));
+            parts.push(format!("localhost:{port} accepts connections"));
         }
         if let Some(log) = &self.log {
             parts.push(format!("a line of its output matches /{}/", log.as_str()));
@@ -240,11 +241,12 @@ impl Drop for Watch {
     }
 }
 
-/// Tries to connect to `127.0.0.1:port` until it works or the run is over.
+/// Tries to connect to `127.0.0.1:port` and `[::1]:port` until one works or the run is over.
 fn probe_port(port: u16, shared: &Shared) {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let addrs = [SocketAddr::from((Ipv4Addr::LOCALHOST, port)), SocketAddr::from((Ipv6Addr::LOCALHOST, port))];
     while !shared.over.load(Ordering::Relaxed) {
-        if TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok() {
+        // A loopback without IPv6 refuses at once: no wait on the address nothing listens on.
+        if addrs.iter().any(|addr| TcpStream::connect_timeout(addr, PROBE_TIMEOUT).is_ok()) {
             set(&shared.port, Instant::now());
             return;
         }
@@ -409,10 +411,8 @@ mod tests {
         assert!(Watch::start(&ReadyCheck::default(), t0).is_none());
     }
 
-    #[test]
-    fn a_port_that_accepts_makes_the_run_ready() {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
+    /// Waits (bounded) for the outcome of a port check on `port`.
+    fn port_outcome(port: u16) -> Option<Outcome> {
         let t0 = Instant::now();
         let mut w = Watch::start(&ReadyCheck { port: Some(port), log: None }, t0).unwrap();
         let deadline = t0 + Duration::from_secs(10);
@@ -421,13 +421,30 @@ mod tests {
             got = w.check(Instant::now());
             std::thread::sleep(Duration::from_millis(10));
         }
+        got
+    }
+
+    #[test]
+    fn a_port_that_accepts_makes_the_run_ready() {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let got = port_outcome(listener.local_addr().unwrap().port());
+        assert!(matches!(got, Some(Outcome::Ready(_))), "{got:?}");
+    }
+
+    #[test]
+    fn a_server_on_the_ipv6_loopback_only_is_ready_too() {
+        // As Node binds `localhost` where it resolves to ::1.
+        let listener = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).expect("bind [::1] (no IPv6 loopback?)");
+        let port = listener.local_addr().unwrap().port();
+        assert!(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(), "the port is IPv6 only");
+        let got = port_outcome(port);
         assert!(matches!(got, Some(Outcome::Ready(_))), "{got:?}");
     }
 
     #[test]
     fn checks_describe_themselves() {
         let check = ReadyCheck { port: Some(8000), log: Some(LogPattern::new("^ready").unwrap()) };
-        assert_eq!(check.describe(), "127.0.0.1:8000 accepts connections and a line of its output matches /^ready/");
+        assert_eq!(check.describe(), "localhost:8000 accepts connections and a line of its output matches /^ready/");
         assert!(ReadyCheck::default().is_empty());
         assert_eq!(LogPattern::new("a+").unwrap(), LogPattern::new("a+").unwrap());
         assert!(LogPattern::new("(").is_err());
