@@ -222,7 +222,8 @@ pub struct Options {
     pub env_files: Vec<PathBuf>,
     /// Build first: run this on every change (and before the first run) while the old run keeps serving, and
     /// restart the command only when it succeeds. The program and its arguments; with [`Options::shell`], the words
-    /// of a shell command line. It gets `STATOR_BUILD` (1, 2, ...), stdin from nowhere, the terminal's output.
+    /// of a shell command line. It gets `STATOR_BUILD` (1, 2, ...), `STATOR_CHANGED_FILE` (what changed since the
+    /// running command started, as the command's own list), stdin from nowhere, the terminal's output.
     pub build: Option<Vec<OsString>>,
     /// When a run counts as ready ([`Notice::Ready`], and the `--on-ready` hook).
     pub ready: ReadyCheck,
@@ -1212,6 +1213,12 @@ impl Supervisor {
         let again = std::mem::take(&mut self.rebuilding);
         self.notify(Notice::BuildStarted { build: number, again });
         cmd.env("STATOR_BUILD", number.to_string()).stdin(Stdio::null());
+        // What changed since the running command started: what the build is to take in. One file, replaced for
+        // each build (the one before is over by then); without it, the build runs all the same.
+        match self.write_list("build-changed") {
+            Ok(file) => cmd.env("STATOR_CHANGED_FILE", file),
+            Err(_) => cmd.env_remove("STATOR_CHANGED_FILE"),
+        };
         self.withhold_sockets(&mut cmd);
         let sentinel = if self.reap_all { None } else { self.sentinel.as_deref() };
         let litter = self.litter();
@@ -1366,9 +1373,9 @@ impl Supervisor {
         }
     }
 
-    /// Writes the changed paths, one per line, to run `run`'s changed-files file (atomically: a child reading it never
-    /// sees half a list), removes earlier runs' files where it can, and returns its path.
-    fn write_changed_file(&mut self, run: u64) -> io::Result<PathBuf> {
+    /// Writes the changed paths, one per line, to the private directory's file `name` (atomically: a reader never
+    /// sees half a list), and returns its path.
+    fn write_list(&mut self, name: &str) -> io::Result<PathBuf> {
         let dir = match &self.dir {
             Some(dir) => dir,
             None => self.dir.insert(crate::sys::private_dir("stator-")?),
@@ -1378,10 +1385,17 @@ impl Supervisor {
             bytes.extend_from_slice(p.as_os_str().as_encoded_bytes());
             bytes.push(b'\n');
         }
-        let path = dir.path().join(format!("changed-{run}"));
-        let tmp = dir.path().join(format!("changed-{run}.tmp"));
+        let path = dir.path().join(name);
+        let tmp = dir.path().join(format!("{name}.tmp"));
         write_private(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+
+    /// Writes run `run`'s changed-files file ([`Supervisor::write_list`]), removes earlier runs' files where it
+    /// can, and returns its path.
+    fn write_changed_file(&mut self, run: u64) -> io::Result<PathBuf> {
+        let path = self.write_list(&format!("changed-{run}"))?;
         if let Some(old) = self.list.replace(path.clone())
             && old != path
         {

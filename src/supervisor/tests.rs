@@ -777,6 +777,30 @@ fn the_build_runs_first_and_a_failed_one_keeps_the_old_run() {
 }
 
 #[test]
+fn the_build_is_told_what_changed_since_the_running_command_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
+    // Each build keeps its list, and fails while `fail` exists.
+    let build = "cp \"$STATOR_CHANGED_FILE\" part && mv part built.$STATOR_BUILD; [ ! -e fail ]";
+    let mut sup = Supervisor::new(with_build(dir.path(), run, build));
+    let built = |n: u32| fs::read_to_string(dir.path().join(format!("built.{n}"))).ok();
+    sup.start(&[]).unwrap();
+    news_until(&mut sup, "run 1", |s| any(s, "Started { run: 1 }"));
+    assert_eq!(built(1).as_deref(), Some(""), "the first build: nothing changed");
+
+    // A failed build keeps the run; the next build is told of both changes, since run 1 started.
+    fs::write(dir.path().join("fail"), "").unwrap();
+    sup.changed(&[PathBuf::from("a.rs")], Instant::now()).unwrap();
+    news_until(&mut sup, "build 2 to fail", |s| any(s, "BuildFailed { build: 2"));
+    assert_eq!(built(2).as_deref(), Some("a.rs\n"));
+    fs::remove_file(dir.path().join("fail")).unwrap();
+    sup.changed(&[PathBuf::from("b.rs")], Instant::now()).unwrap();
+    news_until(&mut sup, "run 2", |s| any(s, "Restarted { run: 2"));
+    assert_eq!(built(3).as_deref(), Some("a.rs\nb.rs\n"));
+    sup.shutdown();
+}
+
+#[test]
 fn a_change_during_the_build_stops_its_group_and_builds_again() {
     let dir = tempfile::tempdir().unwrap();
     let run = sh(dir.path(), "echo \"$STATOR_RUN\" >> log; exec sleep 1000");
