@@ -225,6 +225,8 @@ fn a_full_tmpdir_does_not_stop_stator_from_starting() {
     st.wait("run 1 to log its start", || sb.log_lines().len() == 1);
     assert_eq!(sb.log_lines(), ["start 1  "], "no list, no watch file, but running\n{}", st.stderr());
     assert!(st.running(), "{}", st.stderr());
+    // Stator says it once the run started: the run may log first.
+    st.wait_stderr("runs without STATOR_CHANGED_FILE");
     let stderr = st.stderr();
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
     assert_eq!(warnings.len(), 2, "one for the watch file, one for the list\n{stderr}");
