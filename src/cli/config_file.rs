@@ -18,8 +18,9 @@
 //! the whole is parsed and checked as any command line is.
 //!
 //! The command line wins: a flag it gives replaces the file's (a list too: `-w lib` watches `lib`, not the file's
-//! `src` and `lib`, as with most tools), and a command it gives replaces `command`. A switch the file turns on
-//! cannot be turned off from the command line; `--no-config` ignores the file. `-q` and `-v` override each other.
+//! `src` and `lib`, as with most tools), and a command it gives replaces `command`. A switch the file turns on is
+//! turned off by `--no-SWITCH` (`--no-clear`, `--no-python`; without a file it does nothing); `--no-config` ignores
+//! the file. `-q` and `-v` override each other.
 //!
 //! Reading is the caller's ([`Reader`]), so parsing stays free of I/O and testable.
 
@@ -92,7 +93,8 @@ type Keys = BTreeMap<Spanned<String>, Spanned<Value>>;
 pub(crate) fn merge(read: Reader<'_>, cli: &[&str], command: Option<Vec<OsString>>) -> Result<Merged, String> {
     let flags = Args::get_args_info().flags;
     let given = Given::of(flags, cli);
-    let plain = |command| Merged { args: cli.iter().map(|s| s.to_string()).collect(), command, file: None };
+    let cli = given.without_negations(cli);
+    let plain = |command| Merged { args: cli.clone(), command, file: None };
     if COMMAND_LINE_ONLY.iter().any(|f| given.flags.contains(*f)) {
         return Ok(plain(command));
     }
@@ -123,7 +125,7 @@ pub(crate) fn merge(read: Reader<'_>, cli: &[&str], command: Option<Vec<OsString
         }
         let tokens = tokens(flag, &entry.value).map_err(|msg| at(format!("{}: {msg}", entry.key)))?;
         check(&tokens).map_err(|msg| at(format!("{}: {msg}", entry.key)))?;
-        if !given.overrides(&name) {
+        if !given.overrides(&name) && !given.negated.contains(&name) {
             args.extend(tokens);
         }
     }
@@ -138,7 +140,7 @@ pub(crate) fn merge(read: Reader<'_>, cli: &[&str], command: Option<Vec<OsString
             "no command given: put it after -- or in {file} (for example: command = [\"python\", \"app.py\"])"
         ));
     }
-    args.extend(cli.iter().map(|s| s.to_string()));
+    args.extend(cli);
     Ok(Merged { args, command, file: Some(file) })
 }
 
@@ -186,6 +188,21 @@ pub(crate) fn merge_for_doctor(
 struct Given {
     flags: HashSet<String>,
     positional: bool,
+    /// The switches turned off with `--no-SWITCH` (a switch the file may turn on), by long name.
+    negated: HashSet<String>,
+    /// Where those `--no-SWITCH` words are in the command line.
+    negations: Vec<usize>,
+}
+
+/// The switch `name` turns off, when it is `no-SWITCH` for a switch whose name does not itself begin with `no-`
+/// (and `name` is no flag of its own: `--no-tty` is one).
+fn negated_switch<'a>(flags: &[FlagInfo<'a>], name: &str) -> Option<&'a str> {
+    let switch = name.strip_prefix("no-")?;
+    flags
+        .iter()
+        .filter(|f| matches!(f.kind, FlagInfoKind::Switch))
+        .filter_map(|f| f.long.strip_prefix("--"))
+        .find(|long| *long == switch && !long.starts_with("no-") && !COMMAND_LINE_ONLY.contains(long))
 }
 
 impl Given {
@@ -198,15 +215,23 @@ impl Given {
     /// Reads `cli`; a positional word ends the flags when `greedy` (the run's command), else it is one of many.
     fn read(flags: &[FlagInfo<'_>], cli: &[&str], greedy: bool) -> Given {
         let mut given = Given::default();
-        let mut args = cli.iter();
-        while let Some(arg) = args.next() {
+        let mut at = 0;
+        while at < cli.len() {
+            let arg = cli[at];
+            at += 1;
             let flag = if let Some(long) = arg.strip_prefix("--") {
                 let (name, value) = match long.split_once('=') {
                     Some((name, _)) => (name, true),
                     None => (long, false),
                 };
+                let flag = flags.iter().find(|f| f.long.strip_prefix("--") == Some(name));
+                if let (None, false, Some(switch)) = (flag, value, negated_switch(flags, name)) {
+                    given.negated.insert(switch.to_string());
+                    given.negations.push(at - 1);
+                    continue;
+                }
                 given.flags.insert(name.to_string());
-                flags.iter().find(|f| f.long.strip_prefix("--") == Some(name)).filter(|_| !value)
+                flag.filter(|_| !value)
             } else if arg.len() > 1 && arg.starts_with('-') {
                 let short = arg.chars().nth(1);
                 let flag = flags.iter().find(|f| f.short.is_some() && f.short == short);
@@ -222,7 +247,7 @@ impl Given {
                 continue;
             };
             if flag.is_some_and(|f| matches!(f.kind, FlagInfoKind::Option { .. })) {
-                args.next();
+                at += 1;
             }
         }
         given
@@ -231,6 +256,11 @@ impl Given {
     /// [`Given::of`] for a command line whose positional words are paths among the flags (the doctor's).
     fn of_all(flags: &[FlagInfo<'_>], cli: &[&str]) -> Given {
         Given::read(flags, cli, false)
+    }
+
+    /// `cli` without its `--no-SWITCH` words (which argh does not know).
+    fn without_negations(&self, cli: &[&str]) -> Vec<String> {
+        cli.iter().enumerate().filter(|(i, _)| !self.negations.contains(i)).map(|(_, a)| a.to_string()).collect()
     }
 
     /// Whether the file's flag `name` gives way to the command line's.
@@ -343,9 +373,12 @@ fn check(tokens: &[String]) -> Result<(), String> {
     }
 }
 
-/// Whether the command runs through a shell: `shell = true` in the file or `--shell` on the command line.
+/// Whether the command runs through a shell: `shell = true` in the file (unless `--no-shell`) or `--shell` on the
+/// command line.
 fn shell_on(entries: &[Entry], given: &Given) -> bool {
-    given.flags.contains("shell") || entries.iter().any(|e| e.key == "shell" && e.value == Value::Boolean(true))
+    given.flags.contains("shell")
+        || !given.negated.contains("shell")
+            && entries.iter().any(|e| e.key == "shell" && e.value == Value::Boolean(true))
 }
 
 /// `command`: a list of words, or one string (a shell command line with `shell = true`, else a program name).
@@ -511,6 +544,28 @@ command = ["python", "app.py"]
         // An option's value is not a flag: `-i -v` ignores "-v", it does not override quiet.
         let m = merged(&f, &["-i", "-v"]).unwrap();
         assert!(args(&m).contains(&"--quiet"), "{m:?}");
+    }
+
+    #[test]
+    fn no_switch_turns_off_a_switch_the_file_turns_on() {
+        let toml = "watch = ['src']\nclear = true\npython = true\nshell = true\ncommand = 'npm run dev'\n";
+        let f = [(STATOR_TOML, toml)];
+        let m = merged(&f, &["--no-clear", "-v"]).unwrap();
+        assert_eq!(args(&m), ["--watch", "src", "--python", "--shell", "-v"]);
+        // --no-shell: the command string is one program name again, which the file's string is not.
+        let err = merged(&f, &["--no-shell"]).unwrap_err();
+        assert!(err.contains("is one string, run as one program name"), "{err}");
+        // Without a file it does nothing; after the command starts it is the command's; a value is a value.
+        assert_eq!(args(&merged(&[], &["--no-python", "-w", "x", "--", "y"]).unwrap()), ["-w", "x", "--", "y"]);
+        let m = merged(&f, &["make", "--no-clear"]).unwrap();
+        assert_eq!(args(&m)[args(&m).len() - 2..], ["make", "--no-clear"]);
+        let m = merged(&f, &["-i", "--no-clear"]).unwrap();
+        assert!(args(&m).contains(&"--clear") && args(&m).ends_with(&["-i", "--no-clear"]), "{m:?}");
+        // Flags of their own stay theirs; no negation of a negation or of what only the command line says.
+        assert!(args(&merged(&f, &["--no-tty"]).unwrap()).contains(&"--no-tty"));
+        for odd in ["--no-no-tty", "--no-help", "--no-interval"] {
+            assert!(args(&merged(&f, &[odd]).unwrap()).contains(&odd), "{odd} is left for argh to refuse");
+        }
     }
 
     #[test]

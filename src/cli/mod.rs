@@ -57,7 +57,8 @@ use crate::supervisor::{Hooks, LogPattern, OnBusy, OnExit, Options, ReadyCheck, 
             filesystems under PATH; a command named doctor runs with `stator -- doctor`. Settings can also come from \
             stator.toml, or [tool.stator] in pyproject.toml, in the current directory: the long flags' names as keys \
             (watch = [\"src\"], interval = \"1s\", python = true) and command = [\"python\", \"app.py\"], so \
-            `stator` alone runs it; flags given here replace the file's (lists too).",
+            `stator` alone runs it; flags given here replace the file's (lists too), and --no-SWITCH turns off a \
+            switch the file turns on (--no-clear).",
     error_code(2, "bad command line, pattern, config file or env file"),
     error_code(126, "the command could not be executed"),
     error_code(127, "the command was not found"),

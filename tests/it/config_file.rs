@@ -192,3 +192,19 @@ fn doctor_examines_the_config_files_roots_and_filters_unless_told_otherwise() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.starts_with("stator: doctor: stator.toml:2: ignore: expected"), "{stderr}");
 }
+
+#[test]
+fn no_switch_on_the_command_line_turns_off_the_files_switch() {
+    let sb = Sandbox::new();
+    // python = true gives the command the Python shim on PYTHONPATH (stator's own private directory).
+    let script = r#"echo "start ${PYTHONPATH:+shim}" >> "$LOG"; exec "$SLEEP" 1000"#;
+    fs::write(sb.join("stator.toml"), format!("watch = ['src']\npython = true\n{}", command_key(&sb, script))).unwrap();
+    let mut st = sb.spawn_cmd(bare(&sb, &[]));
+    st.wait("run 1", || sb.log_lines().len() == 1);
+    assert_eq!(sb.log_lines(), ["start shim"], "the file's switch is on\n{}", st.stderr());
+    drop(st);
+    let mut st = sb.spawn_cmd(bare(&sb, &["--no-python"]));
+    st.wait("run 1 without the shim", || sb.log_lines().len() == 2);
+    assert_eq!(sb.log_lines(), ["start shim", "start "], "--no-python turned it off\n{}", st.stderr());
+    st.wait_stderr("settings from stator.toml");
+}
