@@ -70,7 +70,6 @@ pub(super) fn examine(config: &Config) -> Result<Examined, PatternError> {
                 other => other.to_string(),
             })
             .collect(),
-        config_file: None,
     })
 }
 

@@ -53,8 +53,6 @@ pub(crate) struct Examined {
     pub filesystems: Vec<FsReport>,
     /// What the scan warned about (a missing root, an unreadable directory).
     pub warnings: Vec<String>,
-    /// The project config file the roots and filters came from, if they did.
-    pub config_file: Option<&'static str>,
 }
 
 /// One filesystem.
@@ -158,15 +156,15 @@ impl std::error::Error for ProbeError {
 /// Runs `stator doctor`: prints the report on stdout; says how to exit ([`Exit::Usage`] for a bad pattern,
 /// [`Exit::Failure`] when a root does not exist or was not examined).
 pub(crate) fn run(opts: &DoctorOptions) -> Exit {
-    let mut examined = match gather::examine(&opts.config) {
+    let examined = match gather::examine(&opts.config) {
         Ok(examined) => examined,
         Err(e) => {
             eprintln!("{}", crate::exit::usage_line(&e.to_string()));
             return Exit::Usage;
         }
     };
-    examined.config_file = opts.config_file;
-    let text = if opts.json { render::json(&examined).to_string() } else { render::text(&examined) };
+    let from = opts.config_file;
+    let text = if opts.json { render::json(&examined, from).to_string() } else { render::text(&examined, from) };
     let mut out = io::stdout().lock();
     // A closed pipe (`stator doctor | head`) is not worth a message.
     let _ = writeln!(out, "{text}");

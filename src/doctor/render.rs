@@ -24,11 +24,11 @@ fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
-/// The report as text.
-pub(super) fn text(e: &Examined) -> String {
+/// The report as text; `from`: the project config file the roots and filters came from, if they did.
+pub(super) fn text(e: &Examined, from: Option<&str>) -> String {
     let mut out = String::new();
     let roots: Vec<String> = e.roots.iter().map(|r| r.display().to_string()).collect();
-    let from = e.config_file.map(|f| format!(" (roots and filters from {f})")).unwrap_or_default();
+    let from = from.map(|f| format!(" (roots and filters from {f})")).unwrap_or_default();
     let _ = writeln!(out, "stator doctor: {}{from}", roots.join(", "));
     for w in &e.warnings {
         let _ = writeln!(out, "  warning: {w}");
@@ -128,12 +128,12 @@ fn filesystem(out: &mut String, fs: &FsReport) {
     }
 }
 
-/// The report as JSON.
-pub(super) fn json(e: &Examined) -> Value {
+/// The report as JSON; `from` as for [`text`].
+pub(super) fn json(e: &Examined, from: Option<&str>) -> Value {
     let recommended = recommend_interval(e.scan);
     json!({
         "roots": e.roots.iter().map(|r| r.to_string_lossy()).collect::<Vec<_>>(),
-        "config_file": e.config_file,
+        "config_file": from,
         "files": e.files,
         "dirs": e.dirs,
         "scan_ms": ms(e.scan),
@@ -226,7 +226,6 @@ mod tests {
             warnings: vec![],
             skipped: vec![],
             missing: vec![],
-            config_file: None,
         }
     }
 
@@ -241,7 +240,7 @@ mod tests {
 
     #[test]
     fn text_says_it_all_in_a_few_lines() {
-        let text = text(&examined(300, vec![sshfs(Ok(PROBE))]));
+        let text = text(&examined(300, vec![sshfs(Ok(PROBE))]), None);
         for needle in [
             "stator doctor: /mnt/remote/app",
             "1200 files in 80 directories; one scan takes 300.0 ms",
@@ -261,11 +260,11 @@ mod tests {
     #[test]
     fn a_failed_probe_is_one_line_and_json_has_the_fields_tools_need() {
         let failed = sshfs(Err(ProbeError::Create(io::Error::from(io::ErrorKind::PermissionDenied))));
-        let text = text(&examined(1, vec![failed]));
+        let text = text(&examined(1, vec![failed]), None);
         assert!(text.contains("clock: not measured: cannot create a file here"), "{text}");
         assert!(text.contains("--interval 500ms (the default"), "{text}");
 
-        let v = json(&examined(300, vec![sshfs(Ok(PROBE))]));
+        let v = json(&examined(300, vec![sshfs(Ok(PROBE))]), None);
         assert_eq!(v["recommended_interval_ms"], 2000);
         assert_eq!(v["files"], 1200);
         let fs = &v["filesystems"][0];

@@ -50,11 +50,7 @@ impl Settle {
     /// Adds the changes one look of kind `sweep` found at `now`; a [`Sweep::Full`] look here is a whole sweep in
     /// one look, a [`Sweep::Part`] one neither begins nor ends a sweep (see [`Settle::push_sweep`]).
     pub fn push(&mut self, changes: Vec<Change>, sweep: Sweep, now: Instant) {
-        match sweep {
-            Sweep::Full => self.push_sweep(changes, true, true, now),
-            Sweep::Part => self.push_sweep(changes, false, false, now),
-            Sweep::Hot => self.add(changes, now),
-        }
+        self.push_look(changes, sweep, sweep == Sweep::Part, now);
     }
 
     /// Adds the changes a look that was part of a full sweep found at `now`: the look `begins` the sweep, or
