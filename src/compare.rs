@@ -170,13 +170,17 @@ fn fresh(stat: &Stat, since: Option<i128>, ctx: &Ctx, hash: &mut dyn FnMut() -> 
 fn first_sight(join: Join, stat: &Stat, fs: FsParams, ctx: &Ctx, hash: &mut dyn FnMut() -> Option<u64>) -> Outcome {
     let scan = nanos(ctx.scan);
     let recent = |since: FileTime| nanos(stat.mtime) > nanos(since) - dur(fs.window);
-    let change = match join {
-        Join::Baseline => ctx
-            .started
+    // An early start's baseline: what changed since the command started. It covers the paths added before the
+    // first scan (a `--trigger` file, a module the command reported) as well as the walked ones.
+    let since_start = || {
+        ctx.started
             .filter(|t| stat.kind != FileKind::Dir && nanos(stat.mtime) >= nanos(*t))
-            .map(|_| (ChangeKind::Modified, Reason::Started)),
-        Join::Listed => Some((ChangeKind::Created, Reason::NewName)),
-        Join::Unlisted => ctx.prev_scan.filter(|prev| recent(*prev)).map(|_| (ChangeKind::Created, Reason::Recent)),
+            .map(|_| (ChangeKind::Modified, Reason::Started))
+    };
+    let change = match (join, ctx.prev_scan) {
+        (Join::Baseline, _) | (Join::Unlisted, None) => since_start(),
+        (Join::Listed, _) => Some((ChangeKind::Created, Reason::NewName)),
+        (Join::Unlisted, Some(prev)) => recent(prev).then_some((ChangeKind::Created, Reason::Recent)),
     };
     let racy = change.is_some() || recent(ctx.scan);
     Outcome {
@@ -351,6 +355,29 @@ mod tests {
             let o = run(State::Unseen(*join), Ok(*s), LOCAL, ctx(0, Some(-500)), 1);
             assert_eq!(kind(&o), *want, "{name}");
         }
+    }
+
+    #[test]
+    fn an_early_start_baseline_reports_what_changed_since_the_start_walked_or_added() {
+        // The command started at -100 ms; the baseline scans at 0. A path added before the first scan (a
+        // `--trigger` file, a reported module) is judged as the walked ones are.
+        let started = Ctx { started: Some(ft(-100)), ..ctx(0, None) };
+        let cases: &[(&str, Join, Stat, Option<ChangeKind>)] = &[
+            ("walked, saved after the start", Join::Baseline, stat(-50, 10, 5), Some(ChangeKind::Modified)),
+            ("walked, saved at the start", Join::Baseline, stat(-100, 10, 5), Some(ChangeKind::Modified)),
+            ("walked, saved before the start", Join::Baseline, stat(-101, 10, 5), None),
+            ("added, saved after the start", Join::Unlisted, stat(-50, 10, 5), Some(ChangeKind::Modified)),
+            ("added, saved before the start", Join::Unlisted, stat(-200, 10, 5), None),
+        ];
+        for (name, join, s, want) in cases {
+            let o = run(State::Unseen(*join), Ok(*s), LOCAL, started, 1);
+            assert_eq!(kind(&o), *want, "{name}");
+            assert!(o.change.is_none_or(|(_, r)| r == Reason::Started), "{name}: {:?}", o.change);
+        }
+        // A directory is never a change of its own.
+        let mut dir = stat(-50, 10, 5);
+        dir.kind = FileKind::Dir;
+        assert_eq!(run(State::Unseen(Join::Unlisted), Ok(dir), LOCAL, started, 1).change, None);
     }
 
     #[test]

@@ -264,24 +264,34 @@ fn a_baseline_taken_after_the_command_started_reports_what_changed_since() {
     let fs = SimFs::new(Profile::fine());
     fs.write("/w/old.rs", b"old");
     fs.write("/w/edited.rs", b"one");
+    fs.write("/old_trigger", b"");
     fs.advance(Duration::from_secs(30));
     fs.write("/w/just_before.rs", b"saved 200 ms before the start");
     fs.advance(Duration::from_millis(200));
     let mut p = Poller::new(config(&["/w"]), fs).unwrap();
+    // Paths added before the first scan, outside the root (`--trigger` files): one that appears as the command
+    // starts, one that was there before.
+    p.add_paths([sim::path("/.reload"), sim::path("/old_trigger")]);
     assert_eq!(p.early_start_blocker(), None, "a fine local filesystem");
     p.command_started(p.vfs().now());
     // While the baseline runs (here: before it, which is the same to the rules): an edit, a new file, a new
-    // directory with a file in it.
+    // directory with a file in it, the trigger file.
     p.vfs().advance(Duration::from_millis(5));
     p.vfs().write("/w/edited.rs", b"two");
     p.vfs().write("/w/new.rs", b"new");
     p.vfs().write("/w/d/inner.rs", b"inner");
+    p.vfs().write("/.reload", b"");
     let base = p.tick();
     let mut set = ChangeSet::new();
     set.extend(base.changes);
     assert_eq!(
         kinds(&set),
-        changes(&[("/w/d/inner.rs", Modified), ("/w/edited.rs", Modified), ("/w/new.rs", Modified)]),
+        changes(&[
+            ("/.reload", Modified),
+            ("/w/d/inner.rs", Modified),
+            ("/w/edited.rs", Modified),
+            ("/w/new.rs", Modified)
+        ]),
         "what changed as the command started, and nothing older"
     );
     assert!(set.iter().all(|(_, _, r)| r == Reason::Started));
