@@ -1065,7 +1065,12 @@ impl Supervisor {
         let status = child.stop(sig, timeout, self.reap_all, &self.kill.0.abort, &mut |stage| {
             notify.tell(notice(stage, run, pid, sig, timeout));
         });
-        self.last_stop_interrupted = child.interrupted();
+        // A Ctrl-C at the command as its stop began: it died of it, and the sentinel's word of it may not be read
+        // yet. (Unless SIGINT is how it is stopped.)
+        let died_of_ctrl_c = self.gave_terminal
+            && sig != Signal::Int
+            && status.is_some_and(|s| Termination::from(s) == Termination::Signal(Signal::Int.number()));
+        self.last_stop_interrupted = child.interrupted() || died_of_ctrl_c;
         self.kill.0.pid.store(0, Ordering::SeqCst);
         self.end_run();
         if status.is_none() {

@@ -80,9 +80,23 @@ impl Proc {
         if let Some(t) = terminal {
             t.prepare(cmd);
         }
-        let child = match cmd.spawn() {
+        // The sentinel first: the command waits before its exec until the sentinel watches its group (it joins
+        // the group where the command takes the terminal), so no moment of the command's life goes unwatched.
+        // Without one (it could not start), the command runs all the same.
+        let watch = with.sentinel.and_then(|program| Sentinel::spawn(program, terminal.is_some(), with.litter).ok());
+        let (sentinel, gate) = watch.unzip();
+        if let Some(gate) = &gate {
+            gate.hold(cmd);
+        }
+        let spawned = cmd.spawn();
+        drop(gate);
+        let child = match spawned {
             Ok(child) => child,
             Err(e) => {
+                // The sentinel first: in the group of the child, it keeps the group alive.
+                if let Some(sentinel) = sentinel {
+                    sentinel.end();
+                }
                 // The child may have taken the terminal before its exec failed.
                 if let Some(t) = terminal {
                     t.reclaim();
@@ -94,7 +108,6 @@ impl Proc {
         ours().push((pgid.as_raw_nonzero().get(), None));
         // The child made itself the foreground group already; setting it here too covers either order.
         let given = terminal.is_some_and(|t| t.give(pgid));
-        let sentinel = with.sentinel.and_then(|program| Sentinel::spawn(program, pgid, given, with.litter).ok());
         let proc = Proc { child, pgid, status: None, stop: None, sentinel, own_interrupts: 0, interrupted: false };
         Ok((proc, given))
     }
@@ -271,7 +284,11 @@ impl Proc {
         let mut pause = Pauses::new();
         loop {
             match self.try_reap(reap_all) {
-                Ok(Some(status)) => return Some(status),
+                Ok(Some(status)) => {
+                    // A Ctrl-C that ended it may have been reported as it ended.
+                    self.cut_short(abort);
+                    return Some(status);
+                }
                 Ok(None) => {}
                 Err(_) => break,
             }
