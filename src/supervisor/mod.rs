@@ -86,6 +86,11 @@ pub use windows::{is_pid1, reap_orphans};
 /// too ([`Effect::Interrupted`]). Servers that catch `SIGINT` to shut down cleanly exit with 0, not by the signal.
 pub const INTERRUPT_ENDS: Duration = Duration::from_secs(2);
 
+/// Whether a child with `status` was killed by `SIGINT` (the Ctrl-C's signal).
+fn died_of_sigint(status: ExitStatus) -> bool {
+    Termination::from(status) == Termination::Signal(Signal::Int.number())
+}
+
 /// A second Ctrl-C this soon after the first ends everything ([`Effect::SecondInterrupt`]), whatever the command
 /// does with it.
 pub const DOUBLE_INTERRUPT: Duration = Duration::from_secs(1);
@@ -905,7 +910,7 @@ impl Supervisor {
             return false;
         }
         let recent = self.last_interrupt.is_some_and(|t| now.saturating_duration_since(t) <= INTERRUPT_ENDS);
-        recent || Termination::from(status) == Termination::Signal(Signal::Int.number())
+        recent || died_of_sigint(status)
     }
 
     /// A stop of the child that `waitpid` reported: Ctrl-Z while it held the terminal is [`Effect::Suspended`]
@@ -1067,9 +1072,7 @@ impl Supervisor {
         });
         // A Ctrl-C at the command as its stop began: it died of it, and the sentinel's word of it may not be read
         // yet. (Unless SIGINT is how it is stopped.)
-        let died_of_ctrl_c = self.gave_terminal
-            && sig != Signal::Int
-            && status.is_some_and(|s| Termination::from(s) == Termination::Signal(Signal::Int.number()));
+        let died_of_ctrl_c = self.gave_terminal && sig != Signal::Int && status.is_some_and(died_of_sigint);
         self.last_stop_interrupted = child.interrupted() || died_of_ctrl_c;
         self.kill.0.pid.store(0, Ordering::SeqCst);
         self.end_run();
